@@ -1,0 +1,236 @@
+//! Wires the bot together: store, Slack client, engine, delivery, and one transport (Socket Mode
+//! or HTTP), plus `/healthz`. `Application::build` binds and connects; `run_until_stopped` serves
+//! until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use slack_morphism::prelude::SlackSigningSecret;
+use slack_morphism::signature_verifier::SlackEventSignatureVerifier;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{Secrets, Settings, Transport};
+use crate::delivery::Delivery;
+use crate::dispatch::Dispatcher;
+use crate::engine::{Engine, Wakers};
+use crate::http::{HttpState, router};
+use crate::slack::{BotIdentity, SlackError, SlackPort, SlackWebApi, build_client};
+use crate::store::Store;
+use crate::time::{Now, system};
+
+/// What can stop the bot from starting, each with what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr}: {reason} (set [server] listen to a free address:port)")]
+    Bind { addr: SocketAddr, reason: String },
+    #[error("Slack refused the bot token ({0}): check SLACK_BOT_TOKEN")]
+    Auth(String),
+    #[error("cannot reach Slack: {0}")]
+    Unreachable(String),
+    #[error("cannot set up TLS: {0}")]
+    Tls(String),
+}
+
+pub struct Application {
+    addr: SocketAddr,
+    listener: TcpListener,
+    settings: Arc<Settings>,
+    secrets: Secrets,
+    store: Store,
+    slack: Arc<dyn SlackPort>,
+    client: Arc<slack_morphism::prelude::SlackHyperClient>,
+    identity: BotIdentity,
+    now: Now,
+}
+
+impl Application {
+    pub async fn build(settings: Settings, secrets: Secrets) -> Result<Self, StartError> {
+        let settings = Arc::new(settings);
+        let store = Store::open(&settings.store_path)?;
+        let client =
+            build_client(secrets.api_url.as_deref()).map_err(|e| StartError::Tls(e.to_string()))?;
+        let slack: Arc<dyn SlackPort> = Arc::new(SlackWebApi::new(
+            client.clone(),
+            &secrets.bot_token,
+            settings.delivery.request_timeout,
+        ));
+        let identity = who_am_i(slack.as_ref()).await?;
+        tracing::info!(bot_user = %identity.user_id, team = %identity.team_id, "connected to Slack");
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .map_err(|e| StartError::Bind {
+                addr: settings.listen,
+                reason: e.to_string(),
+            })?;
+        let addr = listener.local_addr().map_err(|e| StartError::Bind {
+            addr: settings.listen,
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            addr,
+            listener,
+            settings,
+            secrets,
+            store,
+            slack,
+            client,
+            identity,
+            now: system(),
+        })
+    }
+
+    /// The bound HTTP address (useful with port 0).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` is cancelled.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let wakers = Wakers::default();
+        let engine = Arc::new(Engine {
+            store: self.store.clone(),
+            slack: self.slack.clone(),
+            settings: self.settings.clone(),
+            identity: self.identity.clone(),
+            now: self.now.clone(),
+            wakers: wakers.clone(),
+        });
+        let dispatcher = Arc::new(Dispatcher {
+            store: self.store.clone(),
+            settings: self.settings.clone(),
+            identity: self.identity.clone(),
+            wakers: wakers.clone(),
+            now: self.now.clone(),
+        });
+        let delivery = Delivery::new(
+            self.store.clone(),
+            self.slack.clone(),
+            self.settings.delivery.clone(),
+            self.now.clone(),
+            wakers.delivery.clone(),
+        );
+
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(engine.clone().run_inbox(shutdown.clone()));
+        tasks.spawn(engine.clone().run_timers(shutdown.clone()));
+        tasks.spawn(delivery.run(shutdown.clone()));
+        tasks.spawn(prune_periodically(
+            self.store.clone(),
+            self.now.clone(),
+            shutdown.clone(),
+        ));
+
+        let (verifier, transport) = match &self.secrets.transport {
+            Transport::Http { signing_secret } => (
+                Some(Arc::new(SlackEventSignatureVerifier::new(
+                    &SlackSigningSecret::new(signing_secret.expose().to_owned()),
+                ))),
+                "http",
+            ),
+            Transport::SocketMode { app_token } => {
+                let token = app_token.clone();
+                let d = dispatcher.clone();
+                let client = self.client.clone();
+                let connections = self.settings.socket_connections;
+                let stop = shutdown.clone();
+                tasks.spawn(async move {
+                    if let Err(e) = crate::socket::run(d, client, &token, connections, stop).await {
+                        tracing::error!(error = %e, "Socket Mode stopped");
+                    }
+                });
+                (None, "socket_mode")
+            }
+        };
+        let app = router(
+            HttpState {
+                dispatcher,
+                verifier,
+                transport,
+            },
+            self.settings.max_body_bytes,
+        );
+        tracing::info!(transport, "listening on http://{}", self.addr);
+        let stop = shutdown.clone();
+        axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await?;
+        shutdown.cancel();
+        while tasks.join_next().await.is_some() {}
+        tracing::info!("stopped");
+        Ok(())
+    }
+
+    /// Serves until SIGINT or SIGTERM.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let shutdown = CancellationToken::new();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            tracing::info!("shutting down");
+            trigger.cancel();
+        });
+        self.run(shutdown).await
+    }
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// `auth.test`, retried while Slack is unreachable; a refused token stops the start.
+async fn who_am_i(slack: &dyn SlackPort) -> Result<BotIdentity, StartError> {
+    let mut wait = Duration::from_millis(500);
+    let mut attempts = 0;
+    loop {
+        match slack.auth_test().await {
+            Ok(identity) => return Ok(identity),
+            Err(SlackError::Permanent(code)) => return Err(StartError::Auth(code)),
+            Err(e) if attempts >= 5 => return Err(StartError::Unreachable(e.to_string())),
+            Err(e) => {
+                tracing::warn!(error = %e, "auth.test failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(10));
+                attempts += 1;
+            }
+        }
+    }
+}
+
+/// Forgets old event ids (Slack retries within minutes) and requests closed a month ago.
+async fn prune_periodically(store: Store, now: Now, shutdown: CancellationToken) {
+    loop {
+        let at = now();
+        let result = store
+            .call(move |s| {
+                s.prune(
+                    at - chrono::Duration::hours(24),
+                    at - chrono::Duration::days(30),
+                )
+            })
+            .await;
+        match result {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(removed = n, "pruned old records"),
+            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Slash commands. Each answers ephemerally (only the caller sees it) and fast: they read the
+//! store and never wait on Slack.
+
+use chrono::{DateTime, Utc};
+
+use crate::calendar::Clock;
+use crate::config::Settings;
+use crate::format::{excerpt, human_duration, link, mention, permalink, slack_date};
+use crate::inbound::Command;
+use crate::sla::{SlaRequest, Tier};
+use crate::store::{Store, StoreError};
+
+/// An ephemeral answer to a slash command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub text: String,
+}
+
+impl Reply {
+    fn new(text: impl Into<String>) -> Self {
+        Self { text: text.into() }
+    }
+}
+
+pub const SLA_USAGE: &str = "*`/sla`* shows the team's response-time norms, what is waiting on you, and what you are waiting on.\n\
+*`/sla help`* shows this help.";
+
+/// Answers a slash command. `team_url` makes links; `now` is only for display.
+pub fn answer(
+    command: &Command,
+    store: &Store,
+    settings: &Settings,
+    team_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Reply {
+    let result = match command.command.as_str() {
+        "/sla" => sla(command, store, settings, team_url, now),
+        "/rfc" => Ok(coming_soon(
+            "/rfc",
+            "RFC comment windows with DACI roles and a decision log",
+        )),
+        "/standup" => Ok(coming_soon("/standup", "daily async standups in a thread")),
+        "/decisions" => Ok(coming_soon("/decisions", "a searchable decision log")),
+        other => Ok(Reply::new(format!(
+            "I don't know the command `{}`. I answer `/sla`; `/rfc`, `/standup` and `/decisions` are on their way.",
+            crate::format::escape(other)
+        ))),
+    };
+    result.unwrap_or_else(|e| {
+        tracing::error!(error = %e, command = %command.command, "command failed");
+        Reply::new(
+            "Sorry, I could not read my records just now. Please try again in a moment; if it keeps happening, ask whoever runs asyncbot to check its logs.",
+        )
+    })
+}
+
+fn coming_soon(command: &str, what: &str) -> Reply {
+    Reply::new(format!(
+        "`{command}` is coming soon: {what}. This version of asyncbot tracks response times; type `/sla` to see them."
+    ))
+}
+
+pub fn describe_clock(clock: Clock) -> &'static str {
+    match clock {
+        Clock::Wall => "the wall clock (nights and weekends count)",
+        Clock::BusinessDays => "business days (weekends and holidays don't count)",
+        Clock::WorkingHours => "working hours only",
+    }
+}
+
+fn sla(
+    command: &Command,
+    store: &Store,
+    settings: &Settings,
+    team_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Reply, StoreError> {
+    match command.text.trim() {
+        "" => {}
+        "help" => return Ok(Reply::new(SLA_USAGE)),
+        other => {
+            return Ok(Reply::new(format!(
+                "I don't understand `/sla {}`.\n{SLA_USAGE}",
+                crate::format::escape(other)
+            )));
+        }
+    }
+    let user = command.user_id.clone();
+    let (waiting_on_me, waiting_on_others) = store.read(|rx| {
+        Ok((
+            rx.open_requests_for_recipient(&user)?,
+            rx.open_requests_by_author(&user)?,
+        ))
+    })?;
+    let mut text = norms(settings);
+    text.push_str(&format!("\n\n*Waiting on you ({})*\n", waiting_on_me.len()));
+    if waiting_on_me.is_empty() {
+        text.push_str("Nothing. :tada:\n");
+    }
+    for r in &waiting_on_me {
+        text.push_str(&line(r, &r.author, "from", team_url, now));
+    }
+    text.push_str(&format!(
+        "\n*You are waiting on ({})*\n",
+        waiting_on_others.len()
+    ));
+    if waiting_on_others.is_empty() {
+        text.push_str("Nobody.\n");
+    }
+    for r in &waiting_on_others {
+        text.push_str(&line(r, &r.recipient, "for", team_url, now));
+    }
+    Ok(Reply::new(text))
+}
+
+/// The team's norms: tiers, clocks, the ladder and quiet hours.
+pub fn norms(settings: &Settings) -> String {
+    let policy = &settings.sla;
+    let mut text = String::from("*Our response-time norms*\n");
+    for tier in [Tier::Urgent, Tier::Normal, Tier::Low] {
+        let rule = policy.rule(tier);
+        let markers = if rule.markers.is_empty() {
+            String::from("any other @mention")
+        } else {
+            format!(
+                "marked {}",
+                rule.markers
+                    .iter()
+                    .map(|m| if m.starts_with(':') {
+                        m.clone()
+                    } else {
+                        format!("“{m}”")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        text.push_str(&format!(
+            "• *{}* ({markers}): within {}, on {}\n",
+            tier.as_str(),
+            human_duration(rule.within),
+            describe_clock(rule.clock)
+        ));
+    }
+    let acks = policy
+        .ack_reactions
+        .iter()
+        .map(|r| format!(":{r}:"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    text.push_str(&format!(
+        "A reply in the thread, or a {acks} reaction on the message, closes a request.\n"
+    ));
+    let cal = &settings.calendar;
+    let hours = cal.hours();
+    let end = hours
+        .end
+        .map_or_else(|| "24:00".to_owned(), |e| e.format("%H:%M").to_string());
+    let days = cal
+        .working_days()
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    text.push_str(&format!(
+        "Working time: {days}, {}–{end} in each person's own time zone. Nudges never land outside it.\n",
+        hours.start.format("%H:%M")
+    ));
+    if policy.ladder.is_empty() {
+        text.push_str("*When a request stalls:* nothing is posted (the ladder is empty).");
+    } else {
+        text.push_str("*When a request stalls:* ");
+        let steps: Vec<String> = policy
+            .ladder
+            .iter()
+            .enumerate()
+            .map(|(i, step)| {
+                let when = match (i, step.after.is_zero()) {
+                    (0, true) => "at the deadline".to_owned(),
+                    (0, false) => format!("{} after the deadline", human_duration(step.after)),
+                    (_, _) => format!("{} later", human_duration(step.after)),
+                };
+                format!("{when}, {}", step.action.describe())
+            })
+            .collect();
+        text.push_str(&steps.join(" → "));
+        text.push('.');
+    }
+    text
+}
+
+fn line(
+    r: &SlaRequest,
+    who: &str,
+    preposition: &str,
+    team_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> String {
+    let quote = crate::format::escape(&excerpt(&r.excerpt, 60));
+    let target = match team_url {
+        Some(url) => {
+            let thread = (r.thread_root != r.message_ts).then_some(r.thread_root.as_str());
+            link(&permalink(url, &r.channel, &r.message_ts, thread), "open")
+        }
+        None => format!("<#{}>", r.channel),
+    };
+    let due = if r.deadline <= now {
+        format!("overdue since {}", slack_date(r.deadline))
+    } else {
+        format!("due {}", slack_date(r.deadline))
+    };
+    format!(
+        "• {preposition} {} in <#{}>: “{quote}” ({} SLA), {due}. {target}\n",
+        mention(who),
+        r.channel,
+        r.tier.as_str()
+    )
+}

@@ -1,0 +1,705 @@
+//! Configuration: the embedded defaults, a user's file layered over them, environment overrides,
+//! and the typed, validated [`Settings`] the rest of the bot reads. Secrets live in [`Secrets`] and
+//! come from the environment only.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
+use serde::Deserialize;
+
+use crate::calendar::{BusinessCalendar, Clock, WorkingHours, parse_weekday};
+use crate::sla::{LadderStep, SlaPolicy, StepAction, Tier, TierRule};
+
+/// The defaults, compiled in: one source of truth for `serve`, the docs and the tests.
+pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
+
+/// Prefix of environment overrides: `ASYNCBOT_SLA__NORMAL__WITHIN=8h`.
+pub const ENV_PREFIX: &str = "ASYNCBOT_";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+    #[error("cannot read config file {path}: {reason}")]
+    File { path: String, reason: String },
+    #[error("{0}")]
+    Syntax(String),
+    #[error("{0} is not set: {1}")]
+    MissingEnv(&'static str, &'static str),
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub max_body_bytes: usize,
+    pub store_path: PathBuf,
+    pub log_format: LogFormat,
+    pub log_level: String,
+    pub calendar: BusinessCalendar,
+    pub fallback_timezone: Tz,
+    pub sla: SlaPolicy,
+    pub delivery: DeliverySettings,
+    pub socket_connections: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliverySettings {
+    pub per_channel_interval: Duration,
+    pub max_backoff: Duration,
+    pub max_attempts: u32,
+    pub request_timeout: Duration,
+}
+
+// ---- the raw shape of the file: strings, parsed and checked below -----------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    server: RawServer,
+    store: RawStore,
+    log: RawLog,
+    calendar: RawCalendar,
+    sla: RawSla,
+    escalation: RawEscalation,
+    delivery: RawDelivery,
+    socket_mode: RawSocketMode,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: String,
+    max_body_bytes: u64,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    path: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    format: String,
+    level: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalendar {
+    working_days: Vec<String>,
+    working_hours: Vec<String>,
+    holidays: Vec<String>,
+    fallback_timezone: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSla {
+    ack_reactions: Vec<String>,
+    urgent: RawTier,
+    normal: RawTier,
+    low: RawTier,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTier {
+    within: String,
+    clock: String,
+    #[serde(default)]
+    markers: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEscalation {
+    steps: Vec<RawStep>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    after: String,
+    action: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDelivery {
+    per_channel_interval: String,
+    max_backoff: String,
+    max_attempts: u32,
+    request_timeout: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSocketMode {
+    connections: u32,
+}
+
+// ---- loading -----------------------------------------------------------------------------------
+
+/// Loads the defaults, then `file` (if given), then `ASYNCBOT_*` variables from `env`, and checks
+/// every value. `env` is passed in so tests need not touch the process environment.
+pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Settings, ConfigError> {
+    let mut figment = Figment::from(Toml::string(DEFAULT_CONFIG));
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        // Parse first so a syntax error names the file rather than a figment internal.
+        text.parse::<toml::Table>().map_err(|e| {
+            ConfigError::Syntax(format!(
+                "{} is not valid TOML: {}",
+                path.display(),
+                e.message()
+            ))
+        })?;
+        figment = figment.merge(Toml::string(&text));
+    }
+    for (name, value) in env {
+        let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        // ASYNCBOT_SLA__NORMAL__WITHIN -> sla.normal.within; values parse as TOML-like scalars or
+        // arrays, as figment's own `Env` provider does.
+        let key = rest.to_ascii_lowercase().replace("__", ".");
+        let value: figment::value::Value = value.parse().unwrap_or_else(|e| match e {});
+        figment = figment.merge(Serialized::default(&key, value));
+    }
+    let raw: RawConfig = figment.extract().map_err(describe_figment_error)?;
+    Settings::from_raw(raw)
+}
+
+fn describe_figment_error(err: figment::Error) -> ConfigError {
+    let mut messages = Vec::new();
+    for e in err {
+        let key = e.path.join(".");
+        let detail = match &e.kind {
+            figment::error::Kind::UnknownField(field, _) => {
+                // figment's path already ends with the unknown field.
+                let full = if key.ends_with(field.as_str()) {
+                    key.clone()
+                } else if key.is_empty() {
+                    field.clone()
+                } else {
+                    format!("{key}.{field}")
+                };
+                messages.push(format!("{full}: unknown key"));
+                continue;
+            }
+            figment::error::Kind::MissingField(field) => {
+                let full = if key.is_empty() {
+                    field.to_string()
+                } else {
+                    format!("{key}.{field}")
+                };
+                messages.push(format!("{full}: missing"));
+                continue;
+            }
+            other => other.to_string(),
+        };
+        if key.is_empty() {
+            messages.push(detail);
+        } else {
+            messages.push(format!("{key}: {detail}"));
+        }
+    }
+    ConfigError::Syntax(messages.join("; "))
+}
+
+/// Parses `"90s"`, `"2h"`, `"3d"`; `key` names the setting in the error.
+pub fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(value.trim()).map_err(|_| {
+        invalid(
+            key,
+            format!("{value:?} is not a duration (try \"90s\", \"2h\" or \"3d\")"),
+        )
+    })
+}
+
+pub fn parse_timezone(key: &str, value: &str) -> Result<Tz, ConfigError> {
+    value.trim().parse::<Tz>().map_err(|_| {
+        invalid(
+            key,
+            format!("{value:?} is not an IANA time zone (try \"Europe/Berlin\" or \"UTC\")"),
+        )
+    })
+}
+
+impl Settings {
+    fn from_raw(raw: RawConfig) -> Result<Self, ConfigError> {
+        let listen = raw.server.listen.parse::<SocketAddr>().map_err(|_| {
+            invalid(
+                "server.listen",
+                format!(
+                    "{:?} is not an address:port (try \"127.0.0.1:3000\")",
+                    raw.server.listen
+                ),
+            )
+        })?;
+        if raw.server.max_body_bytes == 0 {
+            return Err(invalid("server.max_body_bytes", "must be more than 0"));
+        }
+        if raw.store.path.trim().is_empty() {
+            return Err(invalid("store.path", "must not be empty"));
+        }
+        let log_format = match raw.log.format.as_str() {
+            "human" => LogFormat::Human,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(invalid(
+                    "log.format",
+                    format!("{other:?} is not a log format (use \"human\" or \"json\")"),
+                ));
+            }
+        };
+        tracing_subscriber::EnvFilter::try_new(&raw.log.level).map_err(|_| {
+            invalid(
+                "log.level",
+                format!(
+                    "{:?} is not a log level (try \"info\" or \"debug\")",
+                    raw.log.level
+                ),
+            )
+        })?;
+
+        let calendar = parse_calendar(&raw.calendar)?;
+        let fallback_timezone = parse_timezone(
+            "calendar.fallback_timezone",
+            &raw.calendar.fallback_timezone,
+        )?;
+        let sla = parse_sla(&raw.sla, &raw.escalation)?;
+
+        let delivery = DeliverySettings {
+            per_channel_interval: parse_duration(
+                "delivery.per_channel_interval",
+                &raw.delivery.per_channel_interval,
+            )?,
+            max_backoff: parse_duration("delivery.max_backoff", &raw.delivery.max_backoff)?,
+            max_attempts: raw.delivery.max_attempts,
+            request_timeout: parse_duration(
+                "delivery.request_timeout",
+                &raw.delivery.request_timeout,
+            )?,
+        };
+        if delivery.max_attempts == 0 {
+            return Err(invalid("delivery.max_attempts", "must be at least 1"));
+        }
+        if delivery.request_timeout.is_zero() {
+            return Err(invalid("delivery.request_timeout", "must be more than 0s"));
+        }
+        if delivery.max_backoff.is_zero() {
+            return Err(invalid("delivery.max_backoff", "must be more than 0s"));
+        }
+        if !(1..=10).contains(&raw.socket_mode.connections) {
+            return Err(invalid(
+                "socket_mode.connections",
+                format!("{} is out of range (1 to 10)", raw.socket_mode.connections),
+            ));
+        }
+
+        Ok(Settings {
+            listen,
+            max_body_bytes: usize::try_from(raw.server.max_body_bytes).unwrap_or(usize::MAX),
+            store_path: PathBuf::from(raw.store.path),
+            log_format,
+            log_level: raw.log.level,
+            calendar,
+            fallback_timezone,
+            sla,
+            delivery,
+            socket_connections: raw.socket_mode.connections,
+        })
+    }
+}
+
+fn parse_calendar(raw: &RawCalendar) -> Result<BusinessCalendar, ConfigError> {
+    let mut days = Vec::new();
+    for (i, day) in raw.working_days.iter().enumerate() {
+        let weekday = parse_weekday(day).ok_or_else(|| {
+            invalid(
+                format!("calendar.working_days[{i}]"),
+                format!("{day:?} is not a day of the week (use \"mon\" … \"sun\")"),
+            )
+        })?;
+        days.push(weekday);
+    }
+    if days.is_empty() {
+        return Err(invalid("calendar.working_days", "needs at least one day"));
+    }
+    let [start, end] = raw.working_hours.as_slice() else {
+        return Err(invalid(
+            "calendar.working_hours",
+            "must be two times, [start, end], like [\"09:00\", \"18:00\"]",
+        ));
+    };
+    let hours = WorkingHours::parse(start, end)
+        .map_err(|e| invalid("calendar.working_hours", e.to_string()))?;
+    let holidays = parse_dates("calendar.holidays", &raw.holidays)?;
+    BusinessCalendar::new(days, hours, holidays).map_err(|e| invalid("calendar", e.to_string()))
+}
+
+/// Parses a list of `YYYY-MM-DD` dates; errors name `key[i]`.
+pub fn parse_dates(key: &str, values: &[String]) -> Result<Vec<NaiveDate>, ConfigError> {
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d").map_err(|_| {
+                invalid(
+                    format!("{key}[{i}]"),
+                    format!("{v:?} is not a date (use YYYY-MM-DD)"),
+                )
+            })
+        })
+        .collect()
+}
+
+fn parse_sla(raw: &RawSla, escalation: &RawEscalation) -> Result<SlaPolicy, ConfigError> {
+    let tier = |name: &str, raw: &RawTier| -> Result<TierRule, ConfigError> {
+        let key = format!("sla.{name}");
+        let within = parse_duration(&format!("{key}.within"), &raw.within)?;
+        if within.is_zero() {
+            return Err(invalid(format!("{key}.within"), "must be more than 0s"));
+        }
+        let clock = Clock::parse(&raw.clock).ok_or_else(|| {
+            invalid(
+                format!("{key}.clock"),
+                format!(
+                    "{:?} is not a clock (use \"wall\", \"business_days\" or \"working_hours\")",
+                    raw.clock
+                ),
+            )
+        })?;
+        for (i, m) in raw.markers.iter().enumerate() {
+            if m.trim().is_empty() {
+                return Err(invalid(format!("{key}.markers[{i}]"), "must not be empty"));
+            }
+        }
+        Ok(TierRule {
+            within,
+            clock,
+            markers: raw
+                .markers
+                .iter()
+                .map(|m| m.trim().to_lowercase())
+                .collect(),
+        })
+    };
+    let mut ladder = Vec::new();
+    for (i, step) in escalation.steps.iter().enumerate() {
+        let key = format!("escalation.steps[{i}]");
+        let after = parse_duration(&format!("{key}.after"), &step.after)?;
+        let action = StepAction::parse(&step.action).ok_or_else(|| {
+            invalid(
+                format!("{key}.action"),
+                format!(
+                    "{:?} is not an action (use \"thread_mention\", \"direct_message\" or \"suggest_call\")",
+                    step.action
+                ),
+            )
+        })?;
+        ladder.push(LadderStep { after, action });
+    }
+    for (i, r) in raw.ack_reactions.iter().enumerate() {
+        if r.trim().trim_matches(':').is_empty() {
+            return Err(invalid(
+                format!("sla.ack_reactions[{i}]"),
+                "must not be empty",
+            ));
+        }
+    }
+    Ok(SlaPolicy {
+        urgent: tier(Tier::Urgent.as_str(), &raw.urgent)?,
+        normal: tier(Tier::Normal.as_str(), &raw.normal)?,
+        low: tier(Tier::Low.as_str(), &raw.low)?,
+        ack_reactions: raw
+            .ack_reactions
+            .iter()
+            .map(|r| r.trim().trim_matches(':').to_owned())
+            .collect(),
+        ladder,
+    })
+}
+
+// ---- secrets -----------------------------------------------------------------------------------
+
+/// A secret value: printable only as `[redacted]`, so it cannot leak through `{:?}` or a log line.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// How the bot talks to Slack: decided by which tokens are present.
+#[derive(Debug, Clone)]
+pub enum Transport {
+    /// `SLACK_APP_TOKEN` is set: Slack pushes over a WebSocket; no public URL needed.
+    SocketMode { app_token: Secret },
+    /// Slack POSTs signed requests to our HTTP endpoints.
+    Http { signing_secret: Secret },
+}
+
+#[derive(Debug, Clone)]
+pub struct Secrets {
+    pub bot_token: Secret,
+    pub transport: Transport,
+    /// `SLACK_API_URL`: the Web API base, without a trailing slash.
+    pub api_url: Option<String>,
+}
+
+impl Secrets {
+    /// Reads `SLACK_BOT_TOKEN`, then `SLACK_APP_TOKEN` (Socket Mode) or `SLACK_SIGNING_SECRET` (HTTP).
+    pub fn from_env(env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            env.iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let bot_token = get("SLACK_BOT_TOKEN").ok_or(ConfigError::MissingEnv(
+            "SLACK_BOT_TOKEN",
+            "set it to the app's Bot User OAuth Token (xoxb-…)",
+        ))?;
+        let transport = if let Some(app_token) = get("SLACK_APP_TOKEN") {
+            Transport::SocketMode {
+                app_token: Secret::new(app_token),
+            }
+        } else if let Some(secret) = get("SLACK_SIGNING_SECRET") {
+            Transport::Http {
+                signing_secret: Secret::new(secret),
+            }
+        } else {
+            return Err(ConfigError::MissingEnv(
+                "SLACK_APP_TOKEN",
+                "set it to an app-level token (xapp-…) for Socket Mode, or set SLACK_SIGNING_SECRET to serve HTTP request URLs",
+            ));
+        };
+        let api_url = get("SLACK_API_URL").map(|u| u.trim_end_matches('/').to_owned());
+        Ok(Secrets {
+            bot_token: Secret::new(bot_token),
+            transport,
+            api_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load_with_file(contents: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("asyncbot.toml");
+        std::fs::write(&path, contents).unwrap();
+        load(Some(&path), &[])
+    }
+
+    #[test]
+    fn defaults_load_and_match_the_norms() {
+        let s = load(None, &[]).unwrap();
+        assert_eq!(s.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(s.sla.urgent.within, Duration::from_secs(2 * 3600));
+        assert_eq!(s.sla.urgent.clock, Clock::Wall);
+        assert_eq!(s.sla.normal.within, Duration::from_secs(24 * 3600));
+        assert_eq!(s.sla.normal.clock, Clock::BusinessDays);
+        assert_eq!(s.sla.low.within, Duration::from_secs(48 * 3600));
+        assert_eq!(s.sla.ack_reactions, vec!["eyes", "white_check_mark"]);
+        let actions: Vec<_> = s.sla.ladder.iter().map(|s| s.action).collect();
+        assert_eq!(
+            actions,
+            vec![
+                StepAction::ThreadMention,
+                StepAction::DirectMessage,
+                StepAction::SuggestCall
+            ]
+        );
+        assert_eq!(s.sla.ladder[1].after, Duration::from_secs(24 * 3600));
+        assert_eq!(s.sla.ladder[2].after, Duration::from_secs(12 * 3600));
+        assert_eq!(s.max_body_bytes, 1024 * 1024);
+        assert_eq!(s.delivery.per_channel_interval, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_file_is_layered_over_the_defaults() {
+        let s = load_with_file("[sla.normal]\nwithin = \"4s\"\n").unwrap();
+        assert_eq!(s.sla.normal.within, Duration::from_secs(4));
+        // Keys the file does not name keep their defaults.
+        assert_eq!(s.sla.normal.clock, Clock::BusinessDays);
+        assert_eq!(s.sla.urgent.within, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[sla.normal]\nwithin = \"4s\"\n").unwrap();
+        let s = load(
+            Some(&path),
+            &env(&[
+                ("ASYNCBOT_SLA__NORMAL__WITHIN", "8h"),
+                ("ASYNCBOT_SERVER__LISTEN", "0.0.0.0:8080"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.sla.normal.within, Duration::from_secs(8 * 3600));
+        assert_eq!(s.listen.to_string(), "0.0.0.0:8080");
+    }
+
+    #[test]
+    fn bad_values_name_the_key_and_the_reason() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[sla.normal]\nwithin = \"banana\"\n",
+                "sla.normal.within: \"banana\" is not a duration",
+            ),
+            (
+                "[sla.urgent]\nclock = \"sundial\"\n",
+                "sla.urgent.clock: \"sundial\" is not a clock",
+            ),
+            (
+                "[calendar]\nfallback_timezone = \"Mars/Olympus\"\n",
+                "calendar.fallback_timezone: \"Mars/Olympus\" is not an IANA time zone",
+            ),
+            (
+                "[calendar]\nworking_days = [\"mon\", \"funday\"]\n",
+                "calendar.working_days[1]: \"funday\" is not a day of the week",
+            ),
+            (
+                "[calendar]\nworking_days = []\n",
+                "calendar.working_days: needs at least one day",
+            ),
+            (
+                "[calendar]\nholidays = [\"2026-13-01\"]\n",
+                "calendar.holidays[0]: \"2026-13-01\" is not a date",
+            ),
+            (
+                "[calendar]\nworking_hours = [\"09:00\"]\n",
+                "calendar.working_hours: must be two times",
+            ),
+            (
+                "[server]\nlisten = \"nowhere\"\n",
+                "server.listen: \"nowhere\" is not an address:port",
+            ),
+            (
+                "[escalation]\nsteps = [{ after = \"1h\", action = \"carrier_pigeon\" }]\n",
+                "escalation.steps[0].action: \"carrier_pigeon\" is not an action",
+            ),
+            (
+                "[escalation]\nsteps = [{ after = \"soon\", action = \"direct_message\" }]\n",
+                "escalation.steps[0].after: \"soon\" is not a duration",
+            ),
+            (
+                "[sla.low]\nwithin = \"0s\"\n",
+                "sla.low.within: must be more than 0s",
+            ),
+            (
+                "[log]\nformat = \"xml\"\n",
+                "log.format: \"xml\" is not a log format",
+            ),
+            (
+                "[sla.normal]\nwithn = \"1h\"\n",
+                "sla.normal.withn: unknown key",
+            ),
+            ("[sla.normal]\nwithin = 5\n", "sla.normal.within"),
+            ("this is = not toml [", "is not valid TOML"),
+        ];
+        for (file, expected) in cases {
+            let err = load_with_file(file).expect_err(file).to_string();
+            assert!(
+                err.contains(expected),
+                "config {file:?}: error {err:?} should contain {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn always_working_time_is_accepted() {
+        let s = load_with_file(
+            "[calendar]\nworking_days = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nworking_hours = [\"00:00\", \"24:00\"]\n",
+        )
+        .unwrap();
+        let now = chrono::Utc::now();
+        assert!(s.calendar.is_working_time(now, chrono_tz::Asia::Kolkata));
+    }
+
+    #[test]
+    fn missing_file_is_reported_with_its_path() {
+        let err = load(Some(Path::new("/nonexistent/asyncbot.toml")), &[]).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/asyncbot.toml"));
+    }
+
+    #[test]
+    fn secrets_pick_the_transport_and_name_what_is_missing() {
+        let err = Secrets::from_env(&[]).unwrap_err();
+        assert!(err.to_string().starts_with("SLACK_BOT_TOKEN is not set"));
+        let err = Secrets::from_env(&env(&[("SLACK_BOT_TOKEN", "xoxb-1")])).unwrap_err();
+        assert!(err.to_string().contains("SLACK_APP_TOKEN"));
+        assert!(err.to_string().contains("SLACK_SIGNING_SECRET"));
+        let s = Secrets::from_env(&env(&[
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_APP_TOKEN", "xapp-1"),
+            ("SLACK_API_URL", "http://127.0.0.1:9/api/"),
+        ]))
+        .unwrap();
+        assert!(matches!(s.transport, Transport::SocketMode { .. }));
+        assert_eq!(s.api_url.as_deref(), Some("http://127.0.0.1:9/api"));
+        let s = Secrets::from_env(&env(&[
+            ("SLACK_BOT_TOKEN", "xoxb-1"),
+            ("SLACK_SIGNING_SECRET", "shh"),
+        ]))
+        .unwrap();
+        assert!(matches!(s.transport, Transport::Http { .. }));
+        // Secrets never print.
+        let printed = format!("{s:?}");
+        assert!(
+            !printed.contains("xoxb-1") && !printed.contains("shh"),
+            "{printed}"
+        );
+    }
+}

@@ -1,0 +1,193 @@
+//! The HTTP transport: `POST /slack/events`, `/slack/commands`, `/slack/interactions` (signed by
+//! Slack, verified here) and `GET /healthz`. Bodies over the configured limit are refused with
+//! 413 before they are read; unsigned, forged or stale requests get 401; malformed ones 400. None
+//! of those touch the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use slack_morphism::prelude::*;
+use slack_morphism::signature_verifier::{
+    SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
+};
+
+use crate::dispatch::Dispatcher;
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub dispatcher: Arc<Dispatcher>,
+    /// `None` in Socket Mode: the Slack routes are not served then.
+    pub verifier: Option<Arc<SlackEventSignatureVerifier>>,
+    pub transport: &'static str,
+}
+
+pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
+    let mut router = Router::new().route("/healthz", get(healthz));
+    if state.verifier.is_some() {
+        router = router
+            .route("/slack/events", post(events))
+            .route("/slack/commands", post(commands))
+            .route("/slack/interactions", post(interactions));
+    }
+    router
+        .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            max_body_bytes,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+fn refuse(status: StatusCode, reason: &'static str) -> Response {
+    tracing::warn!(%status, reason, "refused a request");
+    (status, Json(json!({ "ok": false, "error": reason }))).into_response()
+}
+
+/// Checks Slack's signature and timestamp (5-minute window); returns the body as text.
+#[allow(clippy::result_large_err)]
+fn verified<'b>(
+    state: &HttpState,
+    headers: &HeaderMap,
+    body: &'b Bytes,
+) -> Result<&'b str, Response> {
+    let Some(verifier) = &state.verifier else {
+        return Err(refuse(StatusCode::NOT_FOUND, "not_served"));
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let (Some(signature), Some(timestamp)) = (
+        header(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER),
+        header(SlackEventSignatureVerifier::SLACK_SIGNED_TIMESTAMP),
+    ) else {
+        return Err(refuse(StatusCode::UNAUTHORIZED, "missing_signature"));
+    };
+    let Ok(text) = std::str::from_utf8(body) else {
+        return Err(refuse(StatusCode::BAD_REQUEST, "body_not_utf8"));
+    };
+    match verifier.verify(signature, text, timestamp) {
+        Ok(()) => Ok(text),
+        Err(SlackEventSignatureVerifierError::IncorrectOrExpiredTimestampError(_)) => {
+            Err(refuse(StatusCode::UNAUTHORIZED, "stale_or_bad_timestamp"))
+        }
+        Err(_) => Err(refuse(StatusCode::UNAUTHORIZED, "invalid_signature")),
+    }
+}
+
+async fn healthz(State(state): State<HttpState>) -> Response {
+    let store = state.dispatcher.store.clone();
+    match store
+        .call(|s| {
+            let open = s.read(|rx| rx.count_open_requests())?;
+            Ok((open, s.outbox_len()?))
+        })
+        .await
+    {
+        Ok((open, outbox)) => Json(json!({
+            "status": "ok",
+            "transport": state.transport,
+            "open_requests": open,
+            "outbox": outbox,
+        }))
+        .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check cannot read the store");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "store_unavailable" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn events(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    let text = match verified(&state, &headers, &body) {
+        Ok(text) => text,
+        Err(response) => return response,
+    };
+    let event: SlackPushEvent = match serde_json::from_str(text) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed Events API payload");
+            return refuse(StatusCode::BAD_REQUEST, "malformed_payload");
+        }
+    };
+    if let Some(retry) = headers
+        .get("x-slack-retry-num")
+        .and_then(|v| v.to_str().ok())
+    {
+        tracing::info!(
+            retry,
+            reason = headers
+                .get("x-slack-retry-reason")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            "Slack is retrying a delivery"
+        );
+    }
+    match event {
+        SlackPushEvent::UrlVerification(v) => {
+            Json(json!({ "challenge": v.challenge })).into_response()
+        }
+        SlackPushEvent::EventCallback(callback) => {
+            match state.dispatcher.accept_event(callback).await {
+                Ok(_) => StatusCode::OK.into_response(),
+                Err(e) => {
+                    // Not acked: Slack will retry, and nothing was half-written.
+                    tracing::error!(error = %e, "could not record an event");
+                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                }
+            }
+        }
+        SlackPushEvent::AppRateLimited(e) => {
+            tracing::warn!(team = %e.team_id, "Slack reports this app is rate limited (30,000 events per hour)");
+            StatusCode::OK.into_response()
+        }
+    }
+}
+
+async fn commands(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    let text = match verified(&state, &headers, &body) {
+        Ok(text) => text,
+        Err(response) => return response,
+    };
+    let command: SlackCommandEvent = match serde_urlencoded::from_str(text) {
+        Ok(command) => command,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed slash command payload");
+            return refuse(StatusCode::BAD_REQUEST, "malformed_payload");
+        }
+    };
+    let reply = state.dispatcher.command(command.into()).await;
+    Json(json!({ "response_type": "ephemeral", "text": reply.text })).into_response()
+}
+
+async fn interactions(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    let text = match verified(&state, &headers, &body) {
+        Ok(text) => text,
+        Err(response) => return response,
+    };
+    let form: HashMap<String, String> = match serde_urlencoded::from_str(text) {
+        Ok(form) => form,
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "malformed_payload"),
+    };
+    let Some(payload) = form.get("payload") else {
+        return refuse(StatusCode::BAD_REQUEST, "missing_payload");
+    };
+    match serde_json::from_str::<SlackInteractionEvent>(payload) {
+        Ok(event) => {
+            state.dispatcher.interaction(&event).await;
+            StatusCode::OK.into_response()
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed interaction payload");
+            refuse(StatusCode::BAD_REQUEST, "malformed_payload")
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! What Slack tells us, in our own terms: both transports (HTTP Events API and Socket Mode)
+//! convert Slack's payloads into these types at the edge and hand them to one dispatcher.
+
+use serde::{Deserialize, Serialize};
+use slack_morphism::prelude::*;
+
+/// An event the bot acts on. Anything else is acknowledged and ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Inbound {
+    /// A person posted a message (top level, or a reply when `thread_ts` is set).
+    MessagePosted {
+        channel: String,
+        channel_type: Option<String>,
+        user: String,
+        ts: String,
+        thread_ts: Option<String>,
+        text: String,
+    },
+    /// A person edited their message.
+    MessageEdited {
+        channel: String,
+        user: String,
+        ts: String,
+        text: String,
+    },
+    MessageDeleted {
+        channel: String,
+        ts: String,
+    },
+    ReactionAdded {
+        user: String,
+        reaction: String,
+        channel: String,
+        ts: String,
+    },
+    MemberJoinedChannel {
+        user: String,
+        channel: String,
+    },
+    AppHomeOpened {
+        user: String,
+    },
+}
+
+/// A slash command, from either transport.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub command: String,
+    pub text: String,
+    pub user_id: String,
+    pub channel_id: String,
+    pub trigger_id: String,
+    pub response_url: String,
+}
+
+impl From<SlackCommandEvent> for Command {
+    fn from(ev: SlackCommandEvent) -> Self {
+        Command {
+            command: ev.command.0,
+            text: ev.text.unwrap_or_default(),
+            user_id: ev.user_id.0,
+            channel_id: ev.channel_id.0,
+            trigger_id: ev.trigger_id.0,
+            response_url: ev.response_url.0.to_string(),
+        }
+    }
+}
+
+/// Messages posted by bots (ours included) never open or close anything.
+fn is_from_bot(sender: &SlackMessageSender, subtype: Option<&SlackMessageEventType>) -> bool {
+    sender.bot_id.is_some() || matches!(subtype, Some(SlackMessageEventType::BotMessage))
+}
+
+/// Converts one Events API event. `None` means "nothing for us": acknowledge and move on.
+pub fn from_event(body: &SlackEventCallbackBody) -> Option<Inbound> {
+    match body {
+        SlackEventCallbackBody::Message(m) => from_message(m),
+        SlackEventCallbackBody::ReactionAdded(r) => match &r.item {
+            SlackReactionsItem::Message(msg) => Some(Inbound::ReactionAdded {
+                user: r.user.0.clone(),
+                reaction: r.reaction.0.clone(),
+                channel: msg.origin.channel.as_ref()?.0.clone(),
+                ts: msg.origin.ts.0.clone(),
+            }),
+            SlackReactionsItem::File(_) => None,
+        },
+        SlackEventCallbackBody::MemberJoinedChannel(j) => Some(Inbound::MemberJoinedChannel {
+            user: j.user.0.clone(),
+            channel: j.channel.0.clone(),
+        }),
+        SlackEventCallbackBody::AppHomeOpened(h) => Some(Inbound::AppHomeOpened {
+            user: h.user.0.clone(),
+        }),
+        SlackEventCallbackBody::Unknown(json) => {
+            tracing::info!(
+                event_type = json.get("type").and_then(|t| t.as_str()).unwrap_or("?"),
+                subtype = json.get("subtype").and_then(|t| t.as_str()).unwrap_or(""),
+                "ignoring an event this version cannot read"
+            );
+            None
+        }
+        _ => None,
+    }
+}
+
+fn from_message(m: &SlackMessageEvent) -> Option<Inbound> {
+    let channel = m.origin.channel.as_ref()?.0.clone();
+    match &m.subtype {
+        None
+        | Some(SlackMessageEventType::ThreadBroadcast)
+        | Some(SlackMessageEventType::FileShare)
+        | Some(SlackMessageEventType::MeMessage) => {
+            if is_from_bot(&m.sender, m.subtype.as_ref()) {
+                return None;
+            }
+            Some(Inbound::MessagePosted {
+                channel,
+                channel_type: m.origin.channel_type.as_ref().map(|t| t.0.clone()),
+                user: m.sender.user.as_ref()?.0.clone(),
+                ts: m.origin.ts.0.clone(),
+                thread_ts: m.origin.thread_ts.as_ref().map(|t| t.0.clone()),
+                text: m
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.text.clone())
+                    .unwrap_or_default(),
+            })
+        }
+        Some(SlackMessageEventType::MessageChanged) => {
+            let edited = m.message.as_ref()?;
+            if is_from_bot(&edited.sender, None) {
+                return None;
+            }
+            Some(Inbound::MessageEdited {
+                channel,
+                user: edited.sender.user.as_ref()?.0.clone(),
+                ts: edited.ts.0.clone(),
+                text: edited
+                    .content
+                    .as_ref()
+                    .and_then(|c| c.text.clone())
+                    .unwrap_or_default(),
+            })
+        }
+        Some(SlackMessageEventType::MessageDeleted) => Some(Inbound::MessageDeleted {
+            channel,
+            ts: m
+                .deleted_ts
+                .as_ref()
+                .or(m.previous_message.as_ref().map(|p| &p.ts))?
+                .0
+                .clone(),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// Real payloads from `../shared/slack/events/`, read in place.
+    fn payload(name: &str) -> Option<SlackPushEvent> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/slack/events")
+            .join(name);
+        let text = std::fs::read_to_string(&path).ok()?;
+        Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("{name}: {e}")))
+    }
+
+    fn convert(name: &str) -> Option<Option<Inbound>> {
+        match payload(name)? {
+            SlackPushEvent::EventCallback(cb) => Some(from_event(&cb.event)),
+            other => panic!("{name}: not an event callback: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn real_payloads_convert() {
+        let Some(plain) = convert("messageExample.json") else {
+            eprintln!("../shared/slack/events not found; skipping");
+            return;
+        };
+        assert_eq!(
+            plain,
+            Some(Inbound::MessagePosted {
+                channel: "C043YJGBY49".into(),
+                channel_type: Some("channel".into()),
+                user: "U043H11ES4V".into(),
+                ts: "1663966382.046509".into(),
+                thread_ts: None,
+                text: "dgsfklsdgf".into(),
+            })
+        );
+        assert_eq!(
+            convert("message_deleted.json").unwrap(),
+            Some(Inbound::MessageDeleted {
+                channel: "C043YJGBY49".into(),
+                ts: "1663966382.046509".into()
+            })
+        );
+        assert!(matches!(
+            convert("messageChange.json").unwrap(),
+            Some(Inbound::MessageEdited { ref ts, .. }) if ts == "1663969333.524439"
+        ));
+        assert_eq!(
+            convert("reaction_added.json").unwrap(),
+            Some(Inbound::ReactionAdded {
+                user: "W111".into(),
+                reaction: "heart_eyes".into(),
+                channel: "C111".into(),
+                ts: "1599529504.000400".into()
+            })
+        );
+        // Bot messages, with and without a subtype, are never ours to track.
+        assert_eq!(convert("botMessage.json").unwrap(), None);
+        assert_eq!(convert("message_subtype_bot_message.json").unwrap(), None);
+        assert!(matches!(
+            convert("app_home_opened_home.json").unwrap(),
+            Some(Inbound::AppHomeOpened { .. })
+        ));
+        // A DM is a message too; the engine decides it tracks nothing there.
+        assert!(matches!(
+            convert("messageIm.json").unwrap(),
+            Some(Inbound::MessagePosted { channel_type: Some(ref t), .. }) if t == "im"
+        ));
+    }
+}

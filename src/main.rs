@@ -1,0 +1,84 @@
+//! The `asyncbot` command line: parses arguments and calls into the library.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// A Slack bot that keeps your team's async norms: response-time SLAs on each person's own
+/// clock, and a step-by-step escalation ladder when a request stalls.
+#[derive(Parser)]
+#[command(name = "asyncbot", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot. Socket Mode when SLACK_APP_TOKEN is set, otherwise HTTP with SLACK_SIGNING_SECRET.
+    Serve {
+        /// A TOML file layered over the built-in defaults.
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration and print the norms it sets, without connecting to Slack.
+    CheckConfig {
+        /// A TOML file layered over the built-in defaults.
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Print the built-in default configuration (a starting point for your own file).
+    DefaultConfig,
+}
+
+fn main() -> ExitCode {
+    asyncbot::install_crypto_provider();
+    let cli = Cli::parse();
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    match cli.command {
+        Command::DefaultConfig => {
+            print!("{}", asyncbot::config::DEFAULT_CONFIG);
+            ExitCode::SUCCESS
+        }
+        Command::CheckConfig { config } => match asyncbot::config::load(config.as_deref(), &env) {
+            Ok(settings) => {
+                println!("configuration is valid\n");
+                println!("{}", asyncbot::commands::norms(&settings));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&format!("invalid configuration: {e}")),
+        },
+        Command::Serve { config } => {
+            let settings = match asyncbot::config::load(config.as_deref(), &env) {
+                Ok(s) => s,
+                Err(e) => return fail(&format!("invalid configuration: {e}")),
+            };
+            let secrets = match asyncbot::config::Secrets::from_env(&env) {
+                Ok(s) => s,
+                Err(e) => return fail(&e.to_string()),
+            };
+            asyncbot::telemetry::init(settings.log_format, &settings.log_level);
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+            };
+            runtime.block_on(async {
+                let app = match asyncbot::app::Application::build(settings, secrets).await {
+                    Ok(app) => app,
+                    Err(e) => return fail(&e.to_string()),
+                };
+                match app.run_until_stopped().await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => fail(&e.to_string()),
+                }
+            })
+        }
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("asyncbot: {message}");
+    ExitCode::FAILURE
+}

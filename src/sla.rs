@@ -1,0 +1,655 @@
+//! Response-time SLAs: which messages open a request, its tier, its deadline on the recipient's
+//! clock, the escalation ladder it climbs when it stalls, and what closes it. Pure: every function
+//! takes `now` and returns the new state and the messages to send, as data.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::{BusinessCalendar, Clock};
+use crate::format::{excerpt, human_duration, link, mention, permalink, slack_date};
+use crate::outbox::{Destination, OutgoingMessage};
+
+/// How fast a request expects an answer, chosen by markers in its text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Urgent,
+    Normal,
+    Low,
+}
+
+impl Tier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tier::Urgent => "urgent",
+            Tier::Normal => "normal",
+            Tier::Low => "low",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierRule {
+    pub within: Duration,
+    pub clock: Clock,
+    /// Lower-cased words, phrases or `:emoji:` that select this tier.
+    pub markers: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepAction {
+    ThreadMention,
+    DirectMessage,
+    SuggestCall,
+}
+
+impl StepAction {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "thread_mention" => Some(Self::ThreadMention),
+            "direct_message" => Some(Self::DirectMessage),
+            "suggest_call" => Some(Self::SuggestCall),
+            _ => None,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::ThreadMention => "a nudge in the thread",
+            Self::DirectMessage => "a direct message to the recipient",
+            Self::SuggestCall => "a 15-minute call suggested to both",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LadderStep {
+    /// Wait since the previous step (the first step's since the deadline).
+    pub after: Duration,
+    pub action: StepAction,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaPolicy {
+    pub urgent: TierRule,
+    pub normal: TierRule,
+    pub low: TierRule,
+    /// Reaction names without colons (`eyes`).
+    pub ack_reactions: Vec<String>,
+    pub ladder: Vec<LadderStep>,
+}
+
+impl SlaPolicy {
+    pub fn rule(&self, tier: Tier) -> &TierRule {
+        match tier {
+            Tier::Urgent => &self.urgent,
+            Tier::Normal => &self.normal,
+            Tier::Low => &self.low,
+        }
+    }
+
+    pub fn is_ack_reaction(&self, reaction: &str) -> bool {
+        // Skin-tone variants arrive as `white_check_mark::skin-tone-2`.
+        let base = reaction.split("::").next().unwrap_or(reaction);
+        self.ack_reactions.iter().any(|r| r == base)
+    }
+
+    /// The tier a message's text asks for. Urgent markers win over low ones; a negated urgent
+    /// marker ("not urgent", "non-urgent") does not count.
+    pub fn classify(&self, text: &str) -> Tier {
+        let lower = text.to_lowercase();
+        if self.urgent.markers.iter().any(|m| has_marker(&lower, m)) {
+            Tier::Urgent
+        } else if self.low.markers.iter().any(|m| has_marker(&lower, m)) {
+            Tier::Low
+        } else {
+            Tier::Normal
+        }
+    }
+}
+
+/// Whether lower-cased `text` carries `marker`: emoji anywhere, words and phrases as whole words,
+/// not preceded by a negation.
+fn has_marker(text: &str, marker: &str) -> bool {
+    if marker.starts_with(':') && marker.ends_with(':') && marker.len() > 2 {
+        return text.contains(marker);
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let mut from = 0;
+    while let Some(pos) = text[from..].find(marker) {
+        let start = from + pos;
+        let end = start + marker.len();
+        let before_ok = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !is_word(c));
+        let after_ok = text[end..].chars().next().is_none_or(|c| !is_word(c));
+        if before_ok && after_ok && !negated(&text[..start]) {
+            return true;
+        }
+        from = start + marker.len().max(1);
+        while !text.is_char_boundary(from) {
+            from += 1;
+        }
+    }
+    false
+}
+
+/// True if the text right before a marker negates it: "not ", "non-", "no ", "isn't ".
+fn negated(before: &str) -> bool {
+    let trimmed = before.trim_end_matches([' ', '-']);
+    let last_word = trimmed
+        .rsplit(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’'))
+        .next()
+        .unwrap_or("");
+    matches!(
+        last_word,
+        "not" | "non" | "no" | "isn't" | "isn’t" | "nothing" | "never"
+    )
+}
+
+/// User ids mentioned in Slack text (`<@U123>` or `<@U123|name>`), first mention first, no repeats.
+pub fn mentioned_users(text: &str) -> Vec<String> {
+    let mut users: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("<@") {
+        let after = &rest[start + 2..];
+        let Some(close) = after.find('>') else { break };
+        let inner = &after[..close];
+        let id = inner.split('|').next().unwrap_or("");
+        let valid = id.len() >= 2
+            && (id.starts_with('U') || id.starts_with('W'))
+            && id.chars().all(|c| c.is_ascii_alphanumeric());
+        if valid && !users.iter().any(|u| u == id) {
+            users.push(id.to_owned());
+        }
+        rest = &after[close..];
+    }
+    users
+}
+
+// ---- a tracked request ---------------------------------------------------------------------------
+
+/// How a request was answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum Answer {
+    ThreadReply,
+    ChannelReply,
+    Reaction { name: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    MentionEdited,
+    MessageDeleted,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum RequestState {
+    Open,
+    Answered {
+        at: DateTime<Utc>,
+        how: Answer,
+    },
+    Cancelled {
+        at: DateTime<Utc>,
+        why: CancelReason,
+    },
+}
+
+/// One person's pending answer to one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlaRequest {
+    pub id: u64,
+    pub channel: String,
+    pub message_ts: String,
+    /// The thread the request lives in: the message's `thread_ts`, or its own ts at top level.
+    pub thread_root: String,
+    pub author: String,
+    pub recipient: String,
+    pub recipient_tz: Tz,
+    pub tier: Tier,
+    pub excerpt: String,
+    pub opened_at: DateTime<Utc>,
+    /// When the SLA runs out on the recipient's clock.
+    pub deadline: DateTime<Utc>,
+    /// Ladder steps already posted.
+    pub steps_taken: usize,
+    /// When the next ladder step is due (inside the recipient's working time); `None` when the
+    /// ladder is done or the request is closed.
+    pub next_due: Option<DateTime<Utc>>,
+    pub state: RequestState,
+}
+
+/// What opens a request: one mention of one person in one message.
+#[derive(Debug, Clone)]
+pub struct NewRequest {
+    pub channel: String,
+    pub message_ts: String,
+    pub thread_ts: Option<String>,
+    pub author: String,
+    pub recipient: String,
+    pub recipient_tz: Tz,
+    pub text: String,
+}
+
+/// What the ladder needs besides the request: the norms, the calendar and the workspace URL.
+pub struct LadderContext<'a> {
+    pub policy: &'a SlaPolicy,
+    pub calendar: &'a BusinessCalendar,
+    /// `https://team.slack.com/` from `auth.test`, for links; `None` before it is known.
+    pub team_url: Option<&'a str>,
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+impl SlaRequest {
+    pub fn open(id: u64, new: NewRequest, now: DateTime<Utc>, ctx: &LadderContext<'_>) -> Self {
+        let tier = ctx.policy.classify(&new.text);
+        let mut request = SlaRequest {
+            id,
+            thread_root: new
+                .thread_ts
+                .clone()
+                .unwrap_or_else(|| new.message_ts.clone()),
+            channel: new.channel,
+            message_ts: new.message_ts,
+            author: new.author,
+            recipient: new.recipient,
+            recipient_tz: new.recipient_tz,
+            tier,
+            excerpt: excerpt(&new.text, 140),
+            opened_at: now,
+            deadline: now,
+            steps_taken: 0,
+            next_due: None,
+            state: RequestState::Open,
+        };
+        request.schedule_from_start(ctx);
+        request
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.state == RequestState::Open
+    }
+
+    fn clock(&self, policy: &SlaPolicy) -> Clock {
+        policy.rule(self.tier).clock
+    }
+
+    /// Sets the deadline and the first step from `opened_at` and the tier.
+    fn schedule_from_start(&mut self, ctx: &LadderContext<'_>) {
+        let rule = ctx.policy.rule(self.tier);
+        self.deadline = ctx.calendar.add(
+            rule.clock,
+            self.opened_at,
+            self.recipient_tz,
+            to_chrono(rule.within),
+        );
+        self.next_due = ctx
+            .policy
+            .ladder
+            .first()
+            .map(|step| self.step_time(self.deadline, step.after, ctx));
+    }
+
+    /// When a step waiting `after` from `base` may be posted: counted on the tier's clock, then
+    /// moved out of the recipient's quiet hours.
+    fn step_time(
+        &self,
+        base: DateTime<Utc>,
+        after: Duration,
+        ctx: &LadderContext<'_>,
+    ) -> DateTime<Utc> {
+        let raw = ctx.calendar.add(
+            self.clock(ctx.policy),
+            base,
+            self.recipient_tz,
+            to_chrono(after),
+        );
+        ctx.calendar.next_working_time(raw, self.recipient_tz)
+    }
+
+    /// The text was edited: a new tier applies if no step has been posted yet.
+    pub fn retier(&mut self, text: &str, ctx: &LadderContext<'_>) {
+        let tier = ctx.policy.classify(text);
+        self.excerpt = excerpt(text, 140);
+        if self.is_open() && self.steps_taken == 0 && tier != self.tier {
+            self.tier = tier;
+            self.schedule_from_start(ctx);
+        }
+    }
+
+    pub fn answer(&mut self, how: Answer, now: DateTime<Utc>) {
+        if self.is_open() {
+            self.state = RequestState::Answered { at: now, how };
+            self.next_due = None;
+        }
+    }
+
+    pub fn cancel(&mut self, why: CancelReason, now: DateTime<Utc>) {
+        if self.is_open() {
+            self.state = RequestState::Cancelled { at: now, why };
+            self.next_due = None;
+        }
+    }
+
+    /// Posts the ladder step that is due at `now`, if any, and schedules the next one from `now`
+    /// (so a step delayed by downtime still leaves the recipient the full wait before the next).
+    pub fn take_due_step(
+        &mut self,
+        now: DateTime<Utc>,
+        ctx: &LadderContext<'_>,
+    ) -> Vec<OutgoingMessage> {
+        let Some(due) = self.next_due else {
+            return Vec::new();
+        };
+        if !self.is_open() || due > now {
+            return Vec::new();
+        }
+        let Some(step) = ctx.policy.ladder.get(self.steps_taken).cloned() else {
+            self.next_due = None;
+            return Vec::new();
+        };
+        self.steps_taken += 1;
+        self.next_due = ctx
+            .policy
+            .ladder
+            .get(self.steps_taken)
+            .map(|next| self.step_time(now, next.after, ctx));
+        vec![self.render(step.action, ctx)]
+    }
+
+    fn link_to_message(&self, ctx: &LadderContext<'_>, label: &str) -> String {
+        match ctx.team_url {
+            Some(url) => {
+                let thread =
+                    (self.thread_root != self.message_ts).then_some(self.thread_root.as_str());
+                link(
+                    &permalink(url, &self.channel, &self.message_ts, thread),
+                    label,
+                )
+            }
+            None => format!("{label} in <#{}>", self.channel),
+        }
+    }
+
+    fn render(&self, action: StepAction, ctx: &LadderContext<'_>) -> OutgoingMessage {
+        let rule = ctx.policy.rule(self.tier);
+        let waited = human_duration(rule.within);
+        let since = slack_date(self.opened_at);
+        let (recipient, author) = (mention(&self.recipient), mention(&self.author));
+        match action {
+            StepAction::ThreadMention => OutgoingMessage::new(
+                Destination::Thread {
+                    channel: self.channel.clone(),
+                    thread_ts: self.thread_root.clone(),
+                },
+                format!(
+                    "{recipient}, {author}'s request has waited {waited} ({tier} SLA), since {since}. \
+                     A reply in this thread, or a :{ack}: reaction on the message, lets them know you have seen it.",
+                    tier = self.tier.as_str(),
+                    ack = ctx
+                        .policy
+                        .ack_reactions
+                        .first()
+                        .map_or("eyes", String::as_str),
+                ),
+            ),
+            StepAction::DirectMessage => OutgoingMessage::new(
+                Destination::DirectMessage {
+                    user: self.recipient.clone(),
+                },
+                format!(
+                    "{author} is waiting on you, since {since}:\n> {quote}\nCould you reply in the thread, \
+                     or react :{ack}: if you need more time? {link}",
+                    quote = crate::format::escape(&self.excerpt),
+                    ack = ctx
+                        .policy
+                        .ack_reactions
+                        .first()
+                        .map_or("eyes", String::as_str),
+                    link = self.link_to_message(ctx, "Open the message"),
+                ),
+            ),
+            StepAction::SuggestCall => OutgoingMessage::new(
+                Destination::GroupMessage {
+                    users: vec![self.author.clone(), self.recipient.clone()],
+                },
+                format!(
+                    "{author} {recipient}: this request has waited since {since}, through a nudge and a direct message. \
+                     A 15-minute call usually settles it: pick a slot now. Afterwards, write the outcome in the thread \
+                     so the next similar question is answered there. {link}",
+                    link = self.link_to_message(ctx, "The request"),
+                ),
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn rule(hours: u64, clock: Clock, markers: &[&str]) -> TierRule {
+        TierRule {
+            within: Duration::from_secs(hours * 3600),
+            clock,
+            markers: markers.iter().map(|m| m.to_string()).collect(),
+        }
+    }
+
+    fn policy() -> SlaPolicy {
+        SlaPolicy {
+            urgent: rule(2, Clock::Wall, &["urgent", "asap", ":rotating_light:"]),
+            normal: rule(24, Clock::BusinessDays, &[]),
+            low: rule(48, Clock::BusinessDays, &["fyi", "no rush", ":turtle:"]),
+            ack_reactions: vec!["eyes".into(), "white_check_mark".into()],
+            ladder: vec![
+                LadderStep {
+                    after: Duration::ZERO,
+                    action: StepAction::ThreadMention,
+                },
+                LadderStep {
+                    after: Duration::from_secs(24 * 3600),
+                    action: StepAction::DirectMessage,
+                },
+                LadderStep {
+                    after: Duration::from_secs(12 * 3600),
+                    action: StepAction::SuggestCall,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn tiers_follow_markers() {
+        let p = policy();
+        let cases = [
+            ("<@U1> can you review the Q3 budget doc?", Tier::Normal),
+            ("URGENT <@U1> prod is down", Tier::Urgent),
+            ("<@U1> :rotating_light: build broken", Tier::Urgent),
+            ("<@U1> need this asap please", Tier::Urgent),
+            ("fyi <@U1> new doc is up", Tier::Low),
+            ("FYI: <@U1> no rush on this", Tier::Low),
+            ("<@U1> :turtle: whenever", Tier::Low),
+            ("<@U1> not urgent, fyi", Tier::Low),
+            ("<@U1> this is non-urgent", Tier::Normal),
+            ("<@U1> fyi but also URGENT", Tier::Urgent),
+            ("<@U1> the urgently-needed report", Tier::Normal),
+            ("<@U1> #urgent", Tier::Urgent),
+            ("<@U1> fyifyi", Tier::Normal),
+            ("<@U1> non urgent", Tier::Normal),
+        ];
+        for (text, want) in cases {
+            assert_eq!(p.classify(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn mentions_are_parsed_in_order_without_repeats() {
+        let cases: &[(&str, &[&str])] = &[
+            ("<@U1> and <@W2|bob> and <@U1>", &["U1", "W2"]),
+            ("no mentions, <!here> <!subteam^S1|team> <#C1|chan>", &[]),
+            ("broken <@U1", &[]),
+            ("<@U123ABC|alice>?", &["U123ABC"]),
+            ("<@>", &[]),
+            ("<@bad id>", &[]),
+        ];
+        for (text, want) in cases {
+            assert_eq!(mentioned_users(text), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn ack_reactions_accept_skin_tones() {
+        let p = policy();
+        assert!(p.is_ack_reaction("eyes"));
+        assert!(p.is_ack_reaction("white_check_mark::skin-tone-3"));
+        assert!(!p.is_ack_reaction("heart"));
+    }
+
+    fn new_request(tz: Tz, text: &str) -> NewRequest {
+        NewRequest {
+            channel: "C1".into(),
+            message_ts: "1700000000.000100".into(),
+            thread_ts: None,
+            author: "UALICE".into(),
+            recipient: "UBOB".into(),
+            recipient_tz: tz,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn the_ladder_climbs_once_per_step_on_the_recipients_clock() {
+        let p = policy();
+        let cal = BusinessCalendar::new(
+            [
+                chrono::Weekday::Mon,
+                chrono::Weekday::Tue,
+                chrono::Weekday::Wed,
+                chrono::Weekday::Thu,
+                chrono::Weekday::Fri,
+            ],
+            crate::calendar::WorkingHours::parse("09:00", "18:00").unwrap(),
+            [],
+        )
+        .unwrap();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: Some("https://acme.slack.com/"),
+        };
+        let tz = chrono_tz::America::New_York;
+        // Friday 2026-11-20 10:00 in New York.
+        let opened = tz
+            .with_ymd_and_hms(2026, 11, 20, 10, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut r = SlaRequest::open(1, new_request(tz, "<@UBOB> budget?"), opened, &ctx);
+        assert_eq!(r.tier, Tier::Normal);
+        let monday_10 = tz
+            .with_ymd_and_hms(2026, 11, 23, 10, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(r.deadline, monday_10, "weekend does not count");
+        assert_eq!(r.next_due, Some(monday_10));
+        assert!(
+            r.take_due_step(monday_10 - chrono::Duration::seconds(1), &ctx)
+                .is_empty()
+        );
+
+        let out = r.take_due_step(monday_10, &ctx);
+        assert_eq!(out.len(), 1);
+        assert!(matches!(out[0].destination, Destination::Thread { .. }));
+        assert!(
+            out[0]
+                .text
+                .contains("<@UBOB>, <@UALICE>'s request has waited 24 h (normal SLA)")
+        );
+        assert!(out[0].text.contains("<!date^"));
+        // The same instant again posts nothing: each step once.
+        assert!(r.take_due_step(monday_10, &ctx).is_empty());
+
+        let tuesday_10 = monday_10 + chrono::Duration::hours(24);
+        assert_eq!(r.next_due, Some(tuesday_10));
+        let out = r.take_due_step(tuesday_10, &ctx);
+        assert!(
+            matches!(&out[0].destination, Destination::DirectMessage { user } if user == "UBOB")
+        );
+        assert!(
+            out[0]
+                .text
+                .contains("https://acme.slack.com/archives/C1/p1700000000000100")
+        );
+
+        // Tuesday 22:00 is outside working hours: the call suggestion waits for Wednesday 09:00.
+        let wednesday_9 = tz
+            .with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(r.next_due, Some(wednesday_9));
+        let out = r.take_due_step(wednesday_9, &ctx);
+        assert!(
+            matches!(&out[0].destination, Destination::GroupMessage { users } if users == &vec!["UALICE".to_string(), "UBOB".to_string()])
+        );
+        assert!(out[0].text.contains("15-minute call"));
+        assert_eq!(r.next_due, None);
+        assert!(r.is_open());
+    }
+
+    #[test]
+    fn an_answer_stops_the_ladder() {
+        let p = policy();
+        let cal = BusinessCalendar::always();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
+        let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "urgent <@UBOB>"), now, &ctx);
+        assert_eq!(r.tier, Tier::Urgent);
+        assert_eq!(r.deadline, now + chrono::Duration::hours(2));
+        r.answer(Answer::ThreadReply, now + chrono::Duration::minutes(5));
+        assert_eq!(r.next_due, None);
+        assert!(
+            r.take_due_step(now + chrono::Duration::hours(3), &ctx)
+                .is_empty()
+        );
+        // Closing twice keeps the first answer.
+        r.cancel(
+            CancelReason::MessageDeleted,
+            now + chrono::Duration::hours(4),
+        );
+        assert!(matches!(r.state, RequestState::Answered { .. }));
+    }
+
+    #[test]
+    fn an_edit_changes_the_tier_until_the_first_nudge() {
+        let p = policy();
+        let cal = BusinessCalendar::always();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
+        let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);
+        assert_eq!(r.deadline, now + chrono::Duration::hours(24));
+        r.retier("<@UBOB> hi, urgent", &ctx);
+        assert_eq!(r.tier, Tier::Urgent);
+        assert_eq!(r.deadline, now + chrono::Duration::hours(2));
+    }
+}

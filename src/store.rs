@@ -1,0 +1,677 @@
+//! The embedded store (redb): everything the bot has promised to do later. Tables are defined
+//! here, in one place; each use case is one write transaction, so a state change, its timers and
+//! the messages it causes commit together or not at all, and survive `kill -9`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use redb::{
+    Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableMultimapTable,
+    ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::inbound::Inbound;
+use crate::outbox::{OutboxItem, OutgoingMessage};
+use crate::sla::SlaRequest;
+
+/// Counters (`next_request_id`, …).
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+/// Slack `event_id`s already accepted, with when (unix ms): retries are processed once.
+const SEEN_EVENTS: TableDefinition<&str, i64> = TableDefinition::new("seen_events");
+/// Accepted events not yet processed, in arrival order. Acked to Slack only once written here.
+const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("inbox");
+/// SLA requests by id (JSON `SlaRequest`), open and recently closed.
+const REQUESTS: TableDefinition<u64, &[u8]> = TableDefinition::new("sla_requests");
+/// "channel:message_ts" → request ids of that message.
+const REQUESTS_BY_MESSAGE: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("sla_requests_by_message");
+/// "channel:thread_root" → request ids living in that thread.
+const REQUESTS_BY_THREAD: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("sla_requests_by_thread");
+/// recipient → ids of their *open* requests. Invariant: holds exactly the open requests.
+const OPEN_BY_RECIPIENT: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("sla_open_by_recipient");
+/// author → ids of *open* requests they are waiting on. Same invariant.
+const OPEN_BY_AUTHOR: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("sla_open_by_author");
+/// (due unix ms, timer key) → (). Invariant: one entry per entity with a pending timer, at the
+/// due time the entity itself records.
+const TIMERS: TableDefinition<(i64, &str), ()> = TableDefinition::new("timers");
+/// Messages to deliver, in order (JSON `OutboxItem`).
+const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// Cached `users.info` answers (JSON `CachedUser`).
+const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the store {0} is in use by another asyncbot process (stop the bot first, or point --config at another store)"
+    )]
+    Locked(PathBuf),
+    #[error("cannot open the store {path}: {reason}")]
+    Open { path: PathBuf, reason: String },
+    #[error("store error: {0}")]
+    Db(#[from] redb::Error),
+    #[error("stored record {what} cannot be read: {reason}")]
+    Corrupt { what: String, reason: String },
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+macro_rules! db_err {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Db(e.into())
+            }
+        }
+    )*};
+}
+db_err!(
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// A person as `users.info` described them, and when we asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CachedUser {
+    pub id: String,
+    pub tz: Option<String>,
+    pub is_bot: bool,
+    pub deleted: bool,
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// What happened to an event Slack delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accepted {
+    Queued,
+    /// The same `event_id` was accepted before: a Slack retry. Nothing is stored.
+    Duplicate,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    // Our own types always serialize: no maps with non-string keys, no failing Serialize impls.
+    serde_json::to_vec(value).expect("stored types serialize to JSON")
+}
+
+fn from_json<T: DeserializeOwned>(what: impl FnOnce() -> String, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what: what(),
+        reason: e.to_string(),
+    })
+}
+
+fn ms(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms)
+        .single()
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn message_key(channel: &str, ts: &str) -> String {
+    format!("{channel}:{ts}")
+}
+
+fn sla_timer_key(id: u64) -> String {
+    format!("sla:{id}")
+}
+
+/// A timer that fired: what it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TimerKey {
+    Sla(u64),
+    Other(String),
+}
+
+impl TimerKey {
+    fn parse(key: &str) -> Self {
+        key.strip_prefix("sla:")
+            .and_then(|id| id.parse().ok())
+            .map_or_else(|| TimerKey::Other(key.to_owned()), TimerKey::Sla)
+    }
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path`, creating its directory.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+        }
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_owned()),
+            other => StoreError::Open {
+                path: path.to_owned(),
+                reason: other.to_string(),
+            },
+        })?;
+        let store = Store { db: Arc::new(db) };
+        store.create_tables()?;
+        Ok(store)
+    }
+
+    fn create_tables(&self) -> Result<()> {
+        let tx = self.db.begin_write()?;
+        tx.open_table(META)?;
+        tx.open_table(SEEN_EVENTS)?;
+        tx.open_table(INBOX)?;
+        tx.open_table(REQUESTS)?;
+        tx.open_multimap_table(REQUESTS_BY_MESSAGE)?;
+        tx.open_multimap_table(REQUESTS_BY_THREAD)?;
+        tx.open_multimap_table(OPEN_BY_RECIPIENT)?;
+        tx.open_multimap_table(OPEN_BY_AUTHOR)?;
+        tx.open_table(TIMERS)?;
+        tx.open_table(OUTBOX)?;
+        tx.open_table(USERS)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs blocking store work off the async runtime's worker threads.
+    pub async fn call<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// One write transaction: `f` reads and writes through [`Tx`]; all of it commits or none.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
+        let txn = self.db.begin_write()?;
+        let result = {
+            let mut tx = Tx { txn: &txn };
+            f(&mut tx)?
+        };
+        txn.commit()?;
+        Ok(result)
+    }
+
+    pub fn read<T>(&self, f: impl FnOnce(&Rx) -> Result<T>) -> Result<T> {
+        let txn = self.db.begin_read()?;
+        f(&Rx { txn })
+    }
+
+    // ---- inbox -------------------------------------------------------------------------------
+
+    /// Records a delivered event for processing, once per `event_id`.
+    pub fn accept_event(
+        &self,
+        event_id: Option<&str>,
+        event: &Inbound,
+        now: DateTime<Utc>,
+    ) -> Result<Accepted> {
+        self.write(|tx| {
+            if let Some(id) = event_id {
+                let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
+                if seen.get(id)?.is_some() {
+                    return Ok(Accepted::Duplicate);
+                }
+                seen.insert(id, ms(now))?;
+            }
+            let seq = tx.next_id("inbox")?;
+            tx.txn
+                .open_table(INBOX)?
+                .insert(seq, to_json(event).as_slice())?;
+            Ok(Accepted::Queued)
+        })
+    }
+
+    /// Marks an event id as seen without queueing anything (an event we do not act on).
+    pub fn mark_seen(&self, event_id: &str, now: DateTime<Utc>) -> Result<Accepted> {
+        self.write(|tx| {
+            let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
+            if seen.get(event_id)?.is_some() {
+                return Ok(Accepted::Duplicate);
+            }
+            seen.insert(event_id, ms(now))?;
+            Ok(Accepted::Queued)
+        })
+    }
+
+    /// The oldest unprocessed event.
+    pub fn next_inbound(&self) -> Result<Option<(u64, Inbound)>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(INBOX)?;
+            let first = table.first()?;
+            match first {
+                Some((k, v)) => {
+                    let seq = k.value();
+                    let event = from_json(|| format!("inbox/{seq}"), v.value())?;
+                    Ok(Some((seq, event)))
+                }
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Drops event ids older than `before` and closed requests closed before `closed_before`.
+    pub fn prune(&self, seen_before: DateTime<Utc>, closed_before: DateTime<Utc>) -> Result<usize> {
+        self.write(|tx| {
+            let mut removed = 0;
+            {
+                let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
+                let cutoff = ms(seen_before);
+                removed += seen.extract_if(|_, at| at < cutoff)?.count();
+            }
+            let stale: Vec<SlaRequest> = {
+                let table = tx.txn.open_table(REQUESTS)?;
+                let mut stale = Vec::new();
+                for entry in table.iter()? {
+                    let (k, v) = entry?;
+                    let id = k.value();
+                    let r: SlaRequest = from_json(|| format!("sla_requests/{id}"), v.value())?;
+                    let closed_at = match &r.state {
+                        crate::sla::RequestState::Open => None,
+                        crate::sla::RequestState::Answered { at, .. }
+                        | crate::sla::RequestState::Cancelled { at, .. } => Some(*at),
+                    };
+                    if closed_at.is_some_and(|at| at < closed_before) {
+                        stale.push(r);
+                    }
+                }
+                stale
+            };
+            for r in &stale {
+                tx.txn.open_table(REQUESTS)?.remove(r.id)?;
+                tx.txn
+                    .open_multimap_table(REQUESTS_BY_MESSAGE)?
+                    .remove(message_key(&r.channel, &r.message_ts).as_str(), r.id)?;
+                tx.txn
+                    .open_multimap_table(REQUESTS_BY_THREAD)?
+                    .remove(message_key(&r.channel, &r.thread_root).as_str(), r.id)?;
+            }
+            Ok(removed + stale.len())
+        })
+    }
+
+    // ---- timers ------------------------------------------------------------------------------
+
+    /// The earliest pending timer.
+    pub fn next_timer_due(&self) -> Result<Option<DateTime<Utc>>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(TIMERS)?;
+            Ok(table.first()?.map(|(k, _)| from_ms(k.value().0)))
+        })
+    }
+
+    /// Timers due at or before `now`, earliest first.
+    pub fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<TimerKey>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(TIMERS)?;
+            let mut keys = Vec::new();
+            for entry in table.range((i64::MIN, "")..=(ms(now), "\u{10FFFF}"))? {
+                let (k, _) = entry?;
+                keys.push(TimerKey::parse(k.value().1));
+            }
+            Ok(keys)
+        })
+    }
+
+    // ---- outbox ------------------------------------------------------------------------------
+
+    pub fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(OUTBOX)?;
+            let mut items = Vec::new();
+            for entry in table.iter()?.take(limit) {
+                let (k, v) = entry?;
+                let id = k.value();
+                items.push(from_json(|| format!("outbox/{id}"), v.value())?);
+            }
+            Ok(items)
+        })
+    }
+
+    pub fn outbox_len(&self) -> Result<u64> {
+        self.read(|rx| Ok(rx.txn.open_table(OUTBOX)?.len()?))
+    }
+
+    /// Removes a delivered (or dropped) message.
+    pub fn outbox_remove(&self, id: u64) -> Result<()> {
+        self.write(|tx| {
+            tx.txn.open_table(OUTBOX)?.remove(id)?;
+            Ok(())
+        })
+    }
+
+    /// Records a failed attempt: the message waits until `not_before`.
+    pub fn outbox_retry(&self, item: &OutboxItem) -> Result<()> {
+        self.write(|tx| {
+            let mut table = tx.txn.open_table(OUTBOX)?;
+            // A message removed meanwhile stays removed.
+            if table.get(item.id)?.is_some() {
+                table.insert(item.id, to_json(item).as_slice())?;
+            }
+            Ok(())
+        })
+    }
+
+    // ---- users -------------------------------------------------------------------------------
+
+    pub fn cached_user(&self, id: &str) -> Result<Option<CachedUser>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(USERS)?;
+            match table.get(id)? {
+                Some(v) => Ok(Some(from_json(|| format!("users/{id}"), v.value())?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    pub fn cache_user(&self, user: &CachedUser) -> Result<()> {
+        self.write(|tx| {
+            tx.txn
+                .open_table(USERS)?
+                .insert(user.id.as_str(), to_json(user).as_slice())?;
+            Ok(())
+        })
+    }
+}
+
+/// Reads inside one read transaction.
+pub struct Rx {
+    txn: ReadTransaction,
+}
+
+impl Rx {
+    fn requests_in(
+        &self,
+        index: MultimapTableDefinition<&str, u64>,
+        key: &str,
+    ) -> Result<Vec<SlaRequest>> {
+        let ids: Vec<u64> = {
+            let table = self.txn.open_multimap_table(index)?;
+            let mut ids = Vec::new();
+            for id in table.get(key)? {
+                ids.push(id?.value());
+            }
+            ids
+        };
+        let table = self.txn.open_table(REQUESTS)?;
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(v) = table.get(id)? {
+                out.push(from_json(|| format!("sla_requests/{id}"), v.value())?);
+            }
+        }
+        out.sort_by_key(|r: &SlaRequest| r.id);
+        Ok(out)
+    }
+
+    /// Open requests waiting on `user`, oldest first.
+    pub fn open_requests_for_recipient(&self, user: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(OPEN_BY_RECIPIENT, user)
+    }
+
+    /// Open requests `user` is waiting on, oldest first.
+    pub fn open_requests_by_author(&self, user: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(OPEN_BY_AUTHOR, user)
+    }
+
+    pub fn request(&self, id: u64) -> Result<Option<SlaRequest>> {
+        let table = self.txn.open_table(REQUESTS)?;
+        match table.get(id)? {
+            Some(v) => Ok(Some(from_json(|| format!("sla_requests/{id}"), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn count_open_requests(&self) -> Result<u64> {
+        Ok(self.txn.open_multimap_table(OPEN_BY_RECIPIENT)?.len()?)
+    }
+}
+
+/// Reads and writes inside one write transaction.
+pub struct Tx<'a> {
+    txn: &'a WriteTransaction,
+}
+
+impl Tx<'_> {
+    /// The next value of a named counter, starting at 1.
+    pub fn next_id(&mut self, counter: &str) -> Result<u64> {
+        let mut meta = self.txn.open_table(META)?;
+        let next = meta.get(counter)?.map_or(1, |v| v.value() + 1);
+        meta.insert(counter, next)?;
+        Ok(next)
+    }
+
+    /// Queues a message for delivery; it commits with the rest of this transaction.
+    pub fn enqueue(&mut self, message: OutgoingMessage, now: DateTime<Utc>) -> Result<u64> {
+        let id = self.next_id("outbox")?;
+        let item = OutboxItem {
+            id,
+            message,
+            created_at: now,
+            not_before: now,
+            attempts: 0,
+        };
+        self.txn
+            .open_table(OUTBOX)?
+            .insert(id, to_json(&item).as_slice())?;
+        Ok(id)
+    }
+
+    /// Removes a processed event from the inbox.
+    pub fn finish_inbound(&mut self, seq: u64) -> Result<()> {
+        self.txn.open_table(INBOX)?.remove(seq)?;
+        Ok(())
+    }
+
+    fn requests_in(
+        &self,
+        index: MultimapTableDefinition<&str, u64>,
+        key: &str,
+    ) -> Result<Vec<SlaRequest>> {
+        let ids: Vec<u64> = {
+            let table = self.txn.open_multimap_table(index)?;
+            let mut ids = Vec::new();
+            for id in table.get(key)? {
+                ids.push(id?.value());
+            }
+            ids
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(r) = self.request(id)? {
+                out.push(r);
+            }
+        }
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    pub fn request(&self, id: u64) -> Result<Option<SlaRequest>> {
+        let table = self.txn.open_table(REQUESTS)?;
+        let value = table.get(id)?;
+        match value {
+            Some(v) => Ok(Some(from_json(|| format!("sla_requests/{id}"), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every request (open or closed) opened by the message `channel`/`ts`.
+    pub fn requests_for_message(&self, channel: &str, ts: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(REQUESTS_BY_MESSAGE, &message_key(channel, ts))
+    }
+
+    /// Every request living in the thread rooted at `channel`/`root`.
+    pub fn requests_in_thread(&self, channel: &str, root: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(REQUESTS_BY_THREAD, &message_key(channel, root))
+    }
+
+    pub fn open_requests_for_recipient(&self, user: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(OPEN_BY_RECIPIENT, user)
+    }
+
+    /// Writes a request and keeps its indexes and its timer in step with it.
+    pub fn put_request(&mut self, request: &SlaRequest) -> Result<()> {
+        let old = self.request(request.id)?;
+        let timer = sla_timer_key(request.id);
+        {
+            let mut timers = self.txn.open_table(TIMERS)?;
+            if let Some(due) = old.as_ref().and_then(|o| o.next_due) {
+                timers.remove((ms(due), timer.as_str()))?;
+            }
+            if let Some(due) = request.next_due {
+                timers.insert((ms(due), timer.as_str()), ())?;
+            }
+        }
+        if old.is_none() {
+            self.txn.open_multimap_table(REQUESTS_BY_MESSAGE)?.insert(
+                message_key(&request.channel, &request.message_ts).as_str(),
+                request.id,
+            )?;
+            self.txn.open_multimap_table(REQUESTS_BY_THREAD)?.insert(
+                message_key(&request.channel, &request.thread_root).as_str(),
+                request.id,
+            )?;
+        }
+        let was_open = old.as_ref().is_some_and(SlaRequest::is_open);
+        if was_open != request.is_open() {
+            let mut by_recipient = self.txn.open_multimap_table(OPEN_BY_RECIPIENT)?;
+            let mut by_author = self.txn.open_multimap_table(OPEN_BY_AUTHOR)?;
+            if request.is_open() {
+                by_recipient.insert(request.recipient.as_str(), request.id)?;
+                by_author.insert(request.author.as_str(), request.id)?;
+            } else {
+                by_recipient.remove(request.recipient.as_str(), request.id)?;
+                by_author.remove(request.author.as_str(), request.id)?;
+            }
+        }
+        self.txn
+            .open_table(REQUESTS)?
+            .insert(request.id, to_json(request).as_slice())?;
+        Ok(())
+    }
+
+    /// Removes a fired timer that no entity claims any more (a stale key).
+    pub fn drop_timer(&mut self, due: DateTime<Utc>, key: &str) -> Result<()> {
+        self.txn.open_table(TIMERS)?.remove((ms(due), key))?;
+        Ok(())
+    }
+
+    /// Removes every timer entry with this key (used when an entity it names no longer exists).
+    pub fn drop_timers_named(&mut self, key: &str) -> Result<()> {
+        let mut timers = self.txn.open_table(TIMERS)?;
+        timers.retain(|(_, k), _| k != key)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::Destination;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("sub/asyncbot.redb")).unwrap();
+        (dir, store)
+    }
+
+    fn event() -> Inbound {
+        Inbound::MessageDeleted {
+            channel: "C1".into(),
+            ts: "1.2".into(),
+        }
+    }
+
+    #[test]
+    fn an_event_id_is_accepted_once() {
+        let (_dir, s) = store();
+        let now = Utc::now();
+        assert_eq!(
+            s.accept_event(Some("Ev1"), &event(), now).unwrap(),
+            Accepted::Queued
+        );
+        assert_eq!(
+            s.accept_event(Some("Ev1"), &event(), now).unwrap(),
+            Accepted::Duplicate
+        );
+        assert_eq!(
+            s.accept_event(Some("Ev2"), &event(), now).unwrap(),
+            Accepted::Queued
+        );
+        let (seq, ev) = s.next_inbound().unwrap().unwrap();
+        assert_eq!(ev, event());
+        s.write(|tx| tx.finish_inbound(seq)).unwrap();
+        let (seq2, _) = s.next_inbound().unwrap().unwrap();
+        assert!(seq2 > seq);
+        s.write(|tx| tx.finish_inbound(seq2)).unwrap();
+        assert!(s.next_inbound().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_second_process_is_refused_with_a_clear_error() {
+        let (dir, _s) = store();
+        let err = Store::open(&dir.path().join("sub/asyncbot.redb"))
+            .err()
+            .unwrap();
+        assert!(matches!(err, StoreError::Locked(_)), "{err}");
+        assert!(
+            err.to_string()
+                .contains("in use by another asyncbot process")
+        );
+    }
+
+    #[test]
+    fn the_outbox_commits_with_its_transaction_or_not_at_all() {
+        let (_dir, s) = store();
+        let now = Utc::now();
+        let msg = OutgoingMessage::new(
+            Destination::Channel {
+                channel: "C1".into(),
+            },
+            "hi",
+        );
+        let failed: Result<()> = s.write(|tx| {
+            tx.enqueue(msg.clone(), now)?;
+            Err(StoreError::Task("boom".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(s.outbox_len().unwrap(), 0);
+        s.write(|tx| tx.enqueue(msg.clone(), now)).unwrap();
+        let items = s.pending_outbox(10).unwrap();
+        assert_eq!(items.len(), 1);
+        assert_eq!(items[0].message, msg);
+        s.outbox_remove(items[0].id).unwrap();
+        assert_eq!(s.outbox_len().unwrap(), 0);
+    }
+
+    #[test]
+    fn data_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.redb");
+        {
+            let s = Store::open(&path).unwrap();
+            s.accept_event(Some("Ev9"), &event(), Utc::now()).unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert!(s.next_inbound().unwrap().is_some());
+        assert_eq!(
+            s.accept_event(Some("Ev9"), &event(), Utc::now()).unwrap(),
+            Accepted::Duplicate
+        );
+    }
+}

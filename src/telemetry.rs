@@ -1,0 +1,27 @@
+//! Logging: human-readable lines by default, one JSON object per line on request. `RUST_LOG`,
+//! when set, overrides the configured level. No token or secret is ever passed to a log macro.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. Safe to call once per process.
+pub fn init(format: LogFormat, level: &str) {
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| EnvFilter::try_new(v).ok())
+        // Our own lines at the configured level; the libraries' chatter only when it matters.
+        .unwrap_or_else(|| {
+            EnvFilter::try_new(format!("warn,asyncbot={level}"))
+                .unwrap_or_else(|_| EnvFilter::new("warn,asyncbot=info"))
+        });
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match format {
+        LogFormat::Human => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+    // A second call (tests) keeps the first subscriber.
+    let _ = result;
+}
