@@ -110,8 +110,18 @@ impl Engine {
                 let from_me = user == self.identity.user_id;
                 self.store.write(|tx| {
                     if !from_me {
-                        close_by_reply(tx, &channel, &user, &ts, thread_ts.as_deref(), &text, now)?;
-                        for (recipient, tz) in &people {
+                        let answered = close_by_reply(
+                            tx,
+                            &channel,
+                            &user,
+                            &ts,
+                            thread_ts.as_deref(),
+                            &text,
+                            now,
+                        )?;
+                        // "@alice done!" answers Alice; it does not ask her something back.
+                        for (recipient, tz) in people.iter().filter(|(p, _)| !answered.contains(p))
+                        {
                             let new = NewRequest {
                                 channel: channel.clone(),
                                 message_ts: ts.clone(),
@@ -421,6 +431,7 @@ impl Engine {
 
 /// A message by `user` answers the open requests waiting on them in this thread; a top-level
 /// request is also answered by a message of theirs in the channel that mentions its author.
+/// Returns the authors whose requests it answered.
 fn close_by_reply(
     tx: &mut crate::store::Tx<'_>,
     channel: &str,
@@ -429,19 +440,21 @@ fn close_by_reply(
     thread_ts: Option<&str>,
     text: &str,
     now: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
+    let mut answered = Vec::new();
     if let Some(root) = thread_ts.filter(|root| *root != ts) {
         for mut r in tx.requests_in_thread(channel, root)? {
             if r.is_open() && r.recipient == user {
                 tracing::info!(request = r.id, "answered in the thread");
                 r.answer(Answer::ThreadReply, now);
                 tx.put_request(&r)?;
+                answered.push(r.author.clone());
             }
         }
     }
     let mentioned = mentioned_users(text);
     if mentioned.is_empty() {
-        return Ok(());
+        return Ok(answered);
     }
     for mut r in tx.open_requests_for_recipient(user)? {
         let top_level = r.thread_root == r.message_ts;
@@ -454,7 +467,8 @@ fn close_by_reply(
             tracing::info!(request = r.id, "answered in the channel");
             r.answer(Answer::ChannelReply, now);
             tx.put_request(&r)?;
+            answered.push(r.author.clone());
         }
     }
-    Ok(())
+    Ok(answered)
 }
