@@ -1,6 +1,8 @@
 //! Logging: human-readable lines by default, one JSON object per line on request. `RUST_LOG`,
 //! when set, overrides the configured level. No token or secret is ever passed to a log macro.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
@@ -17,6 +19,7 @@ pub fn init(format: LogFormat, level: &str) {
         });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let result = match format {
         LogFormat::Human => builder.with_target(false).try_init(),

@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[allow(unused_imports)]
 pub use fake_slack::{Call, Failure, FakeSlack};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -158,15 +159,13 @@ impl TestApp {
     pub async fn wait_healthy(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
-            if let Ok(r) = self
+            let response = self
                 .http
                 .get(format!("{}/healthz", self.base_url))
                 .send()
-                .await
-            {
-                if r.status().is_success() {
-                    return;
-                }
+                .await;
+            if response.is_ok_and(|r| r.status().is_success()) {
+                return;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -369,12 +368,10 @@ async fn spawn(config: &std::path::Path, mode: Mode, api_base: &str) -> (Child, 
             let Ok(line) = line else { break };
             // Keep the bot's log visible in a failing test's output.
             eprintln!("[asyncbot] {line}");
-            if !sent {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
-                    let _ = tx.send(format!("http://{addr}"));
-                    sent = true;
-                }
+            if let Some(rest) = line.split("listening on http://").nth(1).filter(|_| !sent) {
+                let addr: String = rest.chars().take_while(|c| !c.is_whitespace()).collect();
+                let _ = tx.send(format!("http://{addr}"));
+                sent = true;
             }
         }
     });
