@@ -249,20 +249,26 @@ impl Store {
         })
     }
 
-    /// The oldest unprocessed event.
+    /// The oldest unprocessed event. An entry that cannot be read (written by an incompatible
+    /// version) is logged and removed, so it cannot block the events behind it.
     pub fn next_inbound(&self) -> Result<Option<(u64, Inbound)>> {
-        self.read(|rx| {
-            let table = rx.txn.open_table(INBOX)?;
-            let first = table.first()?;
-            match first {
-                Some((k, v)) => {
-                    let seq = k.value();
-                    let event = from_json(|| format!("inbox/{seq}"), v.value())?;
-                    Ok(Some((seq, event)))
+        loop {
+            let first = self.read(|rx| {
+                let table = rx.txn.open_table(INBOX)?;
+                let first = table.first()?;
+                Ok(first.map(|(k, v)| (k.value(), v.value().to_vec())))
+            })?;
+            let Some((seq, bytes)) = first else {
+                return Ok(None);
+            };
+            match from_json::<Inbound>(|| format!("inbox/{seq}"), &bytes) {
+                Ok(event) => return Ok(Some((seq, event))),
+                Err(e) => {
+                    tracing::error!(error = %e, "dropping an unreadable event");
+                    self.write(|tx| tx.finish_inbound(seq))?;
                 }
-                None => Ok(None),
             }
-        })
+        }
     }
 
     /// Drops event ids older than `before` and closed requests closed before `closed_before`.
@@ -330,17 +336,29 @@ impl Store {
 
     // ---- outbox ------------------------------------------------------------------------------
 
+    /// The oldest `limit` messages to deliver. Unreadable entries are logged and removed.
     pub fn pending_outbox(&self, limit: usize) -> Result<Vec<OutboxItem>> {
-        self.read(|rx| {
+        let mut unreadable = Vec::new();
+        let items = self.read(|rx| {
             let table = rx.txn.open_table(OUTBOX)?;
             let mut items = Vec::new();
             for entry in table.iter()?.take(limit) {
                 let (k, v) = entry?;
                 let id = k.value();
-                items.push(from_json(|| format!("outbox/{id}"), v.value())?);
+                match from_json(|| format!("outbox/{id}"), v.value()) {
+                    Ok(item) => items.push(item),
+                    Err(e) => {
+                        tracing::error!(error = %e, "dropping an unreadable outgoing message");
+                        unreadable.push(id);
+                    }
+                }
             }
             Ok(items)
-        })
+        })?;
+        for id in unreadable {
+            self.outbox_remove(id)?;
+        }
+        Ok(items)
     }
 
     pub fn outbox_len(&self) -> Result<u64> {
@@ -389,6 +407,23 @@ impl Store {
     }
 }
 
+/// The requests an index lists under `key`, oldest first.
+fn load_requests(
+    index: &impl ReadableMultimapTable<&'static str, u64>,
+    requests: &impl ReadableTable<u64, &'static [u8]>,
+    key: &str,
+) -> Result<Vec<SlaRequest>> {
+    let mut out = Vec::new();
+    for id in index.get(key)? {
+        let id = id?.value();
+        if let Some(v) = requests.get(id)? {
+            out.push(from_json(|| format!("sla_requests/{id}"), v.value())?);
+        }
+    }
+    out.sort_by_key(|r: &SlaRequest| r.id);
+    Ok(out)
+}
+
 /// Reads inside one read transaction.
 pub struct Rx {
     txn: ReadTransaction,
@@ -400,23 +435,11 @@ impl Rx {
         index: MultimapTableDefinition<&str, u64>,
         key: &str,
     ) -> Result<Vec<SlaRequest>> {
-        let ids: Vec<u64> = {
-            let table = self.txn.open_multimap_table(index)?;
-            let mut ids = Vec::new();
-            for id in table.get(key)? {
-                ids.push(id?.value());
-            }
-            ids
-        };
-        let table = self.txn.open_table(REQUESTS)?;
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(v) = table.get(id)? {
-                out.push(from_json(|| format!("sla_requests/{id}"), v.value())?);
-            }
-        }
-        out.sort_by_key(|r: &SlaRequest| r.id);
-        Ok(out)
+        load_requests(
+            &self.txn.open_multimap_table(index)?,
+            &self.txn.open_table(REQUESTS)?,
+            key,
+        )
     }
 
     /// Open requests waiting on `user`, oldest first.
@@ -483,22 +506,11 @@ impl Tx<'_> {
         index: MultimapTableDefinition<&str, u64>,
         key: &str,
     ) -> Result<Vec<SlaRequest>> {
-        let ids: Vec<u64> = {
-            let table = self.txn.open_multimap_table(index)?;
-            let mut ids = Vec::new();
-            for id in table.get(key)? {
-                ids.push(id?.value());
-            }
-            ids
-        };
-        let mut out = Vec::new();
-        for id in ids {
-            if let Some(r) = self.request(id)? {
-                out.push(r);
-            }
-        }
-        out.sort_by_key(|r| r.id);
-        Ok(out)
+        load_requests(
+            &self.txn.open_multimap_table(index)?,
+            &self.txn.open_table(REQUESTS)?,
+            key,
+        )
     }
 
     pub fn request(&self, id: u64) -> Result<Option<SlaRequest>> {
@@ -656,6 +668,24 @@ mod tests {
         assert_eq!(items.len(), 1);
         assert_eq!(items[0].message, msg);
         s.outbox_remove(items[0].id).unwrap();
+        assert_eq!(s.outbox_len().unwrap(), 0);
+    }
+
+    #[test]
+    fn unreadable_entries_are_dropped_instead_of_blocking_the_queue() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            tx.txn
+                .open_table(INBOX)?
+                .insert(0, b"{not json".as_slice())?;
+            tx.txn.open_table(OUTBOX)?.insert(1, b"[]".as_slice())?;
+            Ok(())
+        })
+        .unwrap();
+        s.accept_event(Some("Ev1"), &event(), Utc::now()).unwrap();
+        let (_, ev) = s.next_inbound().unwrap().unwrap();
+        assert_eq!(ev, event());
+        assert!(s.pending_outbox(10).unwrap().is_empty());
         assert_eq!(s.outbox_len().unwrap(), 0);
     }
 

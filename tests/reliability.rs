@@ -168,7 +168,13 @@ async fn a_429_delays_but_does_not_lose_the_nudge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_retried_and_permanent_errors_dropped() {
     let fake = fake_with_team().await;
-    let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    let app = TestApp::start(
+        &fake,
+        Mode::Http,
+        // Only the thread nudge, so that nothing else is queued when the outbox is checked.
+        &fast_norms_with_steps(r#"[{ after = "0s", action = "thread_mention" }]"#),
+    )
+    .await;
     fake.fail_next(
         "chat.postMessage",
         vec![Failure::ServerError, Failure::Hang(Duration::from_secs(3))],
@@ -207,7 +213,7 @@ async fn server_errors_are_retried_and_permanent_errors_dropped() {
         ),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(7)).await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let archived: Vec<_> = fake
         .attempts_to("chat.postMessage")
         .into_iter()
@@ -344,4 +350,19 @@ async fn the_bot_introduces_itself_when_invited() {
         .remove(0);
     assert_eq!(hello.arg("channel").as_deref(), Some("CNEW"));
     assert!(hello.text().contains("/sla"), "{}", hello.text());
+}
+
+/// Slack asks Socket Mode clients to reconnect every few hours: the bot does, and keeps working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_mode_reconnects_when_slack_asks() {
+    let fake = fake_with_team().await;
+    let app = TestApp::start(&fake, Mode::SocketMode, FAST_NORMS).await;
+    let before = fake.socket_connections();
+    fake.socket_disconnect_all().await;
+    fake.wait_socket_connections(before + 1, Duration::from_secs(30))
+        .await;
+    fake.wait_socket_connected(Duration::from_secs(10)).await;
+    let (reply, _) = app.command(&fake, "/sla", "", "UBOB", CHANNEL).await;
+    assert!(reply.contains("Our response-time norms"), "{reply}");
+    assert_eq!(app.health().await["status"], "ok");
 }

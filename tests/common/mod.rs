@@ -47,6 +47,17 @@ steps = [
 request_timeout = "2s"
 "#;
 
+/// [`FAST_NORMS`] with another escalation ladder (a TOML array of steps).
+pub fn fast_norms_with_steps(steps: &str) -> String {
+    let start = FAST_NORMS.find("steps = [").unwrap();
+    let end = start + FAST_NORMS[start..].find("]\n").unwrap() + 2;
+    format!(
+        "{}steps = {steps}\n{}",
+        &FAST_NORMS[..start],
+        &FAST_NORMS[end..]
+    )
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Http,
