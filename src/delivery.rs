@@ -39,6 +39,13 @@ enum Outcome {
     Drop(String),
 }
 
+impl Outcome {
+    fn logged(self, reason: &str) -> Self {
+        tracing::warn!(reason, "delivery postponed");
+        self
+    }
+}
+
 impl Delivery {
     pub fn new(
         store: Store,
@@ -184,6 +191,9 @@ impl Delivery {
     async fn send(&self, item: &OutboxItem) -> (Outcome, Option<String>) {
         let msg = &item.message;
         let (channel, thread_ts, opened) = match &msg.destination {
+            Destination::Edit { channel, tag } => {
+                return (self.edit(channel, tag, item).await, None);
+            }
             Destination::Channel { channel } => (channel.clone(), None, None),
             Destination::Thread { channel, thread_ts } => {
                 (channel.clone(), Some(thread_ts.as_str()), None)
@@ -209,8 +219,53 @@ impl Delivery {
             .post_message(&channel, thread_ts, &msg.text, msg.blocks.as_ref())
             .await;
         match result {
-            Ok(_) => (Outcome::Sent, opened),
+            Ok(ts) => {
+                if let Some(tag) = &msg.tag {
+                    let (tag, channel) = (tag.clone(), channel.clone());
+                    if let Err(e) = self
+                        .store
+                        .call(move |s| s.record_tag(&tag, &channel, &ts))
+                        .await
+                    {
+                        tracing::error!(error = %e, "could not record where a message was posted");
+                    }
+                }
+                (Outcome::Sent, opened)
+            }
             Err(e) => (self.classify(item, e), opened),
+        }
+    }
+
+    /// `chat.update` of the message posted with `tag`. Until that post has gone out (it is
+    /// ahead in the same conversation's queue), the edit waits.
+    async fn edit(&self, channel: &str, tag: &str, item: &OutboxItem) -> Outcome {
+        let key = tag.to_owned();
+        let posted = match self.store.call(move |s| s.tagged(&key)).await {
+            Ok(posted) => posted,
+            Err(e) => {
+                return Outcome::Retry {
+                    after: backoff(item.attempts, self.settings.max_backoff, item.id),
+                    rate_limited: false,
+                }
+                .logged(&e.to_string());
+            }
+        };
+        let Some((posted_channel, ts)) = posted else {
+            return Outcome::Retry {
+                after: backoff(item.attempts, self.settings.max_backoff, item.id),
+                rate_limited: false,
+            }
+            .logged("the message to edit has not been posted yet");
+        };
+        debug_assert_eq!(posted_channel, channel);
+        let msg = &item.message;
+        match self
+            .slack
+            .update_message(&posted_channel, &ts, &msg.text, msg.blocks.as_ref())
+            .await
+        {
+            Ok(()) => Outcome::Sent,
+            Err(e) => self.classify(item, e),
         }
     }
 

@@ -214,7 +214,12 @@ impl Engine {
                 let is_ack = self.settings.sla.is_ack_reaction(&reaction);
                 self.store.write(|tx| {
                     if is_ack {
-                        for mut r in tx.requests_for_message(&channel, &ts)? {
+                        // On the request itself, or on our nudge or DM about it.
+                        let mut requests = tx.requests_for_message(&channel, &ts)?;
+                        if let Some(id) = tx.tag_of(&channel, &ts)?.as_deref().and_then(crate::sla::request_of_tag) {
+                            requests.extend(tx.request(id)?);
+                        }
+                        for mut r in requests {
                             if r.is_open() && r.recipient == user {
                                 tracing::info!(request = r.id, %reaction, "acknowledged by reaction");
                                 r.answer(Answer::Reaction { name: reaction.clone() }, now);

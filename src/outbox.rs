@@ -16,15 +16,17 @@ pub enum Destination {
     DirectMessage { user: String },
     /// A group DM of the bot with several people.
     GroupMessage { users: Vec<String> },
+    /// A new version of the message posted earlier with this tag (`chat.update`).
+    Edit { channel: String, tag: String },
 }
 
 impl Destination {
     /// The key outgoing messages are paced and ordered by: one conversation, one queue.
     pub fn pacing_key(&self) -> String {
         match self {
-            Destination::Channel { channel } | Destination::Thread { channel, .. } => {
-                channel.clone()
-            }
+            Destination::Channel { channel }
+            | Destination::Thread { channel, .. }
+            | Destination::Edit { channel, .. } => channel.clone(),
             Destination::DirectMessage { user } => format!("dm:{user}"),
             Destination::GroupMessage { users } => format!("group:{}", users.join(",")),
         }
@@ -39,6 +41,10 @@ pub struct OutgoingMessage {
     /// Block Kit blocks as JSON, when the message needs more than text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocks: Option<serde_json::Value>,
+    /// Names the posted message, so it can be found later (edits, replies in its thread,
+    /// reactions to it): `rfc:12`, `sla:7:nudge`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 impl OutgoingMessage {
@@ -47,7 +53,18 @@ impl OutgoingMessage {
             destination,
             text: text.into(),
             blocks: None,
+            tag: None,
         }
+    }
+
+    pub fn with_blocks(mut self, blocks: serde_json::Value) -> Self {
+        self.blocks = Some(blocks);
+        self
+    }
+
+    pub fn tagged(mut self, tag: impl Into<String>) -> Self {
+        self.tag = Some(tag.into());
+        self
     }
 }
 

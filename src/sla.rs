@@ -240,6 +240,12 @@ pub struct NewRequest {
     pub text: String,
 }
 
+/// The request a tag on one of our messages (`sla:7:nudge`, `sla:7:dm`) belongs to.
+pub fn request_of_tag(tag: &str) -> Option<u64> {
+    let rest = tag.strip_prefix("sla:")?;
+    rest.split(':').next()?.parse().ok()
+}
+
 /// What the ladder needs besides the request: the norms, the calendar and the workspace URL.
 pub struct LadderContext<'a> {
     pub policy: &'a SlaPolicy,
@@ -396,7 +402,7 @@ impl SlaRequest {
                 },
                 format!(
                     "{recipient}, {author}'s request has waited {waited} ({tier} SLA), since {since}. \
-                     A reply in this thread, or a :{ack}: reaction on the message, lets them know you have seen it.",
+                     A reply in this thread, or a :{ack}: reaction (on their message or on this one), lets them know you have seen it.",
                     tier = self.tier.as_str(),
                     ack = ctx
                         .policy
@@ -404,14 +410,15 @@ impl SlaRequest {
                         .first()
                         .map_or("eyes", String::as_str),
                 ),
-            ),
+            )
+            .tagged(format!("sla:{}:nudge", self.id)),
             StepAction::DirectMessage => OutgoingMessage::new(
                 Destination::DirectMessage {
                     user: self.recipient.clone(),
                 },
                 format!(
                     "{author} is waiting on you, since {since}:\n> {quote}\nCould you reply in the thread, \
-                     or react :{ack}: if you need more time? {link}",
+                     or react :{ack}: (there or here) if you need more time? {link}",
                     quote = crate::format::escape(&self.excerpt),
                     ack = ctx
                         .policy
@@ -420,7 +427,8 @@ impl SlaRequest {
                         .map_or("eyes", String::as_str),
                     link = self.link_to_message(ctx, "Open the message"),
                 ),
-            ),
+            )
+            .tagged(format!("sla:{}:dm", self.id)),
             StepAction::SuggestCall => OutgoingMessage::new(
                 Destination::GroupMessage {
                     users: vec![self.author.clone(), self.recipient.clone()],

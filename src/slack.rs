@@ -88,6 +88,25 @@ pub trait SlackPort: Send + Sync {
         text: &str,
         blocks: Option<&serde_json::Value>,
     ) -> Result<String, SlackError>;
+    /// Replaces the text (and blocks) of a message the bot posted.
+    async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: Option<&serde_json::Value>,
+    ) -> Result<(), SlackError>;
+    /// A message only `user` sees, in `channel`.
+    async fn post_ephemeral(&self, channel: &str, user: &str, text: &str)
+    -> Result<(), SlackError>;
+    /// Opens a modal (Block Kit view JSON) for the person who triggered `trigger_id`.
+    async fn open_view(&self, trigger_id: &str, view: &serde_json::Value)
+    -> Result<(), SlackError>;
+}
+
+fn parse_blocks(blocks: &serde_json::Value) -> Result<Vec<SlackBlock>, SlackError> {
+    serde_json::from_value(blocks.clone())
+        .map_err(|e| SlackError::Permanent(format!("invalid blocks: {e}")))
 }
 
 /// slack-morphism over hyper, with rustls (ring) and both `https` and plain `http` (for a local
@@ -179,9 +198,7 @@ impl SlackPort for SlackWebApi {
         let session = self.client.open_session(&self.token);
         let mut content = SlackMessageContent::new().with_text(text.to_owned());
         if let Some(blocks) = blocks {
-            let parsed: Vec<SlackBlock> = serde_json::from_value(blocks.clone())
-                .map_err(|e| SlackError::Permanent(format!("invalid blocks: {e}")))?;
-            content = content.with_blocks(parsed);
+            content = content.with_blocks(parse_blocks(blocks)?);
         }
         let mut req = SlackApiChatPostMessageRequest::new(SlackChannelId(channel.into()), content);
         if let Some(ts) = thread_ts {
@@ -191,6 +208,56 @@ impl SlackPort for SlackWebApi {
         req = req.with_unfurl_links(false);
         let res = self.timed(session.chat_post_message(&req)).await?;
         Ok(res.ts.0)
+    }
+
+    async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        blocks: Option<&serde_json::Value>,
+    ) -> Result<(), SlackError> {
+        let session = self.client.open_session(&self.token);
+        let mut content = SlackMessageContent::new().with_text(text.to_owned());
+        if let Some(blocks) = blocks {
+            content = content.with_blocks(parse_blocks(blocks)?);
+        }
+        let req = SlackApiChatUpdateRequest::new(
+            SlackChannelId(channel.into()),
+            content,
+            SlackTs(ts.into()),
+        );
+        self.timed(session.chat_update(&req)).await?;
+        Ok(())
+    }
+
+    async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<(), SlackError> {
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiChatPostEphemeralRequest::new(
+            SlackChannelId(channel.into()),
+            SlackUserId(user.into()),
+            SlackMessageContent::new().with_text(text.to_owned()),
+        );
+        self.timed(session.chat_post_ephemeral(&req)).await?;
+        Ok(())
+    }
+
+    async fn open_view(
+        &self,
+        trigger_id: &str,
+        view: &serde_json::Value,
+    ) -> Result<(), SlackError> {
+        let session = self.client.open_session(&self.token);
+        let view: SlackView = serde_json::from_value(view.clone())
+            .map_err(|e| SlackError::Permanent(format!("invalid view: {e}")))?;
+        let req = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger_id.into()), view);
+        self.timed(session.views_open(&req)).await?;
+        Ok(())
     }
 }
 

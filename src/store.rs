@@ -41,6 +41,10 @@ const OPEN_BY_AUTHOR: MultimapTableDefinition<&str, u64> =
 const TIMERS: TableDefinition<(i64, &str), ()> = TableDefinition::new("timers");
 /// Messages to deliver, in order (JSON `OutboxItem`).
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// tag → "channel ts" of the message posted with that tag.
+const TAGS: TableDefinition<&str, &str> = TableDefinition::new("message_tags");
+/// "channel:ts" → tag: which of our messages a reply or a reaction is about.
+const TAGGED_MESSAGES: TableDefinition<&str, &str> = TableDefinition::new("tagged_messages");
 /// Cached `users.info` answers (JSON `CachedUser`).
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 
@@ -180,6 +184,8 @@ impl Store {
         tx.open_table(TIMERS)?;
         tx.open_table(OUTBOX)?;
         tx.open_table(USERS)?;
+        tx.open_table(TAGS)?;
+        tx.open_table(TAGGED_MESSAGES)?;
         tx.commit()?;
         Ok(())
     }
@@ -385,6 +391,24 @@ impl Store {
         })
     }
 
+    /// Records where a tagged message was posted.
+    pub fn record_tag(&self, tag: &str, channel: &str, ts: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.txn
+                .open_table(TAGS)?
+                .insert(tag, format!("{channel} {ts}").as_str())?;
+            tx.txn
+                .open_table(TAGGED_MESSAGES)?
+                .insert(message_key(channel, ts).as_str(), tag)?;
+            Ok(())
+        })
+    }
+
+    /// Where the message with this tag was posted: (channel, ts).
+    pub fn tagged(&self, tag: &str) -> Result<Option<(String, String)>> {
+        self.read(|rx| rx.tagged(tag))
+    }
+
     // ---- users -------------------------------------------------------------------------------
 
     pub fn cached_user(&self, id: &str) -> Result<Option<CachedUser>> {
@@ -460,6 +484,16 @@ impl Rx {
         }
     }
 
+    pub fn tagged(&self, tag: &str) -> Result<Option<(String, String)>> {
+        let table = self.txn.open_table(TAGS)?;
+        let found = table.get(tag)?;
+        Ok(found.and_then(|v| {
+            v.value()
+                .split_once(' ')
+                .map(|(c, ts)| (c.to_owned(), ts.to_owned()))
+        }))
+    }
+
     pub fn count_open_requests(&self) -> Result<u64> {
         Ok(self.txn.open_multimap_table(OPEN_BY_RECIPIENT)?.len()?)
     }
@@ -520,6 +554,24 @@ impl Tx<'_> {
             Some(v) => Ok(Some(from_json(|| format!("sla_requests/{id}"), v.value())?)),
             None => Ok(None),
         }
+    }
+
+    /// The tag of our message `channel`/`ts`, if it is one of ours that was tagged.
+    pub fn tag_of(&self, channel: &str, ts: &str) -> Result<Option<String>> {
+        let table = self.txn.open_table(TAGGED_MESSAGES)?;
+        let found = table.get(message_key(channel, ts).as_str())?;
+        Ok(found.map(|v| v.value().to_owned()))
+    }
+
+    /// Where the message with this tag was posted: (channel, ts).
+    pub fn tagged(&self, tag: &str) -> Result<Option<(String, String)>> {
+        let table = self.txn.open_table(TAGS)?;
+        let found = table.get(tag)?;
+        Ok(found.and_then(|v| {
+            v.value()
+                .split_once(' ')
+                .map(|(c, ts)| (c.to_owned(), ts.to_owned()))
+        }))
     }
 
     /// Every request (open or closed) opened by the message `channel`/`ts`.

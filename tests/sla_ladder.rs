@@ -384,3 +384,42 @@ async fn what_is_not_tracked_and_the_urgent_tier() {
     assert_eq!(nudge.arg("thread_ts").as_deref(), Some(urgent.as_str()));
     assert_eq!(app.health().await["open_requests"], 1);
 }
+
+/// After the nudge, Bob's 👀 on the nudge itself (not on Alice's message) stops the ladder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reaction_on_the_nudge_stops_the_ladder() {
+    let fake = fake_with_team().await;
+    let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    let ts = new_ts();
+    app.send_event(
+        &fake,
+        &event_callback(
+            &new_event_id(),
+            message(CHANNEL, "UALICE", &ts, "<@UBOB> budget?", None),
+        ),
+    )
+    .await;
+    let nudge = fake
+        .wait_for("chat.postMessage", 1, Duration::from_secs(15))
+        .await
+        .remove(0);
+    let nudge_ts = nudge.response_ts().expect("the fake answered with a ts");
+    // A person reacts after reading it, not within the millisecond it is posted.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.send_event(
+        &fake,
+        &event_callback(
+            &new_event_id(),
+            reaction("UBOB", "eyes", CHANNEL, &nudge_ts),
+        ),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        posts(&fake).len(),
+        1,
+        "no DM after the ack: {}",
+        fake.describe_calls()
+    );
+    assert_eq!(app.health().await["open_requests"], 0);
+}

@@ -93,6 +93,8 @@ pub struct Call {
     pub http_method: String,
     /// The bearer token, if any.
     pub token: Option<String>,
+    /// The JSON answer the fake gave, once it answered normally.
+    pub response: Option<Value>,
 }
 
 impl Call {
@@ -108,6 +110,15 @@ impl Call {
 
     /// The arg as JSON; a string that itself holds JSON (form-encoded `blocks`,
     /// `view`, ...) is parsed.
+    /// The `ts` the fake gave a posted message.
+    pub fn response_ts(&self) -> Option<String> {
+        self.response
+            .as_ref()?
+            .get("ts")?
+            .as_str()
+            .map(str::to_owned)
+    }
+
     pub fn json_arg(&self, key: &str) -> Option<Value> {
         match self.args.get(key)? {
             Value::Null => None,
@@ -1075,6 +1086,7 @@ async fn handle_api(
         succeeded: false,
         http_method: http_method.to_string(),
         token,
+        response: None,
     };
     let index = match admit(&shared, call, parse_error, &args) {
         Step::Done(response) => return response,
@@ -1094,6 +1106,7 @@ async fn handle_api(
         && c.method == method
     {
         c.succeeded = ok;
+        c.response = Some(answer.clone());
     }
     json_response(StatusCode::OK, &answer)
 }
