@@ -17,6 +17,7 @@ pub mod format;
 pub mod http;
 pub mod inbound;
 pub mod outbox;
+pub mod rfc_command;
 pub mod sla;
 pub mod slack;
 pub mod socket;
