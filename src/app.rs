@@ -60,6 +60,8 @@ impl Application {
         ));
         let identity = who_am_i(slack.as_ref()).await?;
         tracing::info!(bot_user = %identity.user_id, team = %identity.team_id, "connected to Slack");
+        // Offline tools (the decision log export) build permalinks from it.
+        store.set_fact("team_url", &identity.team_url)?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .map_err(|e| StartError::Bind {
@@ -100,11 +102,7 @@ impl Application {
             wakers: wakers.clone(),
         });
         let dispatcher = Arc::new(Dispatcher {
-            store: self.store.clone(),
-            settings: self.settings.clone(),
-            identity: self.identity.clone(),
-            wakers: wakers.clone(),
-            now: self.now.clone(),
+            engine: engine.clone(),
         });
         let delivery = Delivery::new(
             self.store.clone(),

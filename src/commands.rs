@@ -10,15 +10,21 @@ use crate::inbound::Command;
 use crate::sla::{SlaRequest, Tier};
 use crate::store::{Store, StoreError};
 
-/// An ephemeral answer to a slash command.
+/// An ephemeral answer to a slash command; empty text means "no visible answer" (a modal opened).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub text: String,
 }
 
 impl Reply {
-    fn new(text: impl Into<String>) -> Self {
+    pub fn new(text: impl Into<String>) -> Self {
         Self { text: text.into() }
+    }
+
+    pub fn none() -> Self {
+        Self {
+            text: String::new(),
+        }
     }
 }
 
@@ -35,14 +41,9 @@ pub fn answer(
 ) -> Reply {
     let result = match command.command.as_str() {
         "/sla" => sla(command, store, settings, team_url, now),
-        "/rfc" => Ok(coming_soon(
-            "/rfc",
-            "RFC comment windows with DACI roles and a decision log",
-        )),
         "/standup" => Ok(coming_soon("/standup", "daily async standups in a thread")),
-        "/decisions" => Ok(coming_soon("/decisions", "a searchable decision log")),
         other => Ok(Reply::new(format!(
-            "I don't know the command `{}`. I answer `/sla`; `/rfc`, `/standup` and `/decisions` are on their way.",
+            "I don't know the command `{}`. I answer `/sla`, `/rfc` and `/decisions`; `/standup` is on its way.",
             crate::format::escape(other)
         ))),
     };
@@ -56,7 +57,7 @@ pub fn answer(
 
 fn coming_soon(command: &str, what: &str) -> Reply {
     Reply::new(format!(
-        "`{command}` is coming soon: {what}. This version of asyncbot tracks response times; type `/sla` to see them."
+        "`{command}` is coming soon: {what}. This version of asyncbot tracks response times (`/sla`) and runs RFCs (`/rfc`)."
     ))
 }
 

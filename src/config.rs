@@ -14,6 +14,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::Deserialize;
 
 use crate::calendar::{BusinessCalendar, Clock, WorkingHours, parse_weekday};
+use crate::rfc::RfcSettings;
 use crate::sla::{LadderStep, SlaPolicy, StepAction, Tier, TierRule};
 
 /// The defaults, compiled in: one source of truth for `serve`, the docs and the tests.
@@ -58,6 +59,7 @@ pub struct Settings {
     pub calendar: BusinessCalendar,
     pub fallback_timezone: Tz,
     pub sla: SlaPolicy,
+    pub rfc: RfcSettings,
     pub delivery: DeliverySettings,
     pub socket_connections: u32,
 }
@@ -81,6 +83,7 @@ struct RawConfig {
     calendar: RawCalendar,
     sla: RawSla,
     escalation: RawEscalation,
+    rfc: RawRfc,
     delivery: RawDelivery,
     socket_mode: RawSocketMode,
 }
@@ -143,6 +146,16 @@ struct RawEscalation {
 struct RawStep {
     after: String,
     action: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRfc {
+    default_window: String,
+    min_window: String,
+    max_window: String,
+    remind_before: String,
+    clock: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -294,6 +307,7 @@ impl Settings {
             &raw.calendar.fallback_timezone,
         )?;
         let sla = parse_sla(&raw.sla, &raw.escalation)?;
+        let rfc = parse_rfc(&raw.rfc)?;
 
         let delivery = DeliverySettings {
             per_channel_interval: parse_duration(
@@ -332,6 +346,7 @@ impl Settings {
             calendar,
             fallback_timezone,
             sla,
+            rfc,
             delivery,
             socket_connections: raw.socket_mode.connections,
         })
@@ -364,6 +379,40 @@ fn parse_calendar(raw: &RawCalendar) -> Result<BusinessCalendar, ConfigError> {
     BusinessCalendar::new(days, hours, holidays).map_err(|e| invalid("calendar", e.to_string()))
 }
 
+fn parse_clock(key: &str, value: &str) -> Result<Clock, ConfigError> {
+    Clock::parse(value).ok_or_else(|| {
+        invalid(
+            key,
+            format!(
+                "{value:?} is not a clock (use \"wall\", \"business_days\" or \"working_hours\")"
+            ),
+        )
+    })
+}
+
+fn parse_rfc(raw: &RawRfc) -> Result<RfcSettings, ConfigError> {
+    let settings = RfcSettings {
+        default_window: parse_duration("rfc.default_window", &raw.default_window)?,
+        min_window: parse_duration("rfc.min_window", &raw.min_window)?,
+        max_window: parse_duration("rfc.max_window", &raw.max_window)?,
+        remind_before: parse_duration("rfc.remind_before", &raw.remind_before)?,
+        clock: parse_clock("rfc.clock", &raw.clock)?,
+    };
+    if settings.min_window.is_zero() {
+        return Err(invalid("rfc.min_window", "must be more than 0s"));
+    }
+    if settings.min_window > settings.max_window {
+        return Err(invalid("rfc.max_window", "must not be less than rfc.min_window"));
+    }
+    if settings.default_window < settings.min_window || settings.default_window > settings.max_window {
+        return Err(invalid(
+            "rfc.default_window",
+            "must lie between rfc.min_window and rfc.max_window",
+        ));
+    }
+    Ok(settings)
+}
+
 /// Parses a list of `YYYY-MM-DD` dates; errors name `key[i]`.
 pub fn parse_dates(key: &str, values: &[String]) -> Result<Vec<NaiveDate>, ConfigError> {
     values
@@ -387,15 +436,7 @@ fn parse_sla(raw: &RawSla, escalation: &RawEscalation) -> Result<SlaPolicy, Conf
         if within.is_zero() {
             return Err(invalid(format!("{key}.within"), "must be more than 0s"));
         }
-        let clock = Clock::parse(&raw.clock).ok_or_else(|| {
-            invalid(
-                format!("{key}.clock"),
-                format!(
-                    "{:?} is not a clock (use \"wall\", \"business_days\" or \"working_hours\")",
-                    raw.clock
-                ),
-            )
-        })?;
+        let clock = parse_clock(&format!("{key}.clock"), &raw.clock)?;
         for (i, m) in raw.markers.iter().enumerate() {
             if m.trim().is_empty() {
                 return Err(invalid(format!("{key}.markers[{i}]"), "must not be empty"));

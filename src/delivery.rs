@@ -194,9 +194,13 @@ impl Delivery {
             Destination::Edit { channel, tag } => {
                 return (self.edit(channel, tag, item).await, None);
             }
+            Destination::ThreadOfTag { channel, tag } => match self.tagged_ts(tag, item).await {
+                Ok(root) => (channel.clone(), Some(root), None),
+                Err(outcome) => return (outcome, None),
+            },
             Destination::Channel { channel } => (channel.clone(), None, None),
             Destination::Thread { channel, thread_ts } => {
-                (channel.clone(), Some(thread_ts.as_str()), None)
+                (channel.clone(), Some(thread_ts.clone()), None)
             }
             Destination::DirectMessage { user } => {
                 match self
@@ -216,7 +220,7 @@ impl Delivery {
         };
         let result = self
             .slack
-            .post_message(&channel, thread_ts, &msg.text, msg.blocks.as_ref())
+            .post_message(&channel, thread_ts.as_deref(), &msg.text, msg.blocks.as_ref())
             .await;
         match result {
             Ok(ts) => {
@@ -236,32 +240,31 @@ impl Delivery {
         }
     }
 
-    /// `chat.update` of the message posted with `tag`. Until that post has gone out (it is
-    /// ahead in the same conversation's queue), the edit waits.
-    async fn edit(&self, channel: &str, tag: &str, item: &OutboxItem) -> Outcome {
+    /// The `ts` of the message posted with `tag`. Until that post has gone out (it is ahead in
+    /// the same conversation's queue), whatever needs it waits.
+    async fn tagged_ts(&self, tag: &str, item: &OutboxItem) -> Result<String, Outcome> {
         let key = tag.to_owned();
-        let posted = match self.store.call(move |s| s.tagged(&key)).await {
-            Ok(posted) => posted,
-            Err(e) => {
-                return Outcome::Retry {
-                    after: backoff(item.attempts, self.settings.max_backoff, item.id),
-                    rate_limited: false,
-                }
-                .logged(&e.to_string());
-            }
+        let wait = || Outcome::Retry {
+            after: backoff(item.attempts, self.settings.max_backoff, item.id),
+            rate_limited: false,
         };
-        let Some((posted_channel, ts)) = posted else {
-            return Outcome::Retry {
-                after: backoff(item.attempts, self.settings.max_backoff, item.id),
-                rate_limited: false,
-            }
-            .logged("the message to edit has not been posted yet");
+        match self.store.call(move |s| s.tagged(&key)).await {
+            Ok(Some((_, ts))) => Ok(ts),
+            Ok(None) => Err(wait().logged("the message it refers to has not been posted yet")),
+            Err(e) => Err(wait().logged(&e.to_string())),
+        }
+    }
+
+    /// `chat.update` of the message posted with `tag`.
+    async fn edit(&self, channel: &str, tag: &str, item: &OutboxItem) -> Outcome {
+        let ts = match self.tagged_ts(tag, item).await {
+            Ok(ts) => ts,
+            Err(outcome) => return outcome,
         };
-        debug_assert_eq!(posted_channel, channel);
         let msg = &item.message;
         match self
             .slack
-            .update_message(&posted_channel, &ts, &msg.text, msg.blocks.as_ref())
+            .update_message(channel, &ts, &msg.text, msg.blocks.as_ref())
             .await
         {
             Ok(()) => Outcome::Sent,

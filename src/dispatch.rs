@@ -1,47 +1,54 @@
 //! The one dispatch path: HTTP and Socket Mode both hand what Slack sent to a [`Dispatcher`].
-//! It only records (events) or reads (commands), so the transport can ack within milliseconds;
-//! the work happens afterwards in the engine.
+//! Events are only recorded (the engine works on them after the ack); commands and interactions
+//! are answered within Slack's 3 seconds, their durable effects written to the store's outbox.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use slack_morphism::prelude::*;
 
 use crate::commands::{self, Reply};
-use crate::config::Settings;
-use crate::engine::Wakers;
+use crate::engine::Engine;
 use crate::inbound::{self, Command};
-use crate::slack::BotIdentity;
+use crate::rfc::{Response, decide_modal, open_modal};
+use crate::rfc_command::{self, OpenArgs, RfcCommand, Verdict};
+use crate::rfc_flow::{Refusal, needs_channel};
 use crate::store::{Accepted, Store, StoreError};
-use crate::time::Now;
 
 pub struct Dispatcher {
-    pub store: Store,
-    pub settings: Arc<Settings>,
-    pub identity: BotIdentity,
-    pub wakers: Wakers,
-    pub now: Now,
+    pub engine: Arc<Engine>,
+}
+
+/// What an interaction's ack carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InteractionReply {
+    /// A bare ack.
+    Ack,
+    /// A modal submission with errors shown on its fields (block id → message).
+    ViewErrors(HashMap<String, String>),
 }
 
 impl Dispatcher {
+    pub fn store(&self) -> &Store {
+        &self.engine.store
+    }
+
     /// Records an Events API delivery for processing. Errors mean "not recorded": the transport
     /// must not ack, so Slack retries.
-    pub async fn accept_event(
-        &self,
-        callback: SlackPushEventCallback,
-    ) -> Result<Accepted, StoreError> {
+    pub async fn accept_event(&self, callback: SlackPushEventCallback) -> Result<Accepted, StoreError> {
         let event_id = callback.event_id.0.clone();
         let Some(event) = inbound::from_event(&callback.event) else {
             tracing::debug!(%event_id, "event needs no action");
             return Ok(Accepted::Queued);
         };
-        let now = (self.now)();
+        let now = (self.engine.now)();
         let id = event_id.clone();
         let accepted = self
-            .store
+            .store()
             .call(move |s| s.accept_event(Some(&id), &event, now))
             .await?;
         match accepted {
-            Accepted::Queued => self.wakers.inbox.notify_one(),
+            Accepted::Queued => self.engine.wakers.inbox.notify_one(),
             Accepted::Duplicate => {
                 tracing::info!(%event_id, "duplicate delivery (a Slack retry); ignored")
             }
@@ -52,34 +59,259 @@ impl Dispatcher {
     /// Answers a slash command.
     pub async fn command(&self, command: Command) -> Reply {
         tracing::info!(command = %command.command, user = %command.user_id, "slash command");
-        let store = self.store.clone();
-        let settings = self.settings.clone();
-        let team_url = self.identity.team_url.clone();
-        let now = (self.now)();
-        let cmd = command.clone();
-        tokio::task::spawn_blocking(move || {
-            commands::answer(&cmd, &store, &settings, Some(&team_url), now)
-        })
-        .await
-        .unwrap_or_else(|e| {
-            tracing::error!(error = %e, "command task failed");
-            Reply {
-                text: "Sorry, something went wrong on my side. Please try again.".into(),
+        match command.command.as_str() {
+            "/rfc" => self.rfc(&command).await,
+            "/decisions" => reply(self.engine.search_decisions(&command.text)),
+            _ => {
+                let engine = self.engine.clone();
+                let now = (engine.now)();
+                tokio::task::spawn_blocking(move || {
+                    commands::answer(&command, &engine.store, &engine.settings, Some(&engine.identity.team_url), now)
+                })
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "command task failed");
+                    Reply::new("Sorry, something went wrong on my side. Please try again.")
+                })
             }
-        })
+        }
     }
 
-    /// Interactive payloads (buttons, modals). Nothing in this version posts any; they are
-    /// acknowledged and logged.
-    pub async fn interaction(&self, event: &SlackInteractionEvent) {
-        let kind = match event {
-            SlackInteractionEvent::BlockActions(_) => "block_actions",
-            SlackInteractionEvent::ViewSubmission(_) => "view_submission",
-            SlackInteractionEvent::ViewClosed(_) => "view_closed",
-            SlackInteractionEvent::Shortcut(_) => "shortcut",
-            SlackInteractionEvent::MessageAction(_) => "message_action",
-            _ => "other",
+    async fn rfc(&self, command: &Command) -> Reply {
+        let engine = &self.engine;
+        let (user, channel) = (command.user_id.as_str(), command.channel_id.as_str());
+        let parsed = match rfc_command::parse(&command.text) {
+            Ok(parsed) => parsed,
+            Err(e) => return Reply::new(format!("{e}\n\n{}", rfc_command::USAGE)),
         };
-        tracing::info!(kind, "interaction received; nothing to do");
+        match parsed {
+            RfcCommand::Help => Reply::new(rfc_command::USAGE),
+            RfcCommand::OpenModal => {
+                if let Some(refusal) = needs_channel(channel) {
+                    return Reply::new(refusal.0);
+                }
+                let view = open_modal(channel, engine.settings.rfc.default_window);
+                match engine.slack.open_view(&command.trigger_id, &view).await {
+                    Ok(()) => Reply::none(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "views.open failed");
+                        Reply::new(format!(
+                            "I couldn't open the form just now. You can also type it:\n\n{}",
+                            rfc_command::USAGE
+                        ))
+                    }
+                }
+            }
+            RfcCommand::Open(args) => match engine.open_rfc(user, channel, args, String::new()).await {
+                Ok(id) => Reply::new(format!(
+                    "RFC-{id} is being posted in this channel. If it does not appear, invite me with `/invite @asyncbot` and try again."
+                )),
+                Err(refusal) => Reply::new(refusal.0),
+            },
+            RfcCommand::Decide { id, verdict, rationale } => {
+                reply(engine.decide_rfc(user, id, verdict, &rationale).await)
+            }
+            RfcCommand::Withdraw { id } => reply(engine.withdraw_rfc(user, id).await),
+            RfcCommand::Supersede { old, new } => reply(engine.supersede_rfc(user, old, new).await),
+            RfcCommand::List => match needs_channel(channel) {
+                Some(refusal) => Reply::new(refusal.0),
+                None => reply(engine.list_rfcs(channel)),
+            },
+        }
+    }
+
+    /// Buttons and modals.
+    pub async fn interaction(&self, event: &SlackInteractionEvent) -> InteractionReply {
+        match event {
+            SlackInteractionEvent::BlockActions(e) => {
+                self.block_actions(e).await;
+                InteractionReply::Ack
+            }
+            SlackInteractionEvent::ViewSubmission(e) => self.view_submission(e).await,
+            _ => {
+                tracing::debug!("interaction needs no action");
+                InteractionReply::Ack
+            }
+        }
+    }
+
+    async fn block_actions(&self, e: &SlackInteractionBlockActionsEvent) {
+        let engine = &self.engine;
+        let Some(user) = e.user.as_ref().map(|u| u.id.0.clone()) else {
+            return;
+        };
+        let channel = e.channel.as_ref().map(|c| c.id.0.clone());
+        for action in e.actions.iter().flatten() {
+            let Some(id) = action.value.as_deref().and_then(|v| v.parse::<u64>().ok()) else {
+                continue;
+            };
+            let answer = match action.action_id.0.as_str() {
+                "rfc_no_comments" => Some(engine.respond_to_rfc(&user, id, Response::NoComments).await),
+                verb @ ("rfc_accept" | "rfc_reject") => {
+                    let verdict = if verb == "rfc_accept" { Verdict::Accept } else { Verdict::Reject };
+                    let rfc = engine.store.read(|rx| rx.rfc(id)).ok().flatten();
+                    match rfc {
+                        None => Some(Err(Refusal(format!("There is no RFC-{id}.")))),
+                        Some(rfc) if rfc.approver != user => Some(Err(Refusal(format!(
+                            "Only the approver of {}, <@{}>, can decide it. Nothing was changed.",
+                            rfc.name(),
+                            rfc.approver
+                        )))),
+                        Some(rfc) if !rfc.status.is_open() => Some(Err(Refusal(format!(
+                            "{} is already {}. Nothing was changed.",
+                            rfc.name(),
+                            rfc.status.label().to_lowercase()
+                        )))),
+                        Some(rfc) => {
+                            let view = decide_modal(id, verdict, &rfc.title);
+                            match engine.slack.open_view(&e.trigger_id.0, &view).await {
+                                Ok(()) => None,
+                                Err(err) => {
+                                    tracing::warn!(error = %err, "views.open failed");
+                                    Some(Err(Refusal(format!(
+                                        "I couldn't open the form. Decide with `/rfc decide {} {} <rationale>`.",
+                                        rfc.name(),
+                                        verdict.word()
+                                    ))))
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let text = match answer {
+                None => continue,
+                Some(Ok(text)) | Some(Err(Refusal(text))) => text,
+            };
+            if let Some(channel) = &channel {
+                if let Err(err) = engine.slack.post_ephemeral(channel, &user, &text).await {
+                    tracing::warn!(error = %err, "could not answer a button press");
+                }
+            }
+        }
+    }
+
+    async fn view_submission(&self, e: &SlackInteractionViewSubmissionEvent) -> InteractionReply {
+        let user = e.user.id.0.clone();
+        let SlackView::Modal(modal) = &e.view.view else {
+            return InteractionReply::Ack;
+        };
+        let values = ViewValues(
+            e.view
+                .state_params
+                .state
+                .as_ref()
+                .map(|s| &s.values),
+        );
+        let metadata = modal.private_metadata.clone().unwrap_or_default();
+        let errors = |block: &str, message: String| {
+            InteractionReply::ViewErrors(HashMap::from([(block.to_owned(), message)]))
+        };
+        match modal.callback_id.as_ref().map(|c| c.0.as_str()) {
+            Some("rfc_open") => {
+                let title = values.text("title").unwrap_or_default();
+                if title.trim().is_empty() {
+                    return errors("title", "Give the RFC a title.".into());
+                }
+                if title.chars().count() > rfc_command::MAX_TITLE_CHARS {
+                    return errors("title", format!("Keep the title under {} characters.", rfc_command::MAX_TITLE_CHARS));
+                }
+                let Some(approver) = values.user("approver") else {
+                    return errors("approver", "Pick exactly one approver.".into());
+                };
+                let window = match values.text("window").filter(|w| !w.trim().is_empty()) {
+                    None => None,
+                    Some(w) => match humantime::parse_duration(w.trim()) {
+                        Ok(d) => Some(d),
+                        Err(_) => return errors("window", format!("“{}” is not a duration: try 48h or 3d.", w.trim())),
+                    },
+                };
+                if let Some(Err(message)) = window.map(|w| crate::rfc::check_window(w, &self.engine.settings.rfc)) {
+                    return errors("window", message);
+                }
+                let mut contributors = values.users("contributors");
+                contributors.retain(|c| *c != approver);
+                let args = OpenArgs {
+                    title: title.trim().to_owned(),
+                    approver,
+                    contributors,
+                    informed_users: values.users("informed_users"),
+                    informed_channels: values.users("informed_channels"),
+                    window,
+                };
+                let context = values.text("context").unwrap_or_default();
+                match self.engine.open_rfc(&user, &metadata, args, context).await {
+                    Ok(_) => InteractionReply::Ack,
+                    Err(refusal) => errors("title", refusal.0),
+                }
+            }
+            Some("rfc_decide") => {
+                let Some((id, verdict)) = metadata.split_once(':').and_then(|(id, v)| {
+                    let verdict = match v {
+                        "accept" => Verdict::Accept,
+                        "reject" => Verdict::Reject,
+                        _ => return None,
+                    };
+                    Some((id.parse::<u64>().ok()?, verdict))
+                }) else {
+                    return InteractionReply::Ack;
+                };
+                let rationale = values.text("rationale").unwrap_or_default();
+                if rationale.trim().is_empty() {
+                    return errors("rationale", "Say why: the rationale is what the decision log keeps.".into());
+                }
+                match self.engine.decide_rfc(&user, id, verdict, &rationale).await {
+                    Ok(_) => InteractionReply::Ack,
+                    Err(refusal) => errors("rationale", refusal.0),
+                }
+            }
+            _ => InteractionReply::Ack,
+        }
+    }
+}
+
+fn reply(result: Result<String, Refusal>) -> Reply {
+    match result {
+        Ok(text) | Err(Refusal(text)) => Reply::new(text),
+    }
+}
+
+/// A modal's submitted values: block id → the input's value (action id `value`).
+struct ViewValues<'a>(Option<&'a HashMap<SlackBlockId, HashMap<SlackActionId, SlackViewStateValue>>>);
+
+impl ViewValues<'_> {
+    fn get(&self, block: &str) -> Option<&SlackViewStateValue> {
+        self.0?
+            .get(&SlackBlockId(block.to_owned()))?
+            .get(&SlackActionId("value".to_owned()))
+    }
+
+    fn text(&self, block: &str) -> Option<String> {
+        self.get(block)?.value.clone()
+    }
+
+    fn user(&self, block: &str) -> Option<String> {
+        self.get(block)?.selected_user.as_ref().map(|u| u.0.clone())
+    }
+
+    /// Selected users, or selected conversations for a conversations picker.
+    fn users(&self, block: &str) -> Vec<String> {
+        let Some(value) = self.get(block) else {
+            return Vec::new();
+        };
+        let mut out: Vec<String> = Vec::new();
+        for id in value
+            .selected_users
+            .iter()
+            .flatten()
+            .map(|u| u.0.clone())
+            .chain(value.selected_conversations.iter().flatten().map(|c| c.0.clone()))
+        {
+            if !out.contains(&id) {
+                out.push(id);
+            }
+        }
+        out
     }
 }

@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::inbound::Inbound;
 use crate::outbox::{Destination, OutgoingMessage};
+use crate::rfc::RfcContext;
 use crate::sla::{Answer, CancelReason, LadderContext, NewRequest, SlaRequest, mentioned_users};
 use crate::slack::{BotIdentity, SlackError, SlackPort};
 use crate::store::{CachedUser, Store, StoreError, TimerKey};
@@ -51,6 +52,22 @@ impl Engine {
             calendar: &self.settings.calendar,
             team_url: Some(self.identity.team_url.as_str()),
         }
+    }
+
+    pub fn rfc_context(&self, permalink: Option<String>) -> RfcContext<'_> {
+        RfcContext {
+            settings: &self.settings.rfc,
+            calendar: &self.settings.calendar,
+            ladder: &self.settings.sla.ladder,
+            permalink,
+        }
+    }
+
+    /// The permalink of an RFC's message, once it has been posted.
+    pub fn permalink_of(&self, tx: &crate::store::Tx<'_>, id: u64) -> Result<Option<String>, StoreError> {
+        Ok(tx
+            .tagged(&crate::rfc::message_tag(id))?
+            .map(|(channel, ts)| crate::format::permalink(&self.identity.team_url, &channel, &ts, None)))
     }
 
     /// Processes the inbox until it is empty, then waits for more.
@@ -213,6 +230,9 @@ impl Engine {
             } => {
                 let is_ack = self.settings.sla.is_ack_reaction(&reaction);
                 self.store.write(|tx| {
+                    if is_rfc_ack(&reaction) {
+                        record_rfc_response(tx, &channel, &ts, &user, crate::rfc::Response::Acknowledged)?;
+                    }
                     if is_ack {
                         // On the request itself, or on our nudge or DM about it.
                         let mut requests = tx.requests_for_message(&channel, &ts)?;
@@ -285,6 +305,14 @@ impl Engine {
         people
     }
 
+    /// A person's time zone, or `None` if they are a bot, deactivated or unknown to Slack.
+    pub async fn human_time_zone(&self, user: &str) -> Option<Tz> {
+        match self.person(user).await {
+            Person::Human { tz } => Some(tz),
+            Person::NotTracked => None,
+        }
+    }
+
     /// Looks a person up (cached). When Slack cannot answer, the person is assumed human, in the
     /// fallback time zone: a request is better tracked on a guessed clock than lost.
     async fn person(&self, user: &str) -> Person {
@@ -306,6 +334,7 @@ impl Engine {
                 Ok(profile) => {
                     let record = CachedUser {
                         id: profile.id,
+                        name: profile.name,
                         tz: profile.tz,
                         is_bot: profile.is_bot,
                         deleted: profile.deleted,
@@ -421,6 +450,29 @@ impl Engine {
                         Ok(any)
                     })?;
                 }
+                TimerKey::Rfc(id) => {
+                    sent |= self.store.write(|tx| {
+                        let Some(mut rfc) = tx.rfc(id)? else {
+                            tx.drop_timers_named(&format!("rfc:{id}"))?;
+                            return Ok(false);
+                        };
+                        let permalink = self.permalink_of(tx, id)?;
+                        let messages = rfc.fire(now, &self.rfc_context(permalink));
+                        let any = !messages.is_empty();
+                        if any {
+                            tracing::info!(rfc = id, status = rfc.status.label(), "RFC timer fired");
+                        }
+                        for m in messages {
+                            tx.enqueue(m, now)?;
+                        }
+                        if rfc.next_due().is_some_and(|d| d <= now) {
+                            // Nothing more can happen at this instant: never spin on it.
+                            rfc.next_step_at = None;
+                        }
+                        tx.put_rfc(&rfc)?;
+                        Ok(any)
+                    })?;
+                }
                 TimerKey::Other(key) => {
                     tracing::warn!(%key, "dropping a timer nobody owns");
                     self.store.write(|tx| tx.drop_timers_named(&key))?;
@@ -432,6 +484,33 @@ impl Engine {
         }
         self.store.call(|s| s.next_timer_due()).await
     }
+}
+
+/// ✅ on an RFC counts as a contributor's response.
+fn is_rfc_ack(reaction: &str) -> bool {
+    let base = reaction.split("::").next().unwrap_or(reaction);
+    matches!(base, "white_check_mark" | "heavy_check_mark" | "ballot_box_with_check")
+}
+
+/// Records a contributor's response if `channel`/`ts` is an RFC message.
+fn record_rfc_response(
+    tx: &mut crate::store::Tx<'_>,
+    channel: &str,
+    ts: &str,
+    user: &str,
+    response: crate::rfc::Response,
+) -> Result<(), StoreError> {
+    let Some(id) = tx.tag_of(channel, ts)?.as_deref().and_then(crate::rfc::rfc_of_tag) else {
+        return Ok(());
+    };
+    let Some(mut rfc) = tx.rfc(id)? else {
+        return Ok(());
+    };
+    if let Ok(true) = rfc.respond(user, response) {
+        tracing::info!(rfc = id, %user, response = response.label(), "RFC response recorded");
+        tx.put_rfc(&rfc)?;
+    }
+    Ok(())
 }
 
 /// A message by `user` answers the open requests waiting on them in this thread; a top-level

@@ -18,7 +18,7 @@ use slack_morphism::signature_verifier::{
     SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
 };
 
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, InteractionReply};
 
 #[derive(Clone)]
 pub struct HttpState {
@@ -80,7 +80,7 @@ fn verified<'b>(
 }
 
 async fn healthz(State(state): State<HttpState>) -> Response {
-    let store = state.dispatcher.store.clone();
+    let store = state.dispatcher.store().clone();
     match store
         .call(|s| {
             let open = s.read(|rx| rx.count_open_requests())?;
@@ -165,6 +165,10 @@ async fn commands(State(state): State<HttpState>, headers: HeaderMap, body: Byte
         }
     };
     let reply = state.dispatcher.command(command.into()).await;
+    if reply.text.is_empty() {
+        // A modal opened: no message in the channel.
+        return StatusCode::OK.into_response();
+    }
     Json(json!({ "response_type": "ephemeral", "text": reply.text })).into_response()
 }
 
@@ -181,10 +185,12 @@ async fn interactions(State(state): State<HttpState>, headers: HeaderMap, body: 
         return refuse(StatusCode::BAD_REQUEST, "missing_payload");
     };
     match serde_json::from_str::<SlackInteractionEvent>(payload) {
-        Ok(event) => {
-            state.dispatcher.interaction(&event).await;
-            StatusCode::OK.into_response()
-        }
+        Ok(event) => match state.dispatcher.interaction(&event).await {
+            InteractionReply::Ack => StatusCode::OK.into_response(),
+            InteractionReply::ViewErrors(errors) => {
+                Json(json!({ "response_action": "errors", "errors": errors })).into_response()
+            }
+        },
         Err(e) => {
             tracing::warn!(error = %e, "malformed interaction payload");
             refuse(StatusCode::BAD_REQUEST, "malformed_payload")

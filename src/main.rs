@@ -31,6 +31,39 @@ enum Command {
     },
     /// Print the built-in default configuration (a starting point for your own file).
     DefaultConfig,
+    /// The decision log: every RFC's record. Reads the store while the bot is stopped.
+    Decisions {
+        #[command(subcommand)]
+        action: DecisionsAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DecisionsAction {
+    /// List every decision record: number, status, date, title.
+    List {
+        /// A TOML file layered over the built-in defaults (for `store.path`).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Write every decision record to a directory, one file each.
+    Export {
+        /// `markdown` (the decision-record outline) or `json`.
+        #[arg(long, value_enum, default_value_t = Format::Markdown)]
+        format: Format,
+        /// The directory to write to (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// A TOML file layered over the built-in defaults (for `store.path`).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Markdown,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +83,7 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&format!("invalid configuration: {e}")),
         },
+        Command::Decisions { action } => decisions(action, &env),
         Command::Serve { config } => {
             let settings = match asyncbot::config::load(config.as_deref(), &env) {
                 Ok(s) => s,
@@ -74,6 +108,48 @@ fn main() -> ExitCode {
                     Err(e) => fail(&e.to_string()),
                 }
             })
+        }
+    }
+}
+
+fn decisions(action: DecisionsAction, env: &[(String, String)]) -> ExitCode {
+    let config = match &action {
+        DecisionsAction::List { config } | DecisionsAction::Export { config, .. } => config.clone(),
+    };
+    let settings = match asyncbot::config::load(config.as_deref(), env) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("invalid configuration: {e}")),
+    };
+    if !settings.store_path.exists() {
+        return fail(&format!(
+            "there is no store at {}: run the bot first, or point --config at its configuration",
+            settings.store_path.display()
+        ));
+    }
+    let store = match asyncbot::store::Store::open(&settings.store_path) {
+        Ok(store) => store,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match action {
+        DecisionsAction::List { .. } => match asyncbot::export::list(&store) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        DecisionsAction::Export { format, out, .. } => {
+            let format = match format {
+                Format::Markdown => asyncbot::export::ExportFormat::Markdown,
+                Format::Json => asyncbot::export::ExportFormat::Json,
+            };
+            match asyncbot::export::export(&store, format, &out) {
+                Ok(n) => {
+                    println!("wrote {n} decision record(s) to {}", out.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e.to_string()),
+            }
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum Destination {
     GroupMessage { users: Vec<String> },
     /// A new version of the message posted earlier with this tag (`chat.update`).
     Edit { channel: String, tag: String },
+    /// A reply in the thread of the message posted earlier with this tag.
+    ThreadOfTag { channel: String, tag: String },
 }
 
 impl Destination {
@@ -26,7 +28,8 @@ impl Destination {
         match self {
             Destination::Channel { channel }
             | Destination::Thread { channel, .. }
-            | Destination::Edit { channel, .. } => channel.clone(),
+            | Destination::Edit { channel, .. }
+            | Destination::ThreadOfTag { channel, .. } => channel.clone(),
             Destination::DirectMessage { user } => format!("dm:{user}"),
             Destination::GroupMessage { users } => format!("group:{}", users.join(",")),
         }

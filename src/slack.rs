@@ -24,6 +24,7 @@ pub struct BotIdentity {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserProfile {
     pub id: String,
+    pub name: Option<String>,
     pub tz: Option<String>,
     pub is_bot: bool,
     pub deleted: bool,
@@ -172,8 +173,15 @@ impl SlackPort for SlackWebApi {
         let res = self
             .timed(session.users_info(&SlackApiUsersInfoRequest::new(SlackUserId(user.into()))))
             .await?;
+        let name = res
+            .user
+            .real_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| res.user.name.clone());
         Ok(UserProfile {
             id: res.user.id.0,
+            name,
             tz: res.user.tz,
             is_bot: res.user.flags.is_bot.unwrap_or(false),
             deleted: res.user.deleted.unwrap_or(false),

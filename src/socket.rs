@@ -9,7 +9,7 @@ use slack_morphism::prelude::*;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Secret;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, InteractionReply};
 
 async fn dispatcher(states: &SlackClientEventsUserState) -> Option<Arc<Dispatcher>> {
     states
@@ -50,11 +50,16 @@ async fn on_interaction(
     event: SlackInteractionEvent,
     _client: Arc<SlackHyperClient>,
     states: SlackClientEventsUserState,
-) -> UserCallbackResult<()> {
-    if let Some(d) = dispatcher(&states).await {
-        d.interaction(&event).await;
-    }
-    Ok(())
+) -> UserCallbackResult<SlackInteractionResponse> {
+    let Some(d) = dispatcher(&states).await else {
+        return Ok(SlackInteractionResponse::Empty);
+    };
+    Ok(match d.interaction(&event).await {
+        InteractionReply::Ack => SlackInteractionResponse::Empty,
+        InteractionReply::ViewErrors(errors) => SlackInteractionResponse::ViewSubmission(
+            SlackViewSubmissionResponse::Errors(SlackViewSubmissionErrorsResponse::new(errors)),
+        ),
+    })
 }
 
 /// Errors from callbacks (the store could not record an event) and protocol errors. A non-2xx

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::inbound::Inbound;
 use crate::outbox::{OutboxItem, OutgoingMessage};
+use crate::rfc::Rfc;
 use crate::sla::SlaRequest;
 
 /// Counters (`next_request_id`, …).
@@ -41,6 +42,13 @@ const OPEN_BY_AUTHOR: MultimapTableDefinition<&str, u64> =
 const TIMERS: TableDefinition<(i64, &str), ()> = TableDefinition::new("timers");
 /// Messages to deliver, in order (JSON `OutboxItem`).
 const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// Facts learnt at start-up that offline tools need (`team_url`).
+const FACTS: TableDefinition<&str, &str> = TableDefinition::new("facts");
+/// RFCs by number (JSON `Rfc`): the decision log. Never pruned.
+const RFCS: TableDefinition<u64, &[u8]> = TableDefinition::new("rfcs");
+/// channel → RFC numbers posted there.
+const RFCS_BY_CHANNEL: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("rfcs_by_channel");
 /// tag → "channel ts" of the message posted with that tag.
 const TAGS: TableDefinition<&str, &str> = TableDefinition::new("message_tags");
 /// "channel:ts" → tag: which of our messages a reply or a reaction is about.
@@ -86,6 +94,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedUser {
     pub id: String,
+    /// The person's name (for exports outside Slack); older records have none.
+    #[serde(default)]
+    pub name: Option<String>,
     pub tz: Option<String>,
     pub is_bot: bool,
     pub deleted: bool,
@@ -139,14 +150,19 @@ fn sla_timer_key(id: u64) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimerKey {
     Sla(u64),
+    Rfc(u64),
     Other(String),
 }
 
 impl TimerKey {
     fn parse(key: &str) -> Self {
-        key.strip_prefix("sla:")
-            .and_then(|id| id.parse().ok())
-            .map_or_else(|| TimerKey::Other(key.to_owned()), TimerKey::Sla)
+        if let Some(id) = key.strip_prefix("sla:").and_then(|id| id.parse().ok()) {
+            TimerKey::Sla(id)
+        } else if let Some(id) = key.strip_prefix("rfc:").and_then(|id| id.parse().ok()) {
+            TimerKey::Rfc(id)
+        } else {
+            TimerKey::Other(key.to_owned())
+        }
     }
 }
 
@@ -186,6 +202,9 @@ impl Store {
         tx.open_table(USERS)?;
         tx.open_table(TAGS)?;
         tx.open_table(TAGGED_MESSAGES)?;
+        tx.open_table(RFCS)?;
+        tx.open_multimap_table(RFCS_BY_CHANNEL)?;
+        tx.open_table(FACTS)?;
         tx.commit()?;
         Ok(())
     }
@@ -409,6 +428,21 @@ impl Store {
         self.read(|rx| rx.tagged(tag))
     }
 
+    pub fn set_fact(&self, key: &str, value: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.txn.open_table(FACTS)?.insert(key, value)?;
+            Ok(())
+        })
+    }
+
+    pub fn fact(&self, key: &str) -> Result<Option<String>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(FACTS)?;
+            let found = table.get(key)?;
+            Ok(found.map(|v| v.value().to_owned()))
+        })
+    }
+
     // ---- users -------------------------------------------------------------------------------
 
     pub fn cached_user(&self, id: &str) -> Result<Option<CachedUser>> {
@@ -418,6 +452,22 @@ impl Store {
                 Some(v) => Ok(Some(from_json(|| format!("users/{id}"), v.value())?)),
                 None => Ok(None),
             }
+        })
+    }
+
+    /// Names of every person looked up so far, by id (for exports outside Slack).
+    pub fn user_names(&self) -> Result<std::collections::HashMap<String, String>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(USERS)?;
+            let mut names = std::collections::HashMap::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                let user: CachedUser = from_json(|| format!("users/{}", k.value()), v.value())?;
+                if let Some(name) = user.name {
+                    names.insert(user.id, name);
+                }
+            }
+            Ok(names)
         })
     }
 
@@ -492,6 +542,40 @@ impl Rx {
                 .split_once(' ')
                 .map(|(c, ts)| (c.to_owned(), ts.to_owned()))
         }))
+    }
+
+    pub fn rfc(&self, id: u64) -> Result<Option<Rfc>> {
+        let table = self.txn.open_table(RFCS)?;
+        let found = table.get(id)?;
+        match found {
+            Some(v) => Ok(Some(from_json(|| format!("rfcs/{id}"), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every RFC, oldest first.
+    pub fn all_rfcs(&self) -> Result<Vec<Rfc>> {
+        let table = self.txn.open_table(RFCS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let id = k.value();
+            out.push(from_json(|| format!("rfcs/{id}"), v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// RFCs posted in `channel`, oldest first.
+    pub fn rfcs_in_channel(&self, channel: &str) -> Result<Vec<Rfc>> {
+        let index = self.txn.open_multimap_table(RFCS_BY_CHANNEL)?;
+        let mut out = Vec::new();
+        for id in index.get(channel)? {
+            if let Some(rfc) = self.rfc(id?.value())? {
+                out.push(rfc);
+            }
+        }
+        out.sort_by_key(|r| r.id);
+        Ok(out)
     }
 
     pub fn count_open_requests(&self) -> Result<u64> {
@@ -626,6 +710,39 @@ impl Tx<'_> {
         self.txn
             .open_table(REQUESTS)?
             .insert(request.id, to_json(request).as_slice())?;
+        Ok(())
+    }
+
+    pub fn rfc(&self, id: u64) -> Result<Option<Rfc>> {
+        let table = self.txn.open_table(RFCS)?;
+        let found = table.get(id)?;
+        match found {
+            Some(v) => Ok(Some(from_json(|| format!("rfcs/{id}"), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes an RFC and keeps its channel index and its timer in step with it.
+    pub fn put_rfc(&mut self, rfc: &Rfc) -> Result<()> {
+        let old = self.rfc(rfc.id)?;
+        let timer = format!("rfc:{}", rfc.id);
+        {
+            let mut timers = self.txn.open_table(TIMERS)?;
+            if let Some(due) = old.as_ref().and_then(Rfc::next_due) {
+                timers.remove((ms(due), timer.as_str()))?;
+            }
+            if let Some(due) = rfc.next_due() {
+                timers.insert((ms(due), timer.as_str()), ())?;
+            }
+        }
+        if old.is_none() {
+            self.txn
+                .open_multimap_table(RFCS_BY_CHANNEL)?
+                .insert(rfc.channel.as_str(), rfc.id)?;
+        }
+        self.txn
+            .open_table(RFCS)?
+            .insert(rfc.id, to_json(rfc).as_slice())?;
         Ok(())
     }
 

@@ -1,0 +1,853 @@
+//! RFCs (DACI): a comment window, one reminder to the contributors who have not responded, the
+//! approver's decision with the escalation ladder behind it, and the permanent decision record.
+//! Pure: transitions take `now` and return the messages to send as data.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::calendar::{BusinessCalendar, Clock};
+use crate::format::{escape, human_duration, link, mention, slack_date};
+use crate::outbox::{Destination, OutgoingMessage};
+use crate::rfc_command::Verdict;
+use crate::sla::{LadderStep, StepAction};
+
+/// The `[rfc]` norms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RfcSettings {
+    pub default_window: Duration,
+    pub min_window: Duration,
+    pub max_window: Duration,
+    /// The reminder to silent contributors goes out this long before the window closes.
+    pub remind_before: Duration,
+    /// How windows and reminders are counted (in the driver's time zone).
+    pub clock: Clock,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RfcStatus {
+    /// The comment window is open.
+    Proposed,
+    /// The window closed; the approver is asked to decide.
+    AwaitingDecision,
+    Accepted,
+    Rejected,
+    Withdrawn,
+    Superseded,
+}
+
+impl RfcStatus {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Proposed => "Proposed",
+            Self::AwaitingDecision => "Awaiting decision",
+            Self::Accepted => "Accepted",
+            Self::Rejected => "Rejected",
+            Self::Withdrawn => "Withdrawn",
+            Self::Superseded => "Superseded",
+        }
+    }
+
+    /// Still waiting for a decision.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Proposed | Self::AwaitingDecision)
+    }
+}
+
+/// How a contributor responded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    Commented,
+    NoComments,
+    Acknowledged,
+}
+
+impl Response {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Commented => "commented",
+            Self::NoComments => "no comments",
+            Self::Acknowledged => "acknowledged",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: RfcStatus,
+    pub at: DateTime<Utc>,
+    pub by: Option<String>,
+}
+
+/// One RFC and, for good, its decision record (NORMS §4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rfc {
+    pub id: u64,
+    pub title: String,
+    /// The problem, as the driver described it (the modal's Context field); may be empty.
+    #[serde(default)]
+    pub context: String,
+    pub channel: String,
+    pub driver: String,
+    pub approver: String,
+    pub contributors: Vec<String>,
+    pub informed_users: Vec<String>,
+    pub informed_channels: Vec<String>,
+    pub driver_tz: Tz,
+    pub approver_tz: Tz,
+    pub opened_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    /// When the reminder to silent contributors is due; `None` once sent or when there is none.
+    pub remind_at: Option<DateTime<Utc>>,
+    /// The deadline the approver is given at close.
+    pub decide_by: Option<DateTime<Utc>>,
+    pub responses: BTreeMap<String, Response>,
+    pub status: RfcStatus,
+    pub history: Vec<StatusChange>,
+    pub rationale: Option<String>,
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Ladder steps taken after the close (the close itself counts as the thread mention).
+    pub steps_taken: usize,
+    pub next_step_at: Option<DateTime<Utc>>,
+    pub superseded_by: Option<u64>,
+    pub supersedes: Option<u64>,
+}
+
+/// What a person tried that the rules do not allow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RfcError {
+    #[error("Only the approver of {id}, {approver}, can decide it.", id = rfc_name(*.id), approver = mention(.approver))]
+    NotApprover { id: u64, approver: String },
+    #[error("Only the driver of {id}, {driver}, can do that.", id = rfc_name(*.id), driver = mention(.driver))]
+    NotDriver { id: u64, driver: String },
+    #[error("{id} is already {status}.", id = rfc_name(*.id), status = .status.label().to_lowercase())]
+    Closed { id: u64, status: RfcStatus },
+    #[error("Only contributors of {id} are asked for comments; you are not one of them.", id = rfc_name(*.id))]
+    NotContributor { id: u64 },
+    #[error("Only the driver or the approver of {id} can mark it superseded.", id = rfc_name(*.id))]
+    CannotSupersede { id: u64 },
+    #[error("{id} can only be superseded once it is decided (it is {status}).", id = rfc_name(*.id), status = .status.label().to_lowercase())]
+    NotDecidedYet { id: u64, status: RfcStatus },
+}
+
+pub fn rfc_name(id: u64) -> String {
+    format!("RFC-{id}")
+}
+
+/// The tag of the RFC's top-level message.
+pub fn message_tag(id: u64) -> String {
+    format!("rfc:{id}")
+}
+
+/// The RFC a tag names (`rfc:12`).
+pub fn rfc_of_tag(tag: &str) -> Option<u64> {
+    tag.strip_prefix("rfc:")?.parse().ok()
+}
+
+/// What the RFC needs to compute times and links.
+pub struct RfcContext<'a> {
+    pub settings: &'a RfcSettings,
+    pub calendar: &'a BusinessCalendar,
+    pub ladder: &'a [LadderStep],
+    /// Where the RFC message is, once posted: a permalink.
+    pub permalink: Option<String>,
+}
+
+/// The fields of a new RFC, checked.
+#[derive(Debug, Clone)]
+pub struct NewRfc {
+    pub title: String,
+    pub context: String,
+    pub channel: String,
+    pub driver: String,
+    pub approver: String,
+    pub contributors: Vec<String>,
+    pub informed_users: Vec<String>,
+    pub informed_channels: Vec<String>,
+    pub window: Duration,
+    pub driver_tz: Tz,
+    pub approver_tz: Tz,
+}
+
+fn to_chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Checks a window against the configured bounds.
+pub fn check_window(window: Duration, settings: &RfcSettings) -> Result<(), String> {
+    if window < settings.min_window || window > settings.max_window {
+        return Err(format!(
+            "The comment window must be between {} and {} (you asked for {}).",
+            human_duration(settings.min_window),
+            human_duration(settings.max_window),
+            human_duration(window)
+        ));
+    }
+    Ok(())
+}
+
+impl Rfc {
+    /// Opens an RFC: returns it and its top-level message.
+    pub fn open(id: u64, new: NewRfc, now: DateTime<Utc>, ctx: &RfcContext<'_>) -> (Self, Vec<OutgoingMessage>) {
+        let clock = ctx.settings.clock;
+        let closes_at = ctx.calendar.add(clock, now, new.driver_tz, to_chrono(new.window));
+        // The reminder goes out when `remind_before` of the window remains (on the wall clock:
+        // the close itself is already on the business clock), and only if that is after now.
+        let remind_at = (!new.contributors.is_empty() && !ctx.settings.remind_before.is_zero())
+            .then(|| closes_at - to_chrono(ctx.settings.remind_before))
+            .filter(|at| *at > now);
+        let rfc = Rfc {
+            id,
+            title: new.title,
+            context: new.context,
+            channel: new.channel,
+            driver: new.driver,
+            approver: new.approver,
+            contributors: new.contributors,
+            informed_users: new.informed_users,
+            informed_channels: new.informed_channels,
+            driver_tz: new.driver_tz,
+            approver_tz: new.approver_tz,
+            opened_at: now,
+            closes_at,
+            remind_at,
+            decide_by: None,
+            responses: BTreeMap::new(),
+            status: RfcStatus::Proposed,
+            history: vec![StatusChange {
+                status: RfcStatus::Proposed,
+                at: now,
+                by: None,
+            }],
+            rationale: None,
+            decided_at: None,
+            steps_taken: 0,
+            next_step_at: None,
+            superseded_by: None,
+            supersedes: None,
+        };
+        let post = OutgoingMessage::new(
+            Destination::Channel {
+                channel: rfc.channel.clone(),
+            },
+            rfc.fallback_text(),
+        )
+        .with_blocks(rfc.blocks())
+        .tagged(message_tag(id));
+        (rfc, vec![post])
+    }
+
+    pub fn name(&self) -> String {
+        rfc_name(self.id)
+    }
+
+    /// When this RFC next needs attention.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        match self.status {
+            RfcStatus::Proposed => Some(self.remind_at.map_or(self.closes_at, |r| r.min(self.closes_at))),
+            RfcStatus::AwaitingDecision => self.next_step_at,
+            _ => None,
+        }
+    }
+
+    /// Contributors who have not responded, in the order they were named.
+    pub fn silent_contributors(&self) -> Vec<String> {
+        self.contributors
+            .iter()
+            .filter(|c| !self.responses.contains_key(*c))
+            .cloned()
+            .collect()
+    }
+
+    fn thread(&self, text: String) -> OutgoingMessage {
+        OutgoingMessage::new(
+            Destination::ThreadOfTag {
+                channel: self.channel.clone(),
+                tag: message_tag(self.id),
+            },
+            text,
+        )
+    }
+
+    /// The RFC message, re-rendered from the current state.
+    fn edit(&self) -> OutgoingMessage {
+        OutgoingMessage::new(
+            Destination::Edit {
+                channel: self.channel.clone(),
+                tag: message_tag(self.id),
+            },
+            self.fallback_text(),
+        )
+        .with_blocks(self.blocks())
+    }
+
+    fn set_status(&mut self, status: RfcStatus, at: DateTime<Utc>, by: Option<&str>) {
+        self.status = status;
+        self.history.push(StatusChange {
+            status,
+            at,
+            by: by.map(str::to_owned),
+        });
+    }
+
+    fn step_time(&self, base: DateTime<Utc>, after: Duration, ctx: &RfcContext<'_>) -> DateTime<Utc> {
+        let raw = ctx.calendar.add(ctx.settings.clock, base, self.approver_tz, to_chrono(after));
+        ctx.calendar.next_working_time(raw, self.approver_tz)
+    }
+
+    /// Records a contributor's response while the window is open. Returns whether it changed
+    /// anything (a comment after "no comments" upgrades it; nothing downgrades a comment).
+    pub fn respond(&mut self, user: &str, response: Response) -> Result<bool, RfcError> {
+        if !self.contributors.iter().any(|c| c == user) {
+            return Err(RfcError::NotContributor { id: self.id });
+        }
+        if !self.status.is_open() {
+            return Err(RfcError::Closed {
+                id: self.id,
+                status: self.status,
+            });
+        }
+        let previous = self.responses.get(user).copied();
+        let keep = match (previous, response) {
+            (Some(Response::Commented), _) => Response::Commented,
+            (_, new) => new,
+        };
+        self.responses.insert(user.to_owned(), keep);
+        Ok(previous != Some(keep))
+    }
+
+    /// Whatever is due at `now`: the reminder, the close, or the next ladder step.
+    pub fn fire(&mut self, now: DateTime<Utc>, ctx: &RfcContext<'_>) -> Vec<OutgoingMessage> {
+        let mut out = Vec::new();
+        if self.status == RfcStatus::Proposed {
+            if self.remind_at.is_some_and(|at| at <= now && at < self.closes_at) {
+                self.remind_at = None;
+                let silent = self.silent_contributors();
+                if !silent.is_empty() {
+                    out.push(self.thread(format!(
+                        "{}: the comment window for *{}* closes {}. We have not heard from you yet: \
+                         comment in this thread, or press *No comments from me* on the RFC.",
+                        silent.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" "),
+                        self.name(),
+                        slack_date(self.closes_at)
+                    )));
+                }
+            }
+            if self.closes_at <= now {
+                self.remind_at = None;
+                out.extend(self.close(now, ctx));
+            }
+            return out;
+        }
+        if self.status != RfcStatus::AwaitingDecision || self.next_step_at.is_none_or(|at| at > now) {
+            return out;
+        }
+        let Some(step) = ctx.ladder.get(self.steps_taken).cloned() else {
+            self.next_step_at = None;
+            return out;
+        };
+        self.steps_taken += 1;
+        self.next_step_at = ctx
+            .ladder
+            .get(self.steps_taken)
+            .map(|next| self.step_time(now, next.after, ctx));
+        out.push(self.render_step(step.action, ctx));
+        out
+    }
+
+    fn decide_hint(&self) -> String {
+        format!(
+            "`/rfc decide {} accept|reject <rationale>` or the buttons on the RFC",
+            self.name()
+        )
+    }
+
+    /// The window closes: a summary, and the approver is asked to decide by a deadline.
+    fn close(&mut self, now: DateTime<Utc>, ctx: &RfcContext<'_>) -> Vec<OutgoingMessage> {
+        self.set_status(RfcStatus::AwaitingDecision, now, None);
+        // The close is the ladder's thread mention; the rest of the ladder follows it.
+        self.steps_taken = usize::from(
+            ctx.ladder
+                .first()
+                .is_some_and(|s| s.action == StepAction::ThreadMention),
+        );
+        self.next_step_at = ctx
+            .ladder
+            .get(self.steps_taken)
+            .map(|next| self.step_time(now, next.after, ctx));
+        self.decide_by = self.next_step_at;
+        let responded: Vec<String> = self
+            .contributors
+            .iter()
+            .filter_map(|c| self.responses.get(c).map(|r| format!("{} ({})", mention(c), r.label())))
+            .collect();
+        let silent = self.silent_contributors();
+        let mut text = format!("The comment window for *{}* has closed.\n", self.name());
+        if self.contributors.is_empty() {
+            text.push_str("No contributors were named.\n");
+        } else {
+            text.push_str(&format!(
+                "Responded: {}.\n",
+                if responded.is_empty() { "nobody".to_owned() } else { responded.join(", ") }
+            ));
+            if !silent.is_empty() {
+                text.push_str(&format!(
+                    "No response: {} (silence does not block).\n",
+                    silent.iter().map(|u| mention(u)).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        let by = match self.decide_by {
+            Some(at) => format!(" by {}", slack_date(at)),
+            None => String::new(),
+        };
+        text.push_str(&format!(
+            "{}, please decide{by}: {}.",
+            mention(&self.approver),
+            self.decide_hint()
+        ));
+        vec![self.thread(text), self.edit()]
+    }
+
+    fn render_step(&self, action: StepAction, ctx: &RfcContext<'_>) -> OutgoingMessage {
+        let rfc_link = match &ctx.permalink {
+            Some(url) => link(url, &format!("{}: {}", self.name(), self.title)),
+            None => format!("*{}: {}* in <#{}>", self.name(), escape(&self.title), self.channel),
+        };
+        match action {
+            StepAction::ThreadMention => self.thread(format!(
+                "{}, *{}* is still waiting for your decision: {}.",
+                mention(&self.approver),
+                self.name(),
+                self.decide_hint()
+            )),
+            StepAction::DirectMessage => OutgoingMessage::new(
+                Destination::DirectMessage {
+                    user: self.approver.clone(),
+                },
+                format!(
+                    "{} is waiting for your decision since {}. Could you decide it now? {}. {rfc_link}",
+                    self.name(),
+                    slack_date(self.closes_at),
+                    self.decide_hint()
+                ),
+            ),
+            StepAction::SuggestCall => OutgoingMessage::new(
+                Destination::GroupMessage {
+                    users: vec![self.driver.clone(), self.approver.clone()],
+                },
+                format!(
+                    "{} {}: *{}* has waited for a decision since {}. A 15-minute call usually settles it: \
+                     pick a slot now. Afterwards, record the outcome with `/rfc decide {} accept|reject <rationale>` \
+                     so it lands in the decision log. {rfc_link}",
+                    mention(&self.driver),
+                    mention(&self.approver),
+                    self.name(),
+                    slack_date(self.closes_at),
+                    self.name()
+                ),
+            ),
+        }
+    }
+
+    /// The approver decides. Returns the messages: the updated RFC, a note in its thread, the
+    /// Informed channels and people.
+    pub fn decide(
+        &mut self,
+        by: &str,
+        verdict: Verdict,
+        rationale: &str,
+        now: DateTime<Utc>,
+        ctx: &RfcContext<'_>,
+    ) -> Result<Vec<OutgoingMessage>, RfcError> {
+        if by != self.approver {
+            return Err(RfcError::NotApprover {
+                id: self.id,
+                approver: self.approver.clone(),
+            });
+        }
+        if !self.status.is_open() {
+            return Err(RfcError::Closed {
+                id: self.id,
+                status: self.status,
+            });
+        }
+        let status = match verdict {
+            Verdict::Accept => RfcStatus::Accepted,
+            Verdict::Reject => RfcStatus::Rejected,
+        };
+        self.set_status(status, now, Some(by));
+        self.rationale = Some(rationale.trim().to_owned());
+        self.decided_at = Some(now);
+        self.next_step_at = None;
+        self.remind_at = None;
+        let verb = status.label().to_lowercase();
+        let mut out = vec![
+            self.edit(),
+            self.thread(format!(
+                "*{}* was *{verb}* by {}: {}",
+                self.name(),
+                mention(by),
+                rationale.trim()
+            )),
+        ];
+        let rfc_link = match &ctx.permalink {
+            Some(url) => link(url, &format!("{}: {}", self.name(), self.title)),
+            None => format!("*{}: {}*", self.name(), escape(&self.title)),
+        };
+        let notice = format!(
+            ":memo: {rfc_link} was *{verb}* by {} on {}.\n>{}",
+            mention(by),
+            slack_date(now),
+            rationale.trim()
+        );
+        for channel in &self.informed_channels {
+            out.push(OutgoingMessage::new(
+                Destination::Channel {
+                    channel: channel.clone(),
+                },
+                notice.clone(),
+            ));
+        }
+        for user in &self.informed_users {
+            out.push(OutgoingMessage::new(
+                Destination::DirectMessage { user: user.clone() },
+                notice.clone(),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The driver withdraws the RFC.
+    pub fn withdraw(&mut self, by: &str, now: DateTime<Utc>) -> Result<Vec<OutgoingMessage>, RfcError> {
+        if by != self.driver {
+            return Err(RfcError::NotDriver {
+                id: self.id,
+                driver: self.driver.clone(),
+            });
+        }
+        if !self.status.is_open() {
+            return Err(RfcError::Closed {
+                id: self.id,
+                status: self.status,
+            });
+        }
+        self.set_status(RfcStatus::Withdrawn, now, Some(by));
+        self.next_step_at = None;
+        self.remind_at = None;
+        Ok(vec![
+            self.edit(),
+            self.thread(format!("{} withdrew *{}*. No decision is needed.", mention(by), self.name())),
+        ])
+    }
+
+    /// Marks this (decided) record superseded by `new`.
+    pub fn supersede_with(&mut self, new: &Rfc, by: &str, now: DateTime<Utc>) -> Result<Vec<OutgoingMessage>, RfcError> {
+        if by != self.driver && by != self.approver {
+            return Err(RfcError::CannotSupersede { id: self.id });
+        }
+        if !matches!(self.status, RfcStatus::Accepted | RfcStatus::Rejected) {
+            return Err(RfcError::NotDecidedYet {
+                id: self.id,
+                status: self.status,
+            });
+        }
+        self.set_status(RfcStatus::Superseded, now, Some(by));
+        self.superseded_by = Some(new.id);
+        Ok(vec![
+            self.edit(),
+            self.thread(format!(
+                "*{}* is superseded by *{}: {}* (marked by {}).",
+                self.name(),
+                new.name(),
+                escape(&new.title),
+                mention(by)
+            )),
+        ])
+    }
+
+    /// The notification text of the RFC message.
+    pub fn fallback_text(&self) -> String {
+        format!("{}: {} ({})", self.name(), self.title, self.status.label())
+    }
+
+    fn status_line(&self) -> String {
+        match self.status {
+            RfcStatus::Proposed => format!(
+                ":speech_balloon: *Open for comments* until {}. Comment in this thread.",
+                slack_date(self.closes_at)
+            ),
+            RfcStatus::AwaitingDecision => format!(
+                ":hourglass_flowing_sand: *Awaiting decision* by {}{}.",
+                mention(&self.approver),
+                self.decide_by
+                    .map(|at| format!(", by {}", slack_date(at)))
+                    .unwrap_or_default()
+            ),
+            RfcStatus::Accepted | RfcStatus::Rejected => format!(
+                "{} *{}* by {} on {}: {}",
+                if self.status == RfcStatus::Accepted { ":white_check_mark:" } else { ":x:" },
+                self.status.label(),
+                mention(&self.approver),
+                self.decided_at.map(slack_date).unwrap_or_default(),
+                self.rationale.as_deref().unwrap_or("")
+            ),
+            RfcStatus::Withdrawn => ":no_entry_sign: *Withdrawn* by the driver.".to_owned(),
+            RfcStatus::Superseded => format!(
+                ":arrows_counterclockwise: *Superseded* by {}.",
+                self.superseded_by.map(rfc_name).unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The RFC message as Block Kit.
+    pub fn blocks(&self) -> Value {
+        let people = |ids: &[String]| {
+            if ids.is_empty() {
+                "—".to_owned()
+            } else {
+                ids.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" ")
+            }
+        };
+        let informed: Vec<String> = self
+            .informed_channels
+            .iter()
+            .map(|c| format!("<#{c}>"))
+            .chain(self.informed_users.iter().map(|u| mention(u)))
+            .collect();
+        let mut blocks = vec![
+            json!({"type": "header", "text": {"type": "plain_text", "text": format!("{}: {}", self.name(), self.title)}}),
+            json!({"type": "section", "text": {"type": "mrkdwn", "text": self.status_line()}}),
+            json!({"type": "section", "fields": [
+                {"type": "mrkdwn", "text": format!("*Driver*\n{}", mention(&self.driver))},
+                {"type": "mrkdwn", "text": format!("*Approver*\n{}", mention(&self.approver))},
+                {"type": "mrkdwn", "text": format!("*Contributors*\n{}", people(&self.contributors))},
+                {"type": "mrkdwn", "text": format!("*Informed*\n{}", if informed.is_empty() { "—".to_owned() } else { informed.join(" ") })},
+            ]}),
+        ];
+        if let Some(old) = self.supersedes {
+            blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Supersedes {}.", rfc_name(old))}]}));
+        }
+        let context = if self.context.trim().is_empty() {
+            "_The problem, and why now._".to_owned()
+        } else {
+            escape(self.context.trim())
+        };
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
+            "*Context*\n{context}\n*Options considered*\n_Each option with its pros, cons, cost and effort._\n\
+             *Decision*\n_The approver's call, and why._\n*Consequences*\n_What changes, and who must know._"
+        )}}));
+        if self.status.is_open() {
+            blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text":
+                "Comment in this thread. Contributors: comment, or press *No comments from me*. Contributors who stay silent do not block the decision."}]}));
+            let id = self.id.to_string();
+            blocks.push(json!({"type": "actions", "block_id": format!("rfc_actions:{}", self.id), "elements": [
+                {"type": "button", "action_id": "rfc_no_comments", "value": id, "text": {"type": "plain_text", "text": "No comments from me"}},
+                {"type": "button", "action_id": "rfc_accept", "value": id, "style": "primary", "text": {"type": "plain_text", "text": "Accept"}},
+                {"type": "button", "action_id": "rfc_reject", "value": id, "style": "danger", "text": {"type": "plain_text", "text": "Reject"}},
+            ]}));
+        }
+        Value::Array(blocks)
+    }
+}
+
+/// The modal `/rfc` alone opens. `channel` travels in `private_metadata`.
+pub fn open_modal(channel: &str, default_window: Duration) -> Value {
+    json!({
+        "type": "modal",
+        "callback_id": "rfc_open",
+        "private_metadata": channel,
+        "title": {"type": "plain_text", "text": "New RFC"},
+        "submit": {"type": "plain_text", "text": "Post RFC"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "input", "block_id": "title", "label": {"type": "plain_text", "text": "Title"},
+             "element": {"type": "plain_text_input", "action_id": "value", "max_length": 150,
+                         "placeholder": {"type": "plain_text", "text": "Adopt Rust for the billing service"}}},
+            {"type": "input", "block_id": "context", "optional": true, "label": {"type": "plain_text", "text": "Context: the problem, and why now"},
+             "element": {"type": "plain_text_input", "action_id": "value", "multiline": true}},
+            {"type": "input", "block_id": "approver", "label": {"type": "plain_text", "text": "Approver (exactly one)"},
+             "element": {"type": "users_select", "action_id": "value"}},
+            {"type": "input", "block_id": "contributors", "optional": true, "label": {"type": "plain_text", "text": "Contributors"},
+             "element": {"type": "multi_users_select", "action_id": "value"}},
+            {"type": "input", "block_id": "informed_channels", "optional": true, "label": {"type": "plain_text", "text": "Informed channels"},
+             "element": {"type": "multi_conversations_select", "action_id": "value", "filter": {"include": ["public", "private"]}}},
+            {"type": "input", "block_id": "informed_users", "optional": true, "label": {"type": "plain_text", "text": "Informed people"},
+             "element": {"type": "multi_users_select", "action_id": "value"}},
+            {"type": "input", "block_id": "window", "optional": true, "label": {"type": "plain_text", "text": "Comment window"},
+             "hint": {"type": "plain_text", "text": format!("Like 48h or 3d. Default: {}.", human_duration(default_window))},
+             "element": {"type": "plain_text_input", "action_id": "value",
+                         "placeholder": {"type": "plain_text", "text": humantime::format_duration(default_window).to_string()}}},
+        ]
+    })
+}
+
+/// The modal the Accept / Reject buttons open, asking the approver for the rationale.
+pub fn decide_modal(id: u64, verdict: Verdict, title: &str) -> Value {
+    let word = match verdict {
+        Verdict::Accept => "Accept",
+        Verdict::Reject => "Reject",
+    };
+    json!({
+        "type": "modal",
+        "callback_id": "rfc_decide",
+        "private_metadata": format!("{id}:{}", verdict.word()),
+        "title": {"type": "plain_text", "text": format!("{word} {}", rfc_name(id))},
+        "submit": {"type": "plain_text", "text": word},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{}: {}*", rfc_name(id), escape(title))}},
+            {"type": "input", "block_id": "rationale", "label": {"type": "plain_text", "text": "Rationale: why this decision"},
+             "element": {"type": "plain_text_input", "action_id": "value", "multiline": true}},
+        ]
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn settings() -> RfcSettings {
+        RfcSettings {
+            default_window: Duration::from_secs(48 * 3600),
+            min_window: Duration::from_secs(3600),
+            max_window: Duration::from_secs(14 * 24 * 3600),
+            remind_before: Duration::from_secs(24 * 3600),
+            clock: Clock::BusinessDays,
+        }
+    }
+
+    fn ladder() -> Vec<LadderStep> {
+        vec![
+            LadderStep { after: Duration::ZERO, action: StepAction::ThreadMention },
+            LadderStep { after: Duration::from_secs(24 * 3600), action: StepAction::DirectMessage },
+            LadderStep { after: Duration::from_secs(12 * 3600), action: StepAction::SuggestCall },
+        ]
+    }
+
+    fn new_rfc() -> NewRfc {
+        NewRfc {
+            title: "Adopt Rust for the billing service".into(),
+            context: String::new(),
+            channel: "CARCH".into(),
+            driver: "UALICE".into(),
+            approver: "UBOB".into(),
+            contributors: vec!["UCAROL".into(), "UDAVE".into()],
+            informed_users: vec!["UERIN".into()],
+            informed_channels: vec!["CANN".into()],
+            window: Duration::from_secs(72 * 3600),
+            driver_tz: chrono_tz::Europe::Berlin,
+            approver_tz: chrono_tz::Europe::Berlin,
+        }
+    }
+
+    #[test]
+    fn the_lifecycle_runs_from_comments_to_decision() {
+        let s = settings();
+        let cal = BusinessCalendar::always();
+        let ladder = ladder();
+        let ctx = RfcContext { settings: &s, calendar: &cal, ladder: &ladder, permalink: None };
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let (mut rfc, out) = Rfc::open(12, new_rfc(), now, &ctx);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].tag.as_deref(), Some("rfc:12"));
+        let blocks = out[0].blocks.as_ref().unwrap().to_string();
+        assert!(blocks.contains("RFC-12: Adopt Rust for the billing service"));
+        assert!(blocks.contains("<!date^"));
+        assert!(blocks.contains("rfc_no_comments") && blocks.contains("rfc_accept"));
+        assert_eq!(rfc.closes_at, now + chrono::Duration::hours(72));
+        assert_eq!(rfc.remind_at, Some(now + chrono::Duration::hours(48)));
+        assert_eq!(rfc.next_due(), rfc.remind_at);
+
+        assert!(rfc.respond("UCAROL", Response::Commented).unwrap());
+        assert!(!rfc.respond("UCAROL", Response::NoComments).unwrap(), "a comment stays a comment");
+        assert_eq!(rfc.respond("UBOB", Response::NoComments), Err(RfcError::NotContributor { id: 12 }));
+
+        let reminder = rfc.fire(now + chrono::Duration::hours(48), &ctx);
+        assert_eq!(reminder.len(), 1, "one reminder message, not one per person");
+        assert!(reminder[0].text.starts_with("<@UDAVE>:"), "{}", reminder[0].text);
+        assert!(!reminder[0].text.contains("UCAROL"));
+        assert!(rfc.fire(now + chrono::Duration::hours(49), &ctx).is_empty(), "once");
+
+        let close = rfc.fire(rfc.closes_at, &ctx);
+        assert_eq!(rfc.status, RfcStatus::AwaitingDecision);
+        assert!(close[0].text.contains("<@UBOB>, please decide by <!date^"), "{}", close[0].text);
+        assert!(close[0].text.contains("<@UCAROL> (commented)"));
+        assert!(close[0].text.contains("No response: <@UDAVE>"));
+        assert_eq!(rfc.decide_by, Some(rfc.closes_at + chrono::Duration::hours(24)));
+
+        let refused = rfc.decide("UCAROL", Verdict::Accept, "yes", now, &ctx);
+        assert!(matches!(refused, Err(RfcError::NotApprover { .. })));
+        let dm = rfc.fire(rfc.decide_by.unwrap(), &ctx);
+        assert!(matches!(&dm[0].destination, Destination::DirectMessage { user } if user == "UBOB"));
+
+        let decided_at = rfc.decide_by.unwrap() + chrono::Duration::hours(1);
+        let out = rfc.decide("UBOB", Verdict::Accept, "Safer and faster.", decided_at, &ctx).unwrap();
+        assert_eq!(rfc.status, RfcStatus::Accepted);
+        assert_eq!(rfc.next_due(), None, "the ladder stops");
+        assert!(matches!(&out[0].destination, Destination::Edit { tag, .. } if tag == "rfc:12"));
+        assert!(out[0].blocks.as_ref().unwrap().to_string().contains("Accepted"));
+        assert!(!out[0].blocks.as_ref().unwrap().to_string().contains("rfc_accept"), "no buttons once decided");
+        assert!(out.iter().any(|m| matches!(&m.destination, Destination::Channel { channel } if channel == "CANN")));
+        assert!(out.iter().any(|m| matches!(&m.destination, Destination::DirectMessage { user } if user == "UERIN")));
+        assert!(matches!(
+            rfc.decide("UBOB", Verdict::Reject, "no", decided_at, &ctx),
+            Err(RfcError::Closed { status: RfcStatus::Accepted, .. })
+        ));
+        let statuses: Vec<_> = rfc.history.iter().map(|h| h.status).collect();
+        assert_eq!(statuses, vec![RfcStatus::Proposed, RfcStatus::AwaitingDecision, RfcStatus::Accepted]);
+    }
+
+    #[test]
+    fn an_undecided_rfc_climbs_to_the_call() {
+        let s = settings();
+        let cal = BusinessCalendar::always();
+        let ladder = ladder();
+        let ctx = RfcContext { settings: &s, calendar: &cal, ladder: &ladder, permalink: Some("https://a.slack.com/archives/CARCH/p1".into()) };
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let (mut rfc, _) = Rfc::open(3, new_rfc(), now, &ctx);
+        rfc.fire(rfc.closes_at, &ctx);
+        let dm = rfc.fire(rfc.next_step_at.unwrap(), &ctx);
+        assert!(dm[0].text.contains("https://a.slack.com/archives/CARCH/p1"));
+        let call = rfc.fire(rfc.next_step_at.unwrap(), &ctx);
+        assert!(matches!(&call[0].destination, Destination::GroupMessage { users } if users == &vec!["UALICE".to_string(), "UBOB".to_string()]));
+        assert!(call[0].text.contains("/rfc decide RFC-3"));
+        assert_eq!(rfc.next_step_at, None);
+    }
+
+    #[test]
+    fn withdraw_and_supersede_follow_the_roles() {
+        let s = settings();
+        let cal = BusinessCalendar::always();
+        let ladder = ladder();
+        let ctx = RfcContext { settings: &s, calendar: &cal, ladder: &ladder, permalink: None };
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let (mut a, _) = Rfc::open(1, new_rfc(), now, &ctx);
+        let (mut b, _) = Rfc::open(2, new_rfc(), now, &ctx);
+        assert!(matches!(a.withdraw("UBOB", now), Err(RfcError::NotDriver { .. })));
+        assert!(matches!(a.supersede_with(&b, "UALICE", now), Err(RfcError::NotDecidedYet { .. })));
+        a.decide("UBOB", Verdict::Accept, "ok", now, &ctx).unwrap();
+        assert!(matches!(a.supersede_with(&b, "UCAROL", now), Err(RfcError::CannotSupersede { .. })));
+        a.supersede_with(&b, "UALICE", now).unwrap();
+        assert_eq!(a.status, RfcStatus::Superseded);
+        assert_eq!(a.superseded_by, Some(2));
+        b.withdraw("UALICE", now).unwrap();
+        assert_eq!(b.status, RfcStatus::Withdrawn);
+        assert_eq!(b.next_due(), None);
+    }
+
+    #[test]
+    fn windows_are_checked_against_the_bounds() {
+        let s = settings();
+        assert!(check_window(Duration::from_secs(72 * 3600), &s).is_ok());
+        let err = check_window(Duration::from_secs(60), &s).unwrap_err();
+        assert!(err.contains("between 1 h and 336 h"), "{err}");
+    }
+}

@@ -1,0 +1,234 @@
+//! What people do with RFCs, from `/rfc`, the buttons and the modals: open, respond, decide,
+//! withdraw, supersede, list; and `/decisions`. Each change is one store transaction with the
+//! messages it causes. Every refusal is a sentence for the person, and changes nothing.
+
+use crate::decisions;
+use crate::engine::Engine;
+use crate::format::{escape, mention, slack_date};
+use crate::rfc::{NewRfc, Response, Rfc, RfcError, check_window, rfc_name};
+use crate::rfc_command::{OpenArgs, Verdict};
+use crate::store::StoreError;
+
+/// A refusal or failure, worded for the person who asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal(pub String);
+
+impl From<RfcError> for Refusal {
+    fn from(e: RfcError) -> Self {
+        Refusal(format!("{e} Nothing was changed."))
+    }
+}
+
+impl From<StoreError> for Refusal {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store error in an RFC action");
+        Refusal("Sorry, I could not save that just now. Please try again in a moment.".into())
+    }
+}
+
+fn unknown(id: u64) -> Refusal {
+    Refusal(format!(
+        "There is no {}. `/rfc list` shows the open RFCs in a channel; `/decisions` searches them all.",
+        rfc_name(id)
+    ))
+}
+
+/// RFCs are discussed in a channel, not a DM.
+pub fn needs_channel(channel: &str) -> Option<Refusal> {
+    channel.starts_with('D').then(|| {
+        Refusal("RFCs live in a channel, where their thread can be found later: run `/rfc` in the channel where the discussion should happen.".into())
+    })
+}
+
+impl Engine {
+    /// Opens an RFC in `channel`, driven by `driver`. Returns its number.
+    pub async fn open_rfc(
+        &self,
+        driver: &str,
+        channel: &str,
+        args: OpenArgs,
+        context: String,
+    ) -> Result<u64, Refusal> {
+        if let Some(refusal) = needs_channel(channel) {
+            return Err(refusal);
+        }
+        let window = args.window.unwrap_or(self.settings.rfc.default_window);
+        check_window(window, &self.settings.rfc).map_err(Refusal)?;
+        if args.approver == self.identity.user_id {
+            return Err(Refusal("I can't be the approver: pick a person.".into()));
+        }
+        let driver_tz = self.time_zone(driver).await;
+        let Some(approver_tz) = self.human_time_zone(&args.approver).await else {
+            return Err(Refusal(format!(
+                "{} can't approve an RFC: pick a person (not a bot or a deactivated account).",
+                mention(&args.approver)
+            )));
+        };
+        let now = (self.now)();
+        let new = NewRfc {
+            title: args.title,
+            context,
+            channel: channel.to_owned(),
+            driver: driver.to_owned(),
+            approver: args.approver,
+            contributors: args.contributors,
+            informed_users: args.informed_users,
+            informed_channels: args.informed_channels,
+            window,
+            driver_tz,
+            approver_tz,
+        };
+        let id = self.store.write(|tx| {
+            let id = tx.next_id("rfc")?;
+            let (rfc, messages) = Rfc::open(id, new, now, &self.rfc_context(None));
+            for m in messages {
+                tx.enqueue(m, now)?;
+            }
+            tx.put_rfc(&rfc)?;
+            Ok(id)
+        })?;
+        tracing::info!(rfc = id, %channel, "RFC opened");
+        self.wake_workers();
+        Ok(id)
+    }
+
+    /// Applies `change` to RFC `id` in one transaction; returns what `change` returned.
+    fn change_rfc<T>(
+        &self,
+        id: u64,
+        change: impl FnOnce(&mut Rfc, &crate::rfc::RfcContext<'_>) -> Result<(T, Vec<crate::outbox::OutgoingMessage>), RfcError>,
+    ) -> Result<T, Refusal> {
+        let now = (self.now)();
+        let result = self.store.write(|tx| {
+            let Some(mut rfc) = tx.rfc(id)? else {
+                return Ok(Err(unknown(id)));
+            };
+            let permalink = self.permalink_of(tx, id)?;
+            match change(&mut rfc, &self.rfc_context(permalink)) {
+                Ok((value, messages)) => {
+                    for m in messages {
+                        tx.enqueue(m, now)?;
+                    }
+                    tx.put_rfc(&rfc)?;
+                    Ok(Ok(value))
+                }
+                Err(e) => Ok(Err(Refusal::from(e))),
+            }
+        })?;
+        self.wake_workers();
+        result
+    }
+
+    pub async fn decide_rfc(&self, user: &str, id: u64, verdict: Verdict, rationale: &str) -> Result<String, Refusal> {
+        let now = (self.now)();
+        self.change_rfc(id, |rfc, ctx| {
+            let out = rfc.decide(user, verdict, rationale, now, ctx)?;
+            Ok((
+                format!("{} is now *{}*. The Informed have been told, and the record is in the decision log.", rfc.name(), rfc.status.label()),
+                out,
+            ))
+        })
+    }
+
+    pub async fn withdraw_rfc(&self, user: &str, id: u64) -> Result<String, Refusal> {
+        let now = (self.now)();
+        self.change_rfc(id, |rfc, _| {
+            let out = rfc.withdraw(user, now)?;
+            Ok((format!("{} is withdrawn.", rfc.name()), out))
+        })
+    }
+
+    pub async fn respond_to_rfc(&self, user: &str, id: u64, response: Response) -> Result<String, Refusal> {
+        self.change_rfc(id, |rfc, _| {
+            rfc.respond(user, response)?;
+            Ok((format!("Noted: {} on {}. Thank you.", response.label(), rfc.name()), Vec::new()))
+        })
+    }
+
+    /// Marks `old` superseded by `new`, linking both records.
+    pub async fn supersede_rfc(&self, user: &str, old: u64, new: u64) -> Result<String, Refusal> {
+        let now = (self.now)();
+        let result = self.store.write(|tx| {
+            let (Some(mut old_rfc), Some(mut new_rfc)) = (tx.rfc(old)?, tx.rfc(new)?) else {
+                let missing = if tx.rfc(old)?.is_none() { old } else { new };
+                return Ok(Err(unknown(missing)));
+            };
+            match old_rfc.supersede_with(&new_rfc, user, now) {
+                Ok(messages) => {
+                    for m in messages {
+                        tx.enqueue(m, now)?;
+                    }
+                    new_rfc.supersedes = Some(old);
+                    tx.put_rfc(&old_rfc)?;
+                    tx.put_rfc(&new_rfc)?;
+                    Ok(Ok(format!("{} is marked superseded by {}.", rfc_name(old), rfc_name(new))))
+                }
+                Err(e) => Ok(Err(Refusal::from(e))),
+            }
+        })?;
+        self.wake_workers();
+        result
+    }
+
+    /// The open RFCs of a channel, with their deadlines.
+    pub fn list_rfcs(&self, channel: &str) -> Result<String, Refusal> {
+        let rfcs = self.store.read(|rx| rx.rfcs_in_channel(channel))?;
+        let open: Vec<&Rfc> = rfcs.iter().filter(|r| r.status.is_open()).collect();
+        if open.is_empty() {
+            return Ok("No open RFCs in this channel. Start one with `/rfc Title approver:@who`.".into());
+        }
+        let mut text = format!("*Open RFCs in <#{channel}> ({})*\n", open.len());
+        for r in open {
+            let when = match r.status {
+                crate::rfc::RfcStatus::Proposed => format!("comments until {}", slack_date(r.closes_at)),
+                _ => format!(
+                    "awaiting {}'s decision{}",
+                    mention(&r.approver),
+                    r.decide_by.map(|at| format!(" by {}", slack_date(at))).unwrap_or_default()
+                ),
+            };
+            text.push_str(&format!("• *{}: {}*: {when}\n", r.name(), escape(&r.title)));
+        }
+        Ok(text)
+    }
+
+    /// `/decisions [words]`: the best matches, or the latest records.
+    pub fn search_decisions(&self, query: &str) -> Result<String, Refusal> {
+        let (records, links) = self.store.read(|rx| {
+            let records = rx.all_rfcs()?;
+            let mut links = std::collections::HashMap::new();
+            for r in &records {
+                if let Some((channel, ts)) = rx.tagged(&crate::rfc::message_tag(r.id))? {
+                    links.insert(r.id, crate::format::permalink(&self.identity.team_url, &channel, &ts, None));
+                }
+            }
+            Ok((records, links))
+        })?;
+        if records.is_empty() {
+            return Ok("The decision log is empty so far. Every `/rfc` lands here once it is posted.".into());
+        }
+        let hits = decisions::search(&records, query, 10);
+        let heading = if query.trim().is_empty() {
+            "*Latest decisions*".to_owned()
+        } else if hits.is_empty() {
+            return Ok(format!(
+                "Nothing in the decision log matches “{}”. Try fewer or shorter words.",
+                escape(query.trim())
+            ));
+        } else {
+            format!("*Decisions matching “{}”*", escape(query.trim()))
+        };
+        let lines = decisions::slack_lines(&hits, &|r: &Rfc| links.get(&r.id).cloned());
+        Ok(format!("{heading}\n{lines}"))
+    }
+
+    /// The time zone of a person (fallback when unknown).
+    pub async fn time_zone(&self, user: &str) -> chrono_tz::Tz {
+        self.human_time_zone(user).await.unwrap_or(self.settings.fallback_timezone)
+    }
+
+    pub fn wake_workers(&self) {
+        self.wakers.timers.notify_one();
+        self.wakers.delivery.notify_one();
+    }
+}
