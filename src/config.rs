@@ -402,9 +402,14 @@ fn parse_rfc(raw: &RawRfc) -> Result<RfcSettings, ConfigError> {
         return Err(invalid("rfc.min_window", "must be more than 0s"));
     }
     if settings.min_window > settings.max_window {
-        return Err(invalid("rfc.max_window", "must not be less than rfc.min_window"));
+        return Err(invalid(
+            "rfc.max_window",
+            "must not be less than rfc.min_window",
+        ));
     }
-    if settings.default_window < settings.min_window || settings.default_window > settings.max_window {
+    if settings.default_window < settings.min_window
+        || settings.default_window > settings.max_window
+    {
         return Err(invalid(
             "rfc.default_window",
             "must lie between rfc.min_window and rfc.max_window",

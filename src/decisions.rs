@@ -363,12 +363,7 @@ pub fn markdown(rfc: &Rfc, names: &Names, permalink: Option<&str>) -> String {
         let _ = writeln!(md, "- Supersedes {}", rfc_name(old));
     }
     let _ = writeln!(md, "- Proposed: {}", date(rfc.opened_at));
-    let window = if rfc.status == RfcStatus::Proposed {
-        "closes"
-    } else {
-        "closed"
-    };
-    let _ = writeln!(md, "- Comment window {window}: {}", date(rfc.closes_at));
+    let _ = writeln!(md, "- Comment window: until {}", date(rfc.closes_at));
     if let Some((_, at, _)) = decision(rfc) {
         let _ = writeln!(md, "- Decided: {}", date(at));
     }

@@ -220,7 +220,12 @@ impl Delivery {
         };
         let result = self
             .slack
-            .post_message(&channel, thread_ts.as_deref(), &msg.text, msg.blocks.as_ref())
+            .post_message(
+                &channel,
+                thread_ts.as_deref(),
+                &msg.text,
+                msg.blocks.as_ref(),
+            )
             .await;
         match result {
             Ok(ts) => {

@@ -35,7 +35,10 @@ impl Dispatcher {
 
     /// Records an Events API delivery for processing. Errors mean "not recorded": the transport
     /// must not ack, so Slack retries.
-    pub async fn accept_event(&self, callback: SlackPushEventCallback) -> Result<Accepted, StoreError> {
+    pub async fn accept_event(
+        &self,
+        callback: SlackPushEventCallback,
+    ) -> Result<Accepted, StoreError> {
         let event_id = callback.event_id.0.clone();
         let Some(event) = inbound::from_event(&callback.event) else {
             tracing::debug!(%event_id, "event needs no action");
@@ -66,7 +69,13 @@ impl Dispatcher {
                 let engine = self.engine.clone();
                 let now = (engine.now)();
                 tokio::task::spawn_blocking(move || {
-                    commands::answer(&command, &engine.store, &engine.settings, Some(&engine.identity.team_url), now)
+                    commands::answer(
+                        &command,
+                        &engine.store,
+                        &engine.settings,
+                        Some(&engine.identity.team_url),
+                        now,
+                    )
                 })
                 .await
                 .unwrap_or_else(|e| {
@@ -102,15 +111,19 @@ impl Dispatcher {
                     }
                 }
             }
-            RfcCommand::Open(args) => match engine.open_rfc(user, channel, args, String::new()).await {
-                Ok(id) => Reply::new(format!(
-                    "RFC-{id} is being posted in this channel. If it does not appear, invite me with `/invite @asyncbot` and try again."
-                )),
-                Err(refusal) => Reply::new(refusal.0),
-            },
-            RfcCommand::Decide { id, verdict, rationale } => {
-                reply(engine.decide_rfc(user, id, verdict, &rationale).await)
+            RfcCommand::Open(args) => {
+                match engine.open_rfc(user, channel, args, String::new()).await {
+                    Ok(id) => Reply::new(format!(
+                        "RFC-{id} is being posted in this channel. If it does not appear, invite me with `/invite @asyncbot` and try again."
+                    )),
+                    Err(refusal) => Reply::new(refusal.0),
+                }
             }
+            RfcCommand::Decide {
+                id,
+                verdict,
+                rationale,
+            } => reply(engine.decide_rfc(user, id, verdict, &rationale).await),
             RfcCommand::Withdraw { id } => reply(engine.withdraw_rfc(user, id).await),
             RfcCommand::Supersede { old, new } => reply(engine.supersede_rfc(user, old, new).await),
             RfcCommand::List => match needs_channel(channel) {
@@ -146,9 +159,15 @@ impl Dispatcher {
                 continue;
             };
             let answer = match action.action_id.0.as_str() {
-                "rfc_no_comments" => Some(engine.respond_to_rfc(&user, id, Response::NoComments).await),
+                "rfc_no_comments" => {
+                    Some(engine.respond_to_rfc(&user, id, Response::NoComments).await)
+                }
                 verb @ ("rfc_accept" | "rfc_reject") => {
-                    let verdict = if verb == "rfc_accept" { Verdict::Accept } else { Verdict::Reject };
+                    let verdict = if verb == "rfc_accept" {
+                        Verdict::Accept
+                    } else {
+                        Verdict::Reject
+                    };
                     let rfc = engine.store.read(|rx| rx.rfc(id)).ok().flatten();
                     match rfc {
                         None => Some(Err(Refusal(format!("There is no RFC-{id}.")))),
@@ -184,10 +203,9 @@ impl Dispatcher {
                 None => continue,
                 Some(Ok(text)) | Some(Err(Refusal(text))) => text,
             };
-            if let Some(channel) = &channel {
-                if let Err(err) = engine.slack.post_ephemeral(channel, &user, &text).await {
-                    tracing::warn!(error = %err, "could not answer a button press");
-                }
+            let Some(channel) = &channel else { continue };
+            if let Err(err) = engine.slack.post_ephemeral(channel, &user, &text).await {
+                tracing::warn!(error = %err, "could not answer a button press");
             }
         }
     }
@@ -197,13 +215,7 @@ impl Dispatcher {
         let SlackView::Modal(modal) = &e.view.view else {
             return InteractionReply::Ack;
         };
-        let values = ViewValues(
-            e.view
-                .state_params
-                .state
-                .as_ref()
-                .map(|s| &s.values),
-        );
+        let values = ViewValues(e.view.state_params.state.as_ref().map(|s| &s.values));
         let metadata = modal.private_metadata.clone().unwrap_or_default();
         let errors = |block: &str, message: String| {
             InteractionReply::ViewErrors(HashMap::from([(block.to_owned(), message)]))
@@ -215,7 +227,13 @@ impl Dispatcher {
                     return errors("title", "Give the RFC a title.".into());
                 }
                 if title.chars().count() > rfc_command::MAX_TITLE_CHARS {
-                    return errors("title", format!("Keep the title under {} characters.", rfc_command::MAX_TITLE_CHARS));
+                    return errors(
+                        "title",
+                        format!(
+                            "Keep the title under {} characters.",
+                            rfc_command::MAX_TITLE_CHARS
+                        ),
+                    );
                 }
                 let Some(approver) = values.user("approver") else {
                     return errors("approver", "Pick exactly one approver.".into());
@@ -224,10 +242,17 @@ impl Dispatcher {
                     None => None,
                     Some(w) => match humantime::parse_duration(w.trim()) {
                         Ok(d) => Some(d),
-                        Err(_) => return errors("window", format!("“{}” is not a duration: try 48h or 3d.", w.trim())),
+                        Err(_) => {
+                            return errors(
+                                "window",
+                                format!("“{}” is not a duration: try 48h or 3d.", w.trim()),
+                            );
+                        }
                     },
                 };
-                if let Some(Err(message)) = window.map(|w| crate::rfc::check_window(w, &self.engine.settings.rfc)) {
+                if let Some(Err(message)) =
+                    window.map(|w| crate::rfc::check_window(w, &self.engine.settings.rfc))
+                {
                     return errors("window", message);
                 }
                 let mut contributors = values.users("contributors");
@@ -259,7 +284,10 @@ impl Dispatcher {
                 };
                 let rationale = values.text("rationale").unwrap_or_default();
                 if rationale.trim().is_empty() {
-                    return errors("rationale", "Say why: the rationale is what the decision log keeps.".into());
+                    return errors(
+                        "rationale",
+                        "Say why: the rationale is what the decision log keeps.".into(),
+                    );
                 }
                 match self.engine.decide_rfc(&user, id, verdict, &rationale).await {
                     Ok(_) => InteractionReply::Ack,
@@ -278,7 +306,9 @@ fn reply(result: Result<String, Refusal>) -> Reply {
 }
 
 /// A modal's submitted values: block id → the input's value (action id `value`).
-struct ViewValues<'a>(Option<&'a HashMap<SlackBlockId, HashMap<SlackActionId, SlackViewStateValue>>>);
+struct ViewValues<'a>(
+    Option<&'a HashMap<SlackBlockId, HashMap<SlackActionId, SlackViewStateValue>>>,
+);
 
 impl ViewValues<'_> {
     fn get(&self, block: &str) -> Option<&SlackViewStateValue> {
@@ -306,7 +336,13 @@ impl ViewValues<'_> {
             .iter()
             .flatten()
             .map(|u| u.0.clone())
-            .chain(value.selected_conversations.iter().flatten().map(|c| c.0.clone()))
+            .chain(
+                value
+                    .selected_conversations
+                    .iter()
+                    .flatten()
+                    .map(|c| c.0.clone()),
+            )
         {
             if !out.contains(&id) {
                 out.push(id);

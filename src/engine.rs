@@ -64,10 +64,16 @@ impl Engine {
     }
 
     /// The permalink of an RFC's message, once it has been posted.
-    pub fn permalink_of(&self, tx: &crate::store::Tx<'_>, id: u64) -> Result<Option<String>, StoreError> {
+    pub fn permalink_of(
+        &self,
+        tx: &crate::store::Tx<'_>,
+        id: u64,
+    ) -> Result<Option<String>, StoreError> {
         Ok(tx
             .tagged(&crate::rfc::message_tag(id))?
-            .map(|(channel, ts)| crate::format::permalink(&self.identity.team_url, &channel, &ts, None)))
+            .map(|(channel, ts)| {
+                crate::format::permalink(&self.identity.team_url, &channel, &ts, None)
+            }))
     }
 
     /// Processes the inbox until it is empty, then waits for more.
@@ -136,6 +142,16 @@ impl Engine {
                             &text,
                             now,
                         )?;
+                        // A contributor's comment in an RFC's thread is their response.
+                        if let Some(root) = thread_ts.as_deref().filter(|root| *root != ts) {
+                            record_rfc_response(
+                                tx,
+                                &channel,
+                                root,
+                                &user,
+                                crate::rfc::Response::Commented,
+                            )?;
+                        }
                         // "@alice done!" answers Alice; it does not ask her something back.
                         for (recipient, tz) in people.iter().filter(|(p, _)| !answered.contains(p))
                         {
@@ -460,7 +476,11 @@ impl Engine {
                         let messages = rfc.fire(now, &self.rfc_context(permalink));
                         let any = !messages.is_empty();
                         if any {
-                            tracing::info!(rfc = id, status = rfc.status.label(), "RFC timer fired");
+                            tracing::info!(
+                                rfc = id,
+                                status = rfc.status.label(),
+                                "RFC timer fired"
+                            );
                         }
                         for m in messages {
                             tx.enqueue(m, now)?;
@@ -489,7 +509,10 @@ impl Engine {
 /// ✅ on an RFC counts as a contributor's response.
 fn is_rfc_ack(reaction: &str) -> bool {
     let base = reaction.split("::").next().unwrap_or(reaction);
-    matches!(base, "white_check_mark" | "heavy_check_mark" | "ballot_box_with_check")
+    matches!(
+        base,
+        "white_check_mark" | "heavy_check_mark" | "ballot_box_with_check"
+    )
 }
 
 /// Records a contributor's response if `channel`/`ts` is an RFC message.
@@ -500,7 +523,11 @@ fn record_rfc_response(
     user: &str,
     response: crate::rfc::Response,
 ) -> Result<(), StoreError> {
-    let Some(id) = tx.tag_of(channel, ts)?.as_deref().and_then(crate::rfc::rfc_of_tag) else {
+    let Some(id) = tx
+        .tag_of(channel, ts)?
+        .as_deref()
+        .and_then(crate::rfc::rfc_of_tag)
+    else {
         return Ok(());
     };
     let Some(mut rfc) = tx.rfc(id)? else {

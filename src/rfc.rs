@@ -194,9 +194,16 @@ pub fn check_window(window: Duration, settings: &RfcSettings) -> Result<(), Stri
 
 impl Rfc {
     /// Opens an RFC: returns it and its top-level message.
-    pub fn open(id: u64, new: NewRfc, now: DateTime<Utc>, ctx: &RfcContext<'_>) -> (Self, Vec<OutgoingMessage>) {
+    pub fn open(
+        id: u64,
+        new: NewRfc,
+        now: DateTime<Utc>,
+        ctx: &RfcContext<'_>,
+    ) -> (Self, Vec<OutgoingMessage>) {
         let clock = ctx.settings.clock;
-        let closes_at = ctx.calendar.add(clock, now, new.driver_tz, to_chrono(new.window));
+        let closes_at = ctx
+            .calendar
+            .add(clock, now, new.driver_tz, to_chrono(new.window));
         // The reminder goes out when `remind_before` of the window remains (on the wall clock:
         // the close itself is already on the business clock), and only if that is after now.
         let remind_at = (!new.contributors.is_empty() && !ctx.settings.remind_before.is_zero())
@@ -250,7 +257,10 @@ impl Rfc {
     /// When this RFC next needs attention.
     pub fn next_due(&self) -> Option<DateTime<Utc>> {
         match self.status {
-            RfcStatus::Proposed => Some(self.remind_at.map_or(self.closes_at, |r| r.min(self.closes_at))),
+            RfcStatus::Proposed => Some(
+                self.remind_at
+                    .map_or(self.closes_at, |r| r.min(self.closes_at)),
+            ),
             RfcStatus::AwaitingDecision => self.next_step_at,
             _ => None,
         }
@@ -296,8 +306,15 @@ impl Rfc {
         });
     }
 
-    fn step_time(&self, base: DateTime<Utc>, after: Duration, ctx: &RfcContext<'_>) -> DateTime<Utc> {
-        let raw = ctx.calendar.add(ctx.settings.clock, base, self.approver_tz, to_chrono(after));
+    fn step_time(
+        &self,
+        base: DateTime<Utc>,
+        after: Duration,
+        ctx: &RfcContext<'_>,
+    ) -> DateTime<Utc> {
+        let raw = ctx
+            .calendar
+            .add(ctx.settings.clock, base, self.approver_tz, to_chrono(after));
         ctx.calendar.next_working_time(raw, self.approver_tz)
     }
 
@@ -326,7 +343,10 @@ impl Rfc {
     pub fn fire(&mut self, now: DateTime<Utc>, ctx: &RfcContext<'_>) -> Vec<OutgoingMessage> {
         let mut out = Vec::new();
         if self.status == RfcStatus::Proposed {
-            if self.remind_at.is_some_and(|at| at <= now && at < self.closes_at) {
+            if self
+                .remind_at
+                .is_some_and(|at| at <= now && at < self.closes_at)
+            {
                 self.remind_at = None;
                 let silent = self.silent_contributors();
                 if !silent.is_empty() {
@@ -345,7 +365,8 @@ impl Rfc {
             }
             return out;
         }
-        if self.status != RfcStatus::AwaitingDecision || self.next_step_at.is_none_or(|at| at > now) {
+        if self.status != RfcStatus::AwaitingDecision || self.next_step_at.is_none_or(|at| at > now)
+        {
             return out;
         }
         let Some(step) = ctx.ladder.get(self.steps_taken).cloned() else {
@@ -385,7 +406,11 @@ impl Rfc {
         let responded: Vec<String> = self
             .contributors
             .iter()
-            .filter_map(|c| self.responses.get(c).map(|r| format!("{} ({})", mention(c), r.label())))
+            .filter_map(|c| {
+                self.responses
+                    .get(c)
+                    .map(|r| format!("{} ({})", mention(c), r.label()))
+            })
             .collect();
         let silent = self.silent_contributors();
         let mut text = format!("The comment window for *{}* has closed.\n", self.name());
@@ -394,12 +419,20 @@ impl Rfc {
         } else {
             text.push_str(&format!(
                 "Responded: {}.\n",
-                if responded.is_empty() { "nobody".to_owned() } else { responded.join(", ") }
+                if responded.is_empty() {
+                    "nobody".to_owned()
+                } else {
+                    responded.join(", ")
+                }
             ));
             if !silent.is_empty() {
                 text.push_str(&format!(
                     "No response: {} (silence does not block).\n",
-                    silent.iter().map(|u| mention(u)).collect::<Vec<_>>().join(", ")
+                    silent
+                        .iter()
+                        .map(|u| mention(u))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
         }
@@ -418,7 +451,12 @@ impl Rfc {
     fn render_step(&self, action: StepAction, ctx: &RfcContext<'_>) -> OutgoingMessage {
         let rfc_link = match &ctx.permalink {
             Some(url) => link(url, &format!("{}: {}", self.name(), self.title)),
-            None => format!("*{}: {}* in <#{}>", self.name(), escape(&self.title), self.channel),
+            None => format!(
+                "*{}: {}* in <#{}>",
+                self.name(),
+                escape(&self.title),
+                self.channel
+            ),
         };
         match action {
             StepAction::ThreadMention => self.thread(format!(
@@ -525,7 +563,11 @@ impl Rfc {
     }
 
     /// The driver withdraws the RFC.
-    pub fn withdraw(&mut self, by: &str, now: DateTime<Utc>) -> Result<Vec<OutgoingMessage>, RfcError> {
+    pub fn withdraw(
+        &mut self,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutgoingMessage>, RfcError> {
         if by != self.driver {
             return Err(RfcError::NotDriver {
                 id: self.id,
@@ -543,12 +585,21 @@ impl Rfc {
         self.remind_at = None;
         Ok(vec![
             self.edit(),
-            self.thread(format!("{} withdrew *{}*. No decision is needed.", mention(by), self.name())),
+            self.thread(format!(
+                "{} withdrew *{}*. No decision is needed.",
+                mention(by),
+                self.name()
+            )),
         ])
     }
 
     /// Marks this (decided) record superseded by `new`.
-    pub fn supersede_with(&mut self, new: &Rfc, by: &str, now: DateTime<Utc>) -> Result<Vec<OutgoingMessage>, RfcError> {
+    pub fn supersede_with(
+        &mut self,
+        new: &Rfc,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<OutgoingMessage>, RfcError> {
         if by != self.driver && by != self.approver {
             return Err(RfcError::CannotSupersede { id: self.id });
         }
@@ -592,7 +643,11 @@ impl Rfc {
             ),
             RfcStatus::Accepted | RfcStatus::Rejected => format!(
                 "{} *{}* by {} on {}: {}",
-                if self.status == RfcStatus::Accepted { ":white_check_mark:" } else { ":x:" },
+                if self.status == RfcStatus::Accepted {
+                    ":white_check_mark:"
+                } else {
+                    ":x:"
+                },
                 self.status.label(),
                 mention(&self.approver),
                 self.decided_at.map(slack_date).unwrap_or_default(),
@@ -726,9 +781,18 @@ mod tests {
 
     fn ladder() -> Vec<LadderStep> {
         vec![
-            LadderStep { after: Duration::ZERO, action: StepAction::ThreadMention },
-            LadderStep { after: Duration::from_secs(24 * 3600), action: StepAction::DirectMessage },
-            LadderStep { after: Duration::from_secs(12 * 3600), action: StepAction::SuggestCall },
+            LadderStep {
+                after: Duration::ZERO,
+                action: StepAction::ThreadMention,
+            },
+            LadderStep {
+                after: Duration::from_secs(24 * 3600),
+                action: StepAction::DirectMessage,
+            },
+            LadderStep {
+                after: Duration::from_secs(12 * 3600),
+                action: StepAction::SuggestCall,
+            },
         ]
     }
 
@@ -753,7 +817,12 @@ mod tests {
         let s = settings();
         let cal = BusinessCalendar::always();
         let ladder = ladder();
-        let ctx = RfcContext { settings: &s, calendar: &cal, ladder: &ladder, permalink: None };
+        let ctx = RfcContext {
+            settings: &s,
+            calendar: &cal,
+            ladder: &ladder,
+            permalink: None,
+        };
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let (mut rfc, out) = Rfc::open(12, new_rfc(), now, &ctx);
         assert_eq!(out.len(), 1);
@@ -767,42 +836,105 @@ mod tests {
         assert_eq!(rfc.next_due(), rfc.remind_at);
 
         assert!(rfc.respond("UCAROL", Response::Commented).unwrap());
-        assert!(!rfc.respond("UCAROL", Response::NoComments).unwrap(), "a comment stays a comment");
-        assert_eq!(rfc.respond("UBOB", Response::NoComments), Err(RfcError::NotContributor { id: 12 }));
+        assert!(
+            !rfc.respond("UCAROL", Response::NoComments).unwrap(),
+            "a comment stays a comment"
+        );
+        assert_eq!(
+            rfc.respond("UBOB", Response::NoComments),
+            Err(RfcError::NotContributor { id: 12 })
+        );
 
         let reminder = rfc.fire(now + chrono::Duration::hours(48), &ctx);
-        assert_eq!(reminder.len(), 1, "one reminder message, not one per person");
-        assert!(reminder[0].text.starts_with("<@UDAVE>:"), "{}", reminder[0].text);
+        assert_eq!(
+            reminder.len(),
+            1,
+            "one reminder message, not one per person"
+        );
+        assert!(
+            reminder[0].text.starts_with("<@UDAVE>:"),
+            "{}",
+            reminder[0].text
+        );
         assert!(!reminder[0].text.contains("UCAROL"));
-        assert!(rfc.fire(now + chrono::Duration::hours(49), &ctx).is_empty(), "once");
+        assert!(
+            rfc.fire(now + chrono::Duration::hours(49), &ctx).is_empty(),
+            "once"
+        );
 
         let close = rfc.fire(rfc.closes_at, &ctx);
         assert_eq!(rfc.status, RfcStatus::AwaitingDecision);
-        assert!(close[0].text.contains("<@UBOB>, please decide by <!date^"), "{}", close[0].text);
+        assert!(
+            close[0].text.contains("<@UBOB>, please decide by <!date^"),
+            "{}",
+            close[0].text
+        );
         assert!(close[0].text.contains("<@UCAROL> (commented)"));
         assert!(close[0].text.contains("No response: <@UDAVE>"));
-        assert_eq!(rfc.decide_by, Some(rfc.closes_at + chrono::Duration::hours(24)));
+        assert_eq!(
+            rfc.decide_by,
+            Some(rfc.closes_at + chrono::Duration::hours(24))
+        );
 
         let refused = rfc.decide("UCAROL", Verdict::Accept, "yes", now, &ctx);
         assert!(matches!(refused, Err(RfcError::NotApprover { .. })));
         let dm = rfc.fire(rfc.decide_by.unwrap(), &ctx);
-        assert!(matches!(&dm[0].destination, Destination::DirectMessage { user } if user == "UBOB"));
+        assert!(
+            matches!(&dm[0].destination, Destination::DirectMessage { user } if user == "UBOB")
+        );
 
         let decided_at = rfc.decide_by.unwrap() + chrono::Duration::hours(1);
-        let out = rfc.decide("UBOB", Verdict::Accept, "Safer and faster.", decided_at, &ctx).unwrap();
+        let out = rfc
+            .decide(
+                "UBOB",
+                Verdict::Accept,
+                "Safer and faster.",
+                decided_at,
+                &ctx,
+            )
+            .unwrap();
         assert_eq!(rfc.status, RfcStatus::Accepted);
         assert_eq!(rfc.next_due(), None, "the ladder stops");
         assert!(matches!(&out[0].destination, Destination::Edit { tag, .. } if tag == "rfc:12"));
-        assert!(out[0].blocks.as_ref().unwrap().to_string().contains("Accepted"));
-        assert!(!out[0].blocks.as_ref().unwrap().to_string().contains("rfc_accept"), "no buttons once decided");
-        assert!(out.iter().any(|m| matches!(&m.destination, Destination::Channel { channel } if channel == "CANN")));
-        assert!(out.iter().any(|m| matches!(&m.destination, Destination::DirectMessage { user } if user == "UERIN")));
+        assert!(
+            out[0]
+                .blocks
+                .as_ref()
+                .unwrap()
+                .to_string()
+                .contains("Accepted")
+        );
+        assert!(
+            !out[0]
+                .blocks
+                .as_ref()
+                .unwrap()
+                .to_string()
+                .contains("rfc_accept"),
+            "no buttons once decided"
+        );
+        assert!(out.iter().any(
+            |m| matches!(&m.destination, Destination::Channel { channel } if channel == "CANN")
+        ));
+        assert!(out.iter().any(
+            |m| matches!(&m.destination, Destination::DirectMessage { user } if user == "UERIN")
+        ));
         assert!(matches!(
             rfc.decide("UBOB", Verdict::Reject, "no", decided_at, &ctx),
-            Err(RfcError::Closed { status: RfcStatus::Accepted, .. })
+            Err(RfcError::Closed {
+                status: RfcStatus::Accepted,
+                ..
+            })
         ));
         let statuses: Vec<_> = rfc.history.iter().map(|h| h.status).collect();
-        assert_eq!(statuses, vec![RfcStatus::Proposed, RfcStatus::AwaitingDecision, RfcStatus::Accepted]);
+        assert_eq!(
+            statuses,
+            vec![
+                RfcStatus::Proposed,
+                RfcStatus::AwaitingDecision,
+                RfcStatus::Accepted
+            ]
+        );
     }
 
     #[test]
@@ -810,14 +942,21 @@ mod tests {
         let s = settings();
         let cal = BusinessCalendar::always();
         let ladder = ladder();
-        let ctx = RfcContext { settings: &s, calendar: &cal, ladder: &ladder, permalink: Some("https://a.slack.com/archives/CARCH/p1".into()) };
+        let ctx = RfcContext {
+            settings: &s,
+            calendar: &cal,
+            ladder: &ladder,
+            permalink: Some("https://a.slack.com/archives/CARCH/p1".into()),
+        };
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let (mut rfc, _) = Rfc::open(3, new_rfc(), now, &ctx);
         rfc.fire(rfc.closes_at, &ctx);
         let dm = rfc.fire(rfc.next_step_at.unwrap(), &ctx);
         assert!(dm[0].text.contains("https://a.slack.com/archives/CARCH/p1"));
         let call = rfc.fire(rfc.next_step_at.unwrap(), &ctx);
-        assert!(matches!(&call[0].destination, Destination::GroupMessage { users } if users == &vec!["UALICE".to_string(), "UBOB".to_string()]));
+        assert!(
+            matches!(&call[0].destination, Destination::GroupMessage { users } if users == &vec!["UALICE".to_string(), "UBOB".to_string()])
+        );
         assert!(call[0].text.contains("/rfc decide RFC-3"));
         assert_eq!(rfc.next_step_at, None);
     }
@@ -827,14 +966,28 @@ mod tests {
         let s = settings();
         let cal = BusinessCalendar::always();
         let ladder = ladder();
-        let ctx = RfcContext { settings: &s, calendar: &cal, ladder: &ladder, permalink: None };
+        let ctx = RfcContext {
+            settings: &s,
+            calendar: &cal,
+            ladder: &ladder,
+            permalink: None,
+        };
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let (mut a, _) = Rfc::open(1, new_rfc(), now, &ctx);
         let (mut b, _) = Rfc::open(2, new_rfc(), now, &ctx);
-        assert!(matches!(a.withdraw("UBOB", now), Err(RfcError::NotDriver { .. })));
-        assert!(matches!(a.supersede_with(&b, "UALICE", now), Err(RfcError::NotDecidedYet { .. })));
+        assert!(matches!(
+            a.withdraw("UBOB", now),
+            Err(RfcError::NotDriver { .. })
+        ));
+        assert!(matches!(
+            a.supersede_with(&b, "UALICE", now),
+            Err(RfcError::NotDecidedYet { .. })
+        ));
         a.decide("UBOB", Verdict::Accept, "ok", now, &ctx).unwrap();
-        assert!(matches!(a.supersede_with(&b, "UCAROL", now), Err(RfcError::CannotSupersede { .. })));
+        assert!(matches!(
+            a.supersede_with(&b, "UCAROL", now),
+            Err(RfcError::CannotSupersede { .. })
+        ));
         a.supersede_with(&b, "UALICE", now).unwrap();
         assert_eq!(a.status, RfcStatus::Superseded);
         assert_eq!(a.superseded_by, Some(2));

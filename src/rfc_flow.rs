@@ -96,7 +96,10 @@ impl Engine {
     fn change_rfc<T>(
         &self,
         id: u64,
-        change: impl FnOnce(&mut Rfc, &crate::rfc::RfcContext<'_>) -> Result<(T, Vec<crate::outbox::OutgoingMessage>), RfcError>,
+        change: impl FnOnce(
+            &mut Rfc,
+            &crate::rfc::RfcContext<'_>,
+        ) -> Result<(T, Vec<crate::outbox::OutgoingMessage>), RfcError>,
     ) -> Result<T, Refusal> {
         let now = (self.now)();
         let result = self.store.write(|tx| {
@@ -119,7 +122,13 @@ impl Engine {
         result
     }
 
-    pub async fn decide_rfc(&self, user: &str, id: u64, verdict: Verdict, rationale: &str) -> Result<String, Refusal> {
+    pub async fn decide_rfc(
+        &self,
+        user: &str,
+        id: u64,
+        verdict: Verdict,
+        rationale: &str,
+    ) -> Result<String, Refusal> {
         let now = (self.now)();
         self.change_rfc(id, |rfc, ctx| {
             let out = rfc.decide(user, verdict, rationale, now, ctx)?;
@@ -138,10 +147,18 @@ impl Engine {
         })
     }
 
-    pub async fn respond_to_rfc(&self, user: &str, id: u64, response: Response) -> Result<String, Refusal> {
+    pub async fn respond_to_rfc(
+        &self,
+        user: &str,
+        id: u64,
+        response: Response,
+    ) -> Result<String, Refusal> {
         self.change_rfc(id, |rfc, _| {
             rfc.respond(user, response)?;
-            Ok((format!("Noted: {} on {}. Thank you.", response.label(), rfc.name()), Vec::new()))
+            Ok((
+                format!("Noted: {} on {}. Thank you.", response.label(), rfc.name()),
+                Vec::new(),
+            ))
         })
     }
 
@@ -161,7 +178,11 @@ impl Engine {
                     new_rfc.supersedes = Some(old);
                     tx.put_rfc(&old_rfc)?;
                     tx.put_rfc(&new_rfc)?;
-                    Ok(Ok(format!("{} is marked superseded by {}.", rfc_name(old), rfc_name(new))))
+                    Ok(Ok(format!(
+                        "{} is marked superseded by {}.",
+                        rfc_name(old),
+                        rfc_name(new)
+                    )))
                 }
                 Err(e) => Ok(Err(Refusal::from(e))),
             }
@@ -175,16 +196,22 @@ impl Engine {
         let rfcs = self.store.read(|rx| rx.rfcs_in_channel(channel))?;
         let open: Vec<&Rfc> = rfcs.iter().filter(|r| r.status.is_open()).collect();
         if open.is_empty() {
-            return Ok("No open RFCs in this channel. Start one with `/rfc Title approver:@who`.".into());
+            return Ok(
+                "No open RFCs in this channel. Start one with `/rfc Title approver:@who`.".into(),
+            );
         }
         let mut text = format!("*Open RFCs in <#{channel}> ({})*\n", open.len());
         for r in open {
             let when = match r.status {
-                crate::rfc::RfcStatus::Proposed => format!("comments until {}", slack_date(r.closes_at)),
+                crate::rfc::RfcStatus::Proposed => {
+                    format!("comments until {}", slack_date(r.closes_at))
+                }
                 _ => format!(
                     "awaiting {}'s decision{}",
                     mention(&r.approver),
-                    r.decide_by.map(|at| format!(" by {}", slack_date(at))).unwrap_or_default()
+                    r.decide_by
+                        .map(|at| format!(" by {}", slack_date(at)))
+                        .unwrap_or_default()
                 ),
             };
             text.push_str(&format!("• *{}: {}*: {when}\n", r.name(), escape(&r.title)));
@@ -199,13 +226,19 @@ impl Engine {
             let mut links = std::collections::HashMap::new();
             for r in &records {
                 if let Some((channel, ts)) = rx.tagged(&crate::rfc::message_tag(r.id))? {
-                    links.insert(r.id, crate::format::permalink(&self.identity.team_url, &channel, &ts, None));
+                    links.insert(
+                        r.id,
+                        crate::format::permalink(&self.identity.team_url, &channel, &ts, None),
+                    );
                 }
             }
             Ok((records, links))
         })?;
         if records.is_empty() {
-            return Ok("The decision log is empty so far. Every `/rfc` lands here once it is posted.".into());
+            return Ok(
+                "The decision log is empty so far. Every `/rfc` lands here once it is posted."
+                    .into(),
+            );
         }
         let hits = decisions::search(&records, query, 10);
         let heading = if query.trim().is_empty() {
@@ -224,7 +257,9 @@ impl Engine {
 
     /// The time zone of a person (fallback when unknown).
     pub async fn time_zone(&self, user: &str) -> chrono_tz::Tz {
-        self.human_time_zone(user).await.unwrap_or(self.settings.fallback_timezone)
+        self.human_time_zone(user)
+            .await
+            .unwrap_or(self.settings.fallback_timezone)
     }
 
     pub fn wake_workers(&self) {

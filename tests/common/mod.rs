@@ -134,7 +134,43 @@ impl TestApp {
         app
     }
 
-    fn config_path(&self) -> PathBuf {
+    /// Stops the bot (as `kill -9` would) so that offline tools may open its store.
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Sends an interactive payload (button press, modal submission); returns the ack's body
+    /// (HTTP) or the ack's `payload` (Socket Mode), `Value::Null` when empty.
+    pub async fn interaction(&self, fake: &FakeSlack, payload: &Value) -> Value {
+        match self.mode {
+            Mode::Http => {
+                let body = format!("payload={}", urlencode(&payload.to_string()));
+                let r = self
+                    .post_signed(
+                        "/slack/interactions",
+                        "application/x-www-form-urlencoded",
+                        body.into_bytes(),
+                    )
+                    .await;
+                assert_eq!(r.status(), 200, "interaction refused");
+                let text = r.text().await.unwrap();
+                if text.trim().is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(&text).unwrap()
+                }
+            }
+            Mode::SocketMode => {
+                let ack = fake
+                    .socket_send("interactive", payload.clone(), Duration::from_secs(5))
+                    .await;
+                ack.get("payload").cloned().unwrap_or(Value::Null)
+            }
+        }
+    }
+
+    pub fn config_path(&self) -> PathBuf {
         self.dir.path().join("asyncbot.toml")
     }
 
@@ -270,6 +306,24 @@ impl TestApp {
         user: &str,
         channel: &str,
     ) -> (String, Duration) {
+        let (reply, took) = self.command_raw(fake, command, text, user, channel).await;
+        let text = reply
+            .as_str()
+            .unwrap_or_else(|| panic!("{command} {text:?} gave no visible answer"))
+            .to_owned();
+        (text, took)
+    }
+
+    /// Runs a slash command; returns the ephemeral reply's text (`Value::Null` when the command
+    /// answered with no message, e.g. because it opened a modal) and how long it took.
+    pub async fn command_raw(
+        &self,
+        fake: &FakeSlack,
+        command: &str,
+        text: &str,
+        user: &str,
+        channel: &str,
+    ) -> (Value, Duration) {
         let started = std::time::Instant::now();
         let form = [
             ("token", "ignored"),
@@ -299,7 +353,12 @@ impl TestApp {
                     )
                     .await;
                 assert_eq!(r.status(), 200);
-                r.json::<Value>().await.unwrap()
+                let body = r.text().await.unwrap();
+                if body.trim().is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(&body).unwrap()
+                }
             }
             Mode::SocketMode => {
                 let payload: serde_json::Map<String, Value> = form
@@ -313,14 +372,17 @@ impl TestApp {
                         Duration::from_secs(5),
                     )
                     .await;
-                ack["payload"].clone()
+                ack.get("payload").cloned().unwrap_or(Value::Null)
             }
         };
-        assert_eq!(reply["response_type"], "ephemeral", "{reply}");
-        (
-            reply["text"].as_str().unwrap_or_default().to_owned(),
-            started.elapsed(),
-        )
+        let took = started.elapsed();
+        match reply.get("text") {
+            Some(text) => {
+                assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+                (text.clone(), took)
+            }
+            None => (Value::Null, took),
+        }
     }
 }
 
