@@ -307,10 +307,10 @@ async fn sla_command_answers(mode: Mode) {
         nonsense.contains("I don't understand `/sla frobnicate`"),
         "{nonsense}"
     );
-    let (rfc, _) = app
-        .command(&fake, "/rfc", "Adopt Rust", "UBOB", CHANNEL)
+    let (standup, _) = app
+        .command(&fake, "/standup", "at 09:30", "UBOB", CHANNEL)
         .await;
-    assert!(rfc.contains("coming soon"), "{rfc}");
+    assert!(standup.contains("coming soon"), "{standup}");
     let (unknown, _) = app.command(&fake, "/weather", "", "UBOB", CHANNEL).await;
     assert!(
         unknown.contains("I don't know the command `/weather`"),
