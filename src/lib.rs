@@ -25,6 +25,7 @@ pub mod rfc_flow;
 pub mod sla;
 pub mod slack;
 pub mod socket;
+pub mod standup;
 pub mod store;
 pub mod telemetry;
 pub mod time;

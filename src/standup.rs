@@ -1,0 +1,803 @@
+//! Daily async standups: a channel's schedule on its own calendar (exact across DST), the day's
+//! prompt thread, its answers, the reminder and the summary with every blocker. Pure: the
+//! engine brings the channel's members and people's clocks, and sends what this returns.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::local_to_utc;
+use crate::format::{escape, mention};
+use crate::outbox::{Destination, OutgoingMessage};
+
+/// How the reminder reaches people who have not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RemindMode {
+    /// One message in the day's thread mentioning them.
+    Thread,
+    /// A direct message to each.
+    DirectMessage,
+}
+
+impl RemindMode {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "thread" => Some(Self::Thread),
+            "dm" | "direct_message" => Some(Self::DirectMessage),
+            _ => None,
+        }
+    }
+}
+
+/// A channel's standup schedule and the state that outlives a day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    pub channel: String,
+    pub at: NaiveTime,
+    pub timezone: Tz,
+    /// Monday first.
+    pub days: Vec<Weekday>,
+    /// The channel's own holidays (the team's come from `[calendar]`).
+    pub holidays: BTreeSet<NaiveDate>,
+    /// Days skipped with `/standup skip`.
+    pub skips: BTreeSet<NaiveDate>,
+    pub remind_after_secs: u64,
+    pub summary_after_secs: u64,
+    pub remind: RemindMode,
+    pub questions: Vec<String>,
+    /// Seeded from the config file (a schedule changed in Slack is not overwritten by it).
+    pub from_config: bool,
+    /// False after `/standup off`.
+    pub active: bool,
+    /// When the engine must next look at this channel (the timer the store keeps).
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+impl Schedule {
+    pub fn remind_after(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.remind_after_secs as i64)
+    }
+
+    pub fn summary_after(&self) -> chrono::Duration {
+        chrono::Duration::seconds(self.summary_after_secs as i64)
+    }
+
+    /// Whether `date` (in the schedule's zone) has a standup.
+    pub fn is_standup_day(&self, date: NaiveDate, team_holidays: &BTreeSet<NaiveDate>) -> bool {
+        self.active
+            && self.days.contains(&date.weekday())
+            && !self.holidays.contains(&date)
+            && !team_holidays.contains(&date)
+            && !self.skips.contains(&date)
+    }
+
+    /// The prompt's instant on `date`: `at` in the schedule's zone, exact across DST (a time in
+    /// the spring-forward gap moves to the first valid instant after it).
+    pub fn prompt_time(&self, date: NaiveDate) -> DateTime<Utc> {
+        local_to_utc(self.timezone, date, self.at)
+    }
+
+    pub fn local_date(&self, at: DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.timezone).date_naive()
+    }
+
+    /// The first standup whose prompt is strictly after `after`.
+    pub fn next_prompt(
+        &self,
+        after: DateTime<Utc>,
+        team_holidays: &BTreeSet<NaiveDate>,
+    ) -> Option<(NaiveDate, DateTime<Utc>)> {
+        let start = self.local_date(after).pred_opt()?;
+        start
+            .iter_days()
+            .take(400)
+            .filter(|d| self.is_standup_day(*d, team_holidays))
+            .map(|d| (d, self.prompt_time(d)))
+            .find(|(_, at)| *at > after)
+    }
+
+    /// The latest standup whose prompt is at or before `now` (within the last 8 days).
+    pub fn latest_prompt(
+        &self,
+        now: DateTime<Utc>,
+        team_holidays: &BTreeSet<NaiveDate>,
+    ) -> Option<(NaiveDate, DateTime<Utc>)> {
+        let mut date = self.local_date(now).succ_opt()?;
+        for _ in 0..9 {
+            if self.is_standup_day(date, team_holidays) {
+                let at = self.prompt_time(date);
+                if at <= now {
+                    return Some((date, at));
+                }
+            }
+            date = date.pred_opt()?;
+        }
+        None
+    }
+
+    pub fn tag(&self, date: NaiveDate) -> String {
+        format!("standup:{}:{date}", self.channel)
+    }
+
+    pub fn summary_tag(&self, date: NaiveDate) -> String {
+        format!("standup:{}:{date}:summary", self.channel)
+    }
+
+    /// The day's one top-level message.
+    pub fn prompt(&self, date: NaiveDate) -> OutgoingMessage {
+        let mut text = format!(
+            "*Async standup — {}*\nReply in this thread with:\n",
+            date.format("%a %-d %b")
+        );
+        for (i, q) in self.questions.iter().enumerate() {
+            text.push_str(&format!("{}. *{}*\n", i + 1, escape(q)));
+        }
+        text.push_str(
+            "One thread a day keeps the channel quiet: please answer here, not in the channel.",
+        );
+        OutgoingMessage::new(
+            Destination::Channel {
+                channel: self.channel.clone(),
+            },
+            text,
+        )
+        .tagged(self.tag(date))
+    }
+
+    /// A one-paragraph description for `/standup status`.
+    pub fn describe(&self) -> String {
+        if !self.active {
+            return "There is no standup in this channel (it was turned off).".to_owned();
+        }
+        let days = self
+            .days
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(
+            "Standup at *{}* {} on {days}; reminder after {}, summary after {}.",
+            self.at.format("%H:%M"),
+            self.timezone,
+            crate::format::human_duration(Duration::from_secs(self.remind_after_secs)),
+            crate::format::human_duration(Duration::from_secs(self.summary_after_secs)),
+        )
+    }
+}
+
+/// One person's answer (all their messages in the day's thread).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandupAnswer {
+    pub text: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One channel's standup on one date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StandupDay {
+    pub channel: String,
+    pub date: NaiveDate,
+    pub prompted_at: DateTime<Utc>,
+    pub remind_at: DateTime<Utc>,
+    pub summary_at: DateTime<Utc>,
+    pub answers: BTreeMap<String, StandupAnswer>,
+    pub reminded: bool,
+    /// People whose reminder waits for their working time: (user, when).
+    pub deferred: Vec<(String, DateTime<Utc>)>,
+    pub summarized: bool,
+    /// Who was expected, with their names (set at the summary).
+    pub expected: Vec<String>,
+    pub names: BTreeMap<String, String>,
+}
+
+impl StandupDay {
+    /// The prompt went out at `now` (late if the bot was down at the scheduled time: the
+    /// reminder and summary keep their scheduled times).
+    pub fn new(schedule: &Schedule, date: NaiveDate, now: DateTime<Utc>) -> Self {
+        let scheduled = schedule.prompt_time(date);
+        StandupDay {
+            channel: schedule.channel.clone(),
+            date,
+            prompted_at: now,
+            remind_at: scheduled + schedule.remind_after(),
+            summary_at: scheduled + schedule.summary_after(),
+            answers: BTreeMap::new(),
+            reminded: false,
+            deferred: Vec::new(),
+            summarized: false,
+            expected: Vec::new(),
+            names: BTreeMap::new(),
+        }
+    }
+
+    /// The next instant this day needs attention, if any.
+    pub fn next_due(&self) -> Option<DateTime<Utc>> {
+        if self.summarized {
+            return None;
+        }
+        let mut due = self.summary_at;
+        if !self.reminded {
+            due = due.min(self.remind_at);
+        }
+        for (_, at) in &self.deferred {
+            due = due.min(*at);
+        }
+        Some(due)
+    }
+
+    /// Records a message in the day's thread. Returns true if the summary should be updated.
+    pub fn record_answer(&mut self, user: &str, text: &str, now: DateTime<Utc>) -> bool {
+        let entry = self
+            .answers
+            .entry(user.to_owned())
+            .or_insert_with(|| StandupAnswer {
+                text: String::new(),
+                at: now,
+            });
+        if !entry.text.is_empty() {
+            entry.text.push('\n');
+        }
+        entry.text.push_str(text);
+        self.deferred.retain(|(u, _)| u != user);
+        self.summarized
+    }
+
+    fn name(&self, user: &str) -> String {
+        self.names
+            .get(user)
+            .cloned()
+            .unwrap_or_else(|| user.to_owned())
+    }
+
+    /// The summary, in the thread: answered out of expected, who has not (names, no @-ping),
+    /// and every blocker with its author.
+    pub fn summary(&self, schedule: &Schedule) -> OutgoingMessage {
+        let answered: Vec<&String> = self.answers.keys().collect();
+        let expected_answered = self
+            .expected
+            .iter()
+            .filter(|u| self.answers.contains_key(*u))
+            .count();
+        let missing: Vec<String> = self
+            .expected
+            .iter()
+            .filter(|u| !self.answers.contains_key(*u))
+            .map(|u| escape(&self.name(u)))
+            .collect();
+        let mut text = format!(
+            "*Standup summary — {}*\nAnswered: {} of {}",
+            self.date.format("%a %-d %b"),
+            expected_answered,
+            self.expected.len()
+        );
+        if !answered.is_empty() {
+            text.push_str(&format!(
+                " ({})",
+                answered
+                    .iter()
+                    .map(|u| escape(&self.name(u)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        text.push('\n');
+        if !missing.is_empty() {
+            text.push_str(&format!("Not yet: {}\n", missing.join(", ")));
+        }
+        let blockers: Vec<String> = self
+            .answers
+            .iter()
+            .filter_map(|(u, a)| {
+                blockers(&a.text).map(|b| format!("• {}: {}", escape(&self.name(u)), b))
+            })
+            .collect();
+        if blockers.is_empty() {
+            text.push_str("*Blockers:* none reported.");
+        } else {
+            text.push_str(&format!("*Blockers*\n{}", blockers.join("\n")));
+        }
+        text.push_str("\n_Late answers still count: this summary updates when they arrive._");
+        OutgoingMessage::new(
+            Destination::ThreadOfTag {
+                channel: self.channel.clone(),
+                tag: schedule.tag(self.date),
+            },
+            text,
+        )
+        .tagged(schedule.summary_tag(self.date))
+    }
+
+    /// The summary again, as an edit of the one posted.
+    pub fn summary_update(&self, schedule: &Schedule) -> OutgoingMessage {
+        let mut msg = self.summary(schedule);
+        msg.destination = Destination::Edit {
+            channel: self.channel.clone(),
+            tag: schedule.summary_tag(self.date),
+        };
+        msg.tag = None;
+        msg
+    }
+
+    /// The reminder for `users`: one thread message, or a DM each.
+    pub fn reminder(&self, schedule: &Schedule, users: &[String]) -> Vec<OutgoingMessage> {
+        if users.is_empty() {
+            return Vec::new();
+        }
+        match schedule.remind {
+            RemindMode::Thread => vec![OutgoingMessage::new(
+                Destination::ThreadOfTag {
+                    channel: self.channel.clone(),
+                    tag: schedule.tag(self.date),
+                },
+                format!(
+                    "{}: a gentle reminder to add your standup here when you can.",
+                    users.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" ")
+                ),
+            )],
+            RemindMode::DirectMessage => users
+                .iter()
+                .map(|u| {
+                    OutgoingMessage::new(
+                        Destination::DirectMessage { user: u.clone() },
+                        format!(
+                            "A gentle reminder: today's standup in <#{}> is waiting for your answer, in its thread.",
+                            self.channel
+                        ),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Words that mean "no blockers".
+const NO_BLOCKERS: &[&str] = &[
+    "none",
+    "no",
+    "n/a",
+    "na",
+    "nope",
+    "nothing",
+    "no blockers",
+    "none so far",
+    "nil",
+    "-",
+    "—",
+    "no blocker",
+    "not blocked",
+    "nothing blocking",
+    "all good",
+];
+
+/// The blockers in an answer: the text on a "Blockers" line and under a "Blockers" heading, up
+/// to the next heading. "none", "no", "n/a" and empty are not blockers.
+pub fn blockers(answer: &str) -> Option<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut inside = false;
+    for line in answer.lines() {
+        let cleaned = strip_markup(line);
+        let lower = cleaned.to_lowercase();
+        if let Some(rest) = heading_rest(
+            &lower,
+            &cleaned,
+            &["blockers", "blocker", "blocked by", "blocking"],
+        ) {
+            inside = true;
+            if !rest.is_empty() {
+                found.push(rest);
+            }
+            continue;
+        }
+        if inside {
+            if is_other_heading(&lower) {
+                inside = false;
+                continue;
+            }
+            if !cleaned.is_empty() {
+                found.push(cleaned);
+            }
+        }
+    }
+    let text = found.join("; ");
+    let normalized = text
+        .trim()
+        .trim_end_matches(['.', '!'])
+        .trim()
+        .to_lowercase();
+    if normalized.is_empty() || NO_BLOCKERS.contains(&normalized.as_str()) {
+        None
+    } else {
+        Some(text)
+    }
+}
+
+/// A line without list markers, numbering, emphasis and emoji at its start.
+fn strip_markup(line: &str) -> String {
+    let mut s = line.trim();
+    loop {
+        let before = s;
+        s = s.trim_start_matches(['*', '_', '#', '>', '•', '-', '~', '`', ' ', '\t']);
+        // "3." or "3)" numbering.
+        let digits = s.chars().take_while(|c| c.is_ascii_digit()).count();
+        if digits > 0 && s[digits..].starts_with(['.', ')']) {
+            s = &s[digits + 1..];
+        }
+        // A leading :emoji:
+        if let Some(rest) = s.strip_prefix(':')
+            && let Some(end) = rest.find(':')
+            && end > 0
+            && !rest[..end].contains(' ')
+        {
+            s = &rest[end + 1..];
+        }
+        if s == before {
+            break;
+        }
+    }
+    s.trim_end_matches(['*', '_', '~', '`', ' '])
+        .trim()
+        .to_owned()
+}
+
+/// If the line starts with one of `words` as a heading, what follows it on the line (without a
+/// colon, dash or emphasis).
+fn heading_rest(lower: &str, original: &str, words: &[&str]) -> Option<String> {
+    for word in words {
+        if let Some(rest) = lower.strip_prefix(word) {
+            let next = rest.chars().next();
+            if next.is_some_and(|c| c.is_alphanumeric()) {
+                continue;
+            }
+            let cut = original.len() - rest.len();
+            let tail = original[cut..]
+                .trim_start_matches(['*', '_', ':', '-', '–', '—', ' ', ')', '('])
+                .trim();
+            // "Blockers (and who can help):" — skip the rest of the heading's parenthesis.
+            let tail = if rest.trim_start().starts_with('(') {
+                tail.split_once(')')
+                    .map(|(_, after)| after.trim_start_matches(['*', '_', ':', '-', ' ']).trim())
+                    .unwrap_or("")
+            } else {
+                tail
+            };
+            return Some(tail.to_owned());
+        }
+    }
+    None
+}
+
+fn is_other_heading(lower: &str) -> bool {
+    [
+        "completed",
+        "done",
+        "yesterday",
+        "planned",
+        "plan",
+        "today",
+        "tomorrow",
+        "next",
+        "notes",
+        "progress",
+    ]
+    .iter()
+    .any(|w| {
+        lower
+            .strip_prefix(w)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ', '(', '*', '-']))
+    })
+}
+
+/// An absence: inclusive local dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Away {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+pub fn is_away(ranges: &[Away], date: NaiveDate) -> bool {
+    ranges.iter().any(|r| r.from <= date && date <= r.to)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn schedule(tz: Tz, at: &str, days: &[Weekday]) -> Schedule {
+        Schedule {
+            channel: "CTEAM".into(),
+            at: NaiveTime::parse_from_str(at, "%H:%M").unwrap(),
+            timezone: tz,
+            days: days.to_vec(),
+            holidays: BTreeSet::new(),
+            skips: BTreeSet::new(),
+            remind_after_secs: 3 * 3600,
+            summary_after_secs: 6 * 3600,
+            remind: RemindMode::Thread,
+            questions: vec![
+                "Completed yesterday".into(),
+                "Planned today".into(),
+                "Blockers".into(),
+            ],
+            from_config: true,
+            active: true,
+            next_due: None,
+        }
+    }
+
+    const WEEKDAYS: &[Weekday] = &[
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+    ];
+    const ALL: &[Weekday] = &[
+        Weekday::Mon,
+        Weekday::Tue,
+        Weekday::Wed,
+        Weekday::Thu,
+        Weekday::Fri,
+        Weekday::Sat,
+        Weekday::Sun,
+    ];
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+            .unwrap()
+            .and_utc()
+    }
+
+    #[test]
+    fn prompts_are_exact_across_dst_in_both_hemispheres() {
+        struct Case {
+            name: &'static str,
+            tz: Tz,
+            at: &'static str,
+            days: &'static [Weekday],
+            after: &'static str,
+            expect_date: &'static str,
+            expect_utc: &'static str,
+        }
+        let cases = [
+            // Berlin: CET (+1) until Sun 29 Mar 2026, CEST (+2) after.
+            Case {
+                name: "berlin before spring",
+                tz: chrono_tz::Europe::Berlin,
+                at: "09:30",
+                days: WEEKDAYS,
+                after: "2026-03-26 12:00",
+                expect_date: "2026-03-27",
+                expect_utc: "2026-03-27 08:30",
+            },
+            Case {
+                name: "berlin after spring",
+                tz: chrono_tz::Europe::Berlin,
+                at: "09:30",
+                days: WEEKDAYS,
+                after: "2026-03-27 12:00",
+                expect_date: "2026-03-30",
+                expect_utc: "2026-03-30 07:30",
+            },
+            Case {
+                name: "berlin autumn",
+                tz: chrono_tz::Europe::Berlin,
+                at: "09:30",
+                days: WEEKDAYS,
+                after: "2026-10-23 12:00",
+                expect_date: "2026-10-26",
+                expect_utc: "2026-10-26 08:30",
+            },
+            Case {
+                name: "berlin gap time",
+                tz: chrono_tz::Europe::Berlin,
+                at: "02:30",
+                days: ALL,
+                after: "2026-03-28 12:00",
+                expect_date: "2026-03-29",
+                expect_utc: "2026-03-29 01:00",
+            },
+            // Sydney: AEDT (+11) until Sun 5 Apr 2026, AEST (+10) after; back to +11 on 4 Oct.
+            Case {
+                name: "sydney autumn",
+                tz: chrono_tz::Australia::Sydney,
+                at: "09:00",
+                days: WEEKDAYS,
+                after: "2026-04-03 12:00",
+                expect_date: "2026-04-06",
+                expect_utc: "2026-04-05 23:00",
+            },
+            Case {
+                name: "sydney spring",
+                tz: chrono_tz::Australia::Sydney,
+                at: "09:00",
+                days: WEEKDAYS,
+                after: "2026-10-02 12:00",
+                expect_date: "2026-10-05",
+                expect_utc: "2026-10-04 22:00",
+            },
+            // New York: EDT (-4) from 8 Mar 2026.
+            Case {
+                name: "new york spring",
+                tz: chrono_tz::America::New_York,
+                at: "10:00",
+                days: ALL,
+                after: "2026-03-07 16:00",
+                expect_date: "2026-03-08",
+                expect_utc: "2026-03-08 14:00",
+            },
+            // Kolkata +5:30, no DST.
+            Case {
+                name: "kolkata",
+                tz: chrono_tz::Asia::Kolkata,
+                at: "09:30",
+                days: WEEKDAYS,
+                after: "2026-11-23 05:00",
+                expect_date: "2026-11-24",
+                expect_utc: "2026-11-24 04:00",
+            },
+            // Year end, Friday to Monday.
+            Case {
+                name: "year end",
+                tz: chrono_tz::UTC,
+                at: "09:00",
+                days: WEEKDAYS,
+                after: "2026-12-31 10:00",
+                expect_date: "2027-01-01",
+                expect_utc: "2027-01-01 09:00",
+            },
+        ];
+        for c in cases {
+            let s = schedule(c.tz, c.at, c.days);
+            let (date, at) = s.next_prompt(utc(c.after), &BTreeSet::new()).unwrap();
+            assert_eq!(date.to_string(), c.expect_date, "{}", c.name);
+            assert_eq!(at, utc(c.expect_utc), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn holidays_skips_and_off_mean_no_standup() {
+        let mut s = schedule(chrono_tz::Europe::Berlin, "09:30", WEEKDAYS);
+        s.holidays
+            .insert(NaiveDate::from_ymd_opt(2026, 12, 24).unwrap());
+        let team: BTreeSet<NaiveDate> = [NaiveDate::from_ymd_opt(2026, 12, 25).unwrap()].into();
+        s.skips
+            .insert(NaiveDate::from_ymd_opt(2026, 12, 28).unwrap());
+        let (date, _) = s.next_prompt(utc("2026-12-23 12:00"), &team).unwrap();
+        assert_eq!(
+            date.to_string(),
+            "2026-12-29",
+            "24th channel holiday, 25th team holiday, weekend, 28th skipped"
+        );
+        assert!(!s.is_standup_day(NaiveDate::from_ymd_opt(2026, 12, 24).unwrap(), &team));
+        s.active = false;
+        assert_eq!(s.next_prompt(utc("2026-12-23 12:00"), &team), None);
+    }
+
+    #[test]
+    fn the_latest_prompt_is_found_for_a_late_start() {
+        let s = schedule(chrono_tz::Europe::Berlin, "09:30", WEEKDAYS);
+        // Monday 11:00 Berlin: the Monday prompt (08:30 UTC) is the latest.
+        let (date, at) = s
+            .latest_prompt(utc("2026-11-23 10:00"), &BTreeSet::new())
+            .unwrap();
+        assert_eq!(date.to_string(), "2026-11-23");
+        assert_eq!(at, utc("2026-11-23 08:30"));
+        // Sunday: Friday's.
+        let (date, _) = s
+            .latest_prompt(utc("2026-11-22 10:00"), &BTreeSet::new())
+            .unwrap();
+        assert_eq!(date.to_string(), "2026-11-20");
+    }
+
+    #[test]
+    fn blockers_are_found_under_a_heading_or_on_a_line() {
+        let cases: &[(&str, Option<&str>)] = &[
+            (
+                "Done: API\nToday: tests\nBlockers: waiting for DB creds, Bob can help",
+                Some("waiting for DB creds, Bob can help"),
+            ),
+            (
+                "*Completed yesterday*\nAPI\n*Planned today*\ntests\n*Blockers*\nstaging is down\nneed Ops",
+                Some("staging is down; need Ops"),
+            ),
+            (
+                "1. shipped\n2. more\n3. Blockers (and who can help): none",
+                None,
+            ),
+            ("Blockers: n/a", None),
+            ("Blockers: No.", None),
+            ("Blockers:", None),
+            ("Blockers:\n\nToday: stuff", None),
+            ("just a chat message", None),
+            (
+                ":no_entry: Blockers: vendor contract unsigned",
+                Some("vendor contract unsigned"),
+            ),
+            (
+                "Blockers: the build\nPlanned today: fix it",
+                Some("the build"),
+            ),
+            ("Blockersmith is my handle", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(blockers(text).as_deref(), *want, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_day_reminds_summarizes_and_updates() {
+        let s = schedule(chrono_tz::UTC, "09:00", ALL);
+        let date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let mut day = StandupDay::new(&s, date, utc_fixed(2026, 11, 24, 9, 0));
+        assert_eq!(day.next_due(), Some(day.remind_at));
+        assert!(!day.record_answer(
+            "UALICE",
+            "Blockers: need a review from Bob",
+            utc_fixed(2026, 11, 24, 9, 5)
+        ));
+        day.reminded = true;
+        assert_eq!(day.next_due(), Some(day.summary_at));
+        day.expected = vec!["UALICE".into(), "UBOB".into()];
+        day.names = [
+            ("UALICE".to_string(), "Alice".to_string()),
+            ("UBOB".to_string(), "Bob".to_string()),
+        ]
+        .into();
+        day.summarized = true;
+        let summary = day.summary(&s);
+        assert!(
+            summary.text.contains("Answered: 1 of 2 (Alice)"),
+            "{}",
+            summary.text
+        );
+        assert!(summary.text.contains("Not yet: Bob"), "{}", summary.text);
+        assert!(!summary.text.contains("<@"), "no @-ping in the summary");
+        assert!(summary.text.contains("• Alice: need a review from Bob"));
+        assert_eq!(
+            summary.tag.as_deref(),
+            Some("standup:CTEAM:2026-11-24:summary")
+        );
+        assert!(
+            day.record_answer("UBOB", "all fine", utc_fixed(2026, 11, 24, 16, 0)),
+            "a late answer updates the summary"
+        );
+        let update = day.summary_update(&s);
+        assert!(
+            matches!(update.destination, Destination::Edit { ref tag, .. } if tag == "standup:CTEAM:2026-11-24:summary")
+        );
+        assert!(update.text.contains("Answered: 2 of 2"));
+        assert_eq!(day.next_due(), None);
+        let prompt = s.prompt(date);
+        assert!(prompt.text.starts_with("*Async standup — Tue 24 Nov*"));
+        assert!(prompt.text.contains("1. *Completed yesterday*"));
+    }
+
+    fn utc_fixed(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    #[test]
+    fn away_ranges_are_inclusive() {
+        let ranges = [Away {
+            from: NaiveDate::from_ymd_opt(2026, 12, 24).unwrap(),
+            to: NaiveDate::from_ymd_opt(2027, 1, 2).unwrap(),
+        }];
+        assert!(is_away(
+            &ranges,
+            NaiveDate::from_ymd_opt(2026, 12, 24).unwrap()
+        ));
+        assert!(is_away(
+            &ranges,
+            NaiveDate::from_ymd_opt(2027, 1, 2).unwrap()
+        ));
+        assert!(!is_away(
+            &ranges,
+            NaiveDate::from_ymd_opt(2027, 1, 3).unwrap()
+        ));
+    }
+}
