@@ -112,6 +112,7 @@ impl Application {
             wakers.delivery.clone(),
         );
 
+        engine.seed_standups()?;
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(engine.clone().run_inbox(shutdown.clone()));
         tasks.spawn(engine.clone().run_timers(shutdown.clone()));

@@ -41,9 +41,8 @@ pub fn answer(
 ) -> Reply {
     let result = match command.command.as_str() {
         "/sla" => sla(command, store, settings, team_url, now),
-        "/standup" => Ok(coming_soon("/standup", "daily async standups in a thread")),
         other => Ok(Reply::new(format!(
-            "I don't know the command `{}`. I answer `/sla`, `/rfc` and `/decisions`; `/standup` is on its way.",
+            "I don't know the command `{}`. I answer `/sla`, `/rfc`, `/decisions` and `/standup`.",
             crate::format::escape(other)
         ))),
     };
@@ -53,12 +52,6 @@ pub fn answer(
             "Sorry, I could not read my records just now. Please try again in a moment; if it keeps happening, ask whoever runs asyncbot to check its logs.",
         )
     })
-}
-
-fn coming_soon(command: &str, what: &str) -> Reply {
-    Reply::new(format!(
-        "`{command}` is coming soon: {what}. This version of asyncbot tracks response times (`/sla`) and runs RFCs (`/rfc`)."
-    ))
 }
 
 pub fn describe_clock(clock: Clock) -> &'static str {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Weekday};
 use chrono_tz::Tz;
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
@@ -16,6 +16,7 @@ use serde::Deserialize;
 use crate::calendar::{BusinessCalendar, Clock, WorkingHours, parse_weekday};
 use crate::rfc::RfcSettings;
 use crate::sla::{LadderStep, SlaPolicy, StepAction, Tier, TierRule};
+use crate::standup::{RemindMode, Schedule};
 
 /// The defaults, compiled in: one source of truth for `serve`, the docs and the tests.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -60,8 +61,44 @@ pub struct Settings {
     pub fallback_timezone: Tz,
     pub sla: SlaPolicy,
     pub rfc: RfcSettings,
+    pub standup: StandupDefaults,
+    /// Schedules from `[[standups]]`.
+    pub standups: Vec<Schedule>,
     pub delivery: DeliverySettings,
     pub socket_connections: u32,
+}
+
+/// What a standup uses when its schedule does not say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StandupDefaults {
+    pub days: Vec<Weekday>,
+    pub remind_after: Duration,
+    pub summary_after: Duration,
+    pub remind: RemindMode,
+    pub questions: Vec<String>,
+}
+
+impl StandupDefaults {
+    /// A schedule for `channel` with these defaults.
+    pub fn schedule(&self, channel: &str, at: chrono::NaiveTime, timezone: Tz) -> Schedule {
+        Schedule {
+            channel: channel.to_owned(),
+            at,
+            timezone,
+            days: self.days.clone(),
+            holidays: Default::default(),
+            skips: Default::default(),
+            remind_after_secs: self.remind_after.as_secs(),
+            summary_after_secs: self.summary_after.as_secs(),
+            remind: self.remind,
+            questions: self.questions.clone(),
+            from_config: false,
+            active: true,
+            next_due: None,
+            effective_from: None,
+            open_day: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +121,9 @@ struct RawConfig {
     sla: RawSla,
     escalation: RawEscalation,
     rfc: RawRfc,
+    standup: RawStandupDefaults,
+    #[serde(default)]
+    standups: Vec<RawStandup>,
     delivery: RawDelivery,
     socket_mode: RawSocketMode,
 }
@@ -156,6 +196,30 @@ struct RawRfc {
     max_window: String,
     remind_before: String,
     clock: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStandupDefaults {
+    days: Vec<String>,
+    remind_after: String,
+    summary_after: String,
+    remind: String,
+    questions: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStandup {
+    channel: String,
+    at: String,
+    timezone: Option<String>,
+    days: Option<Vec<String>>,
+    #[serde(default)]
+    holidays: Vec<String>,
+    remind_after: Option<String>,
+    summary_after: Option<String>,
+    remind: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,6 +372,22 @@ impl Settings {
         )?;
         let sla = parse_sla(&raw.sla, &raw.escalation)?;
         let rfc = parse_rfc(&raw.rfc)?;
+        let standup = parse_standup_defaults(&raw.standup)?;
+        let standups = raw
+            .standups
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| parse_standup(i, entry, &standup, fallback_timezone))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen = std::collections::HashSet::new();
+        for (i, s) in standups.iter().enumerate() {
+            if !seen.insert(s.channel.clone()) {
+                return Err(invalid(
+                    format!("standups[{i}].channel"),
+                    format!("{:?} has two schedules", s.channel),
+                ));
+            }
+        }
 
         let delivery = DeliverySettings {
             per_channel_interval: parse_duration(
@@ -347,6 +427,8 @@ impl Settings {
             fallback_timezone,
             sla,
             rfc,
+            standup,
+            standups,
             delivery,
             socket_connections: raw.socket_mode.connections,
         })
@@ -416,6 +498,131 @@ fn parse_rfc(raw: &RawRfc) -> Result<RfcSettings, ConfigError> {
         ));
     }
     Ok(settings)
+}
+
+fn parse_days(key: &str, values: &[String]) -> Result<Vec<Weekday>, ConfigError> {
+    let mut days = Vec::new();
+    for (i, day) in values.iter().enumerate() {
+        let weekday = parse_weekday(day).ok_or_else(|| {
+            invalid(
+                format!("{key}[{i}]"),
+                format!("{day:?} is not a day of the week (use \"mon\" … \"sun\")"),
+            )
+        })?;
+        if !days.contains(&weekday) {
+            days.push(weekday);
+        }
+    }
+    if days.is_empty() {
+        return Err(invalid(key, "needs at least one day"));
+    }
+    days.sort_by_key(|d| d.num_days_from_monday());
+    Ok(days)
+}
+
+fn parse_remind(key: &str, value: &str) -> Result<RemindMode, ConfigError> {
+    RemindMode::parse(value).ok_or_else(|| {
+        invalid(
+            key,
+            format!("{value:?} is not a reminder mode (use \"thread\" or \"dm\")"),
+        )
+    })
+}
+
+fn check_standup_offsets(
+    key: &str,
+    remind: Duration,
+    summary: Duration,
+) -> Result<(), ConfigError> {
+    if summary.is_zero() {
+        return Err(invalid(
+            format!("{key}.summary_after"),
+            "must be more than 0s",
+        ));
+    }
+    if remind >= summary {
+        return Err(invalid(
+            format!("{key}.summary_after"),
+            "must be later than remind_after (the reminder comes before the summary)",
+        ));
+    }
+    if summary >= Duration::from_secs(24 * 3600) {
+        return Err(invalid(
+            format!("{key}.summary_after"),
+            "must be less than 24h (one standup a day)",
+        ));
+    }
+    Ok(())
+}
+
+fn parse_standup_defaults(raw: &RawStandupDefaults) -> Result<StandupDefaults, ConfigError> {
+    let defaults = StandupDefaults {
+        days: parse_days("standup.days", &raw.days)?,
+        remind_after: parse_duration("standup.remind_after", &raw.remind_after)?,
+        summary_after: parse_duration("standup.summary_after", &raw.summary_after)?,
+        remind: parse_remind("standup.remind", &raw.remind)?,
+        questions: raw.questions.iter().map(|q| q.trim().to_owned()).collect(),
+    };
+    check_standup_offsets("standup", defaults.remind_after, defaults.summary_after)?;
+    if defaults.questions.is_empty() || defaults.questions.iter().any(String::is_empty) {
+        return Err(invalid(
+            "standup.questions",
+            "needs at least one question, none empty",
+        ));
+    }
+    Ok(defaults)
+}
+
+fn parse_standup(
+    i: usize,
+    raw: &RawStandup,
+    defaults: &StandupDefaults,
+    fallback: Tz,
+) -> Result<Schedule, ConfigError> {
+    let key = format!("standups[{i}]");
+    let channel = raw.channel.trim();
+    if channel.is_empty() || !channel.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            format!("{key}.channel"),
+            format!("{:?} is not a channel id (like \"C0123456\")", raw.channel),
+        ));
+    }
+    let at = crate::standup_command::parse_time(&raw.at).ok_or_else(|| {
+        invalid(
+            format!("{key}.at"),
+            format!(
+                "{:?} is not a time of day (use \"09:30\" or \"09:30:00\")",
+                raw.at
+            ),
+        )
+    })?;
+    let timezone = match &raw.timezone {
+        Some(tz) => parse_timezone(&format!("{key}.timezone"), tz)?,
+        None => fallback,
+    };
+    let mut schedule = defaults.schedule(channel, at, timezone);
+    if let Some(days) = &raw.days {
+        schedule.days = parse_days(&format!("{key}.days"), days)?;
+    }
+    schedule.holidays = parse_dates(&format!("{key}.holidays"), &raw.holidays)?
+        .into_iter()
+        .collect();
+    let remind_after = match &raw.remind_after {
+        Some(v) => parse_duration(&format!("{key}.remind_after"), v)?,
+        None => defaults.remind_after,
+    };
+    let summary_after = match &raw.summary_after {
+        Some(v) => parse_duration(&format!("{key}.summary_after"), v)?,
+        None => defaults.summary_after,
+    };
+    check_standup_offsets(&key, remind_after, summary_after)?;
+    schedule.remind_after_secs = remind_after.as_secs();
+    schedule.summary_after_secs = summary_after.as_secs();
+    if let Some(mode) = &raw.remind {
+        schedule.remind = parse_remind(&format!("{key}.remind"), mode)?;
+    }
+    schedule.from_config = true;
+    Ok(schedule)
 }
 
 /// Parses a list of `YYYY-MM-DD` dates; errors name `key[i]`.

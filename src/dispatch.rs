@@ -65,6 +65,11 @@ impl Dispatcher {
         match command.command.as_str() {
             "/rfc" => self.rfc(&command).await,
             "/decisions" => reply(self.engine.search_decisions(&command.text)),
+            "/standup" => Reply::new(
+                self.engine
+                    .standup_command(&command.user_id, &command.channel_id, &command.text)
+                    .await,
+            ),
             _ => {
                 let engine = self.engine.clone();
                 let now = (engine.now)();

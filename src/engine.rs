@@ -40,8 +40,8 @@ pub struct Engine {
 }
 
 /// A mentioned person, as far as tracking is concerned.
-enum Person {
-    Human { tz: Tz },
+pub(crate) enum Person {
+    Human { tz: Tz, name: Option<String> },
     NotTracked,
 }
 
@@ -142,8 +142,12 @@ impl Engine {
                             &text,
                             now,
                         )?;
-                        // A contributor's comment in an RFC's thread is their response.
+                        // A contributor's comment in an RFC's thread is their response; a
+                        // message in a standup's thread is an answer.
                         if let Some(root) = thread_ts.as_deref().filter(|root| *root != ts) {
+                            crate::standup_flow::record_answer(
+                                tx, &channel, root, &user, &text, now,
+                            )?;
                             record_rfc_response(
                                 tx,
                                 &channel,
@@ -314,7 +318,7 @@ impl Engine {
             if user == author || user == self.identity.user_id {
                 continue;
             }
-            if let Person::Human { tz } = self.person(&user).await {
+            if let Person::Human { tz, .. } = self.person(&user).await {
                 people.push((user, tz));
             }
         }
@@ -324,14 +328,14 @@ impl Engine {
     /// A person's time zone, or `None` if they are a bot, deactivated or unknown to Slack.
     pub async fn human_time_zone(&self, user: &str) -> Option<Tz> {
         match self.person(user).await {
-            Person::Human { tz } => Some(tz),
+            Person::Human { tz, .. } => Some(tz),
             Person::NotTracked => None,
         }
     }
 
     /// Looks a person up (cached). When Slack cannot answer, the person is assumed human, in the
     /// fallback time zone: a request is better tracked on a guessed clock than lost.
-    async fn person(&self, user: &str) -> Person {
+    pub(crate) async fn person(&self, user: &str) -> Person {
         let now = (self.now)();
         let id = user.to_owned();
         let cached = self
@@ -380,9 +384,11 @@ impl Engine {
                     .as_deref()
                     .and_then(|tz| tz.parse().ok())
                     .unwrap_or(self.settings.fallback_timezone),
+                name: u.name,
             },
             None => Person::Human {
                 tz: self.settings.fallback_timezone,
+                name: None,
             },
         }
     }
@@ -492,6 +498,9 @@ impl Engine {
                         tx.put_rfc(&rfc)?;
                         Ok(any)
                     })?;
+                }
+                TimerKey::Standup(channel) => {
+                    sent |= self.fire_standup(&channel, now).await?;
                 }
                 TimerKey::Other(key) => {
                     tracing::warn!(%key, "dropping a timer nobody owns");

@@ -26,6 +26,8 @@ pub mod sla;
 pub mod slack;
 pub mod socket;
 pub mod standup;
+pub mod standup_command;
+pub mod standup_flow;
 pub mod store;
 pub mod telemetry;
 pub mod time;

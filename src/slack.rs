@@ -103,6 +103,8 @@ pub trait SlackPort: Send + Sync {
     /// Opens a modal (Block Kit view JSON) for the person who triggered `trigger_id`.
     async fn open_view(&self, trigger_id: &str, view: &serde_json::Value)
     -> Result<(), SlackError>;
+    /// Everyone in a channel (all pages).
+    async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError>;
 }
 
 fn parse_blocks(blocks: &serde_json::Value) -> Result<Vec<SlackBlock>, SlackError> {
@@ -253,6 +255,28 @@ impl SlackPort for SlackWebApi {
         );
         self.timed(session.chat_post_ephemeral(&req)).await?;
         Ok(())
+    }
+
+    async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError> {
+        let session = self.client.open_session(&self.token);
+        let mut members = Vec::new();
+        let mut cursor: Option<SlackCursorId> = None;
+        // Bounded: 50 pages of 200 is a 10,000-person channel.
+        for _ in 0..50 {
+            let mut req = SlackApiConversationsMembersRequest::new()
+                .with_channel(SlackChannelId(channel.into()))
+                .with_limit(200);
+            if let Some(c) = cursor.take() {
+                req = req.with_cursor(c);
+            }
+            let res = self.timed(session.conversations_members(&req)).await?;
+            members.extend(res.members.into_iter().map(|u| u.0));
+            match res.response_metadata.and_then(|m| m.next_cursor) {
+                Some(next) if !next.0.is_empty() => cursor = Some(next),
+                _ => break,
+            }
+        }
+        Ok(members)
     }
 
     async fn open_view(

@@ -55,6 +55,13 @@ pub struct Schedule {
     pub active: bool,
     /// When the engine must next look at this channel (the timer the store keeps).
     pub next_due: Option<DateTime<Utc>>,
+    /// Prompts scheduled before this are not posted late (a new or changed schedule does not
+    /// post at once for a time that has already passed today).
+    #[serde(default)]
+    pub effective_from: Option<DateTime<Utc>>,
+    /// The day whose prompt is out and whose summary is not yet.
+    #[serde(default)]
+    pub open_day: Option<NaiveDate>,
 }
 
 impl Schedule {
@@ -111,7 +118,10 @@ impl Schedule {
             if self.is_standup_day(date, team_holidays) {
                 let at = self.prompt_time(date);
                 if at <= now {
-                    return Some((date, at));
+                    return self
+                        .effective_from
+                        .is_none_or(|from| at >= from)
+                        .then_some((date, at));
                 }
             }
             date = date.pred_opt()?;
@@ -354,6 +364,29 @@ impl StandupDay {
     }
 }
 
+/// Who is reminded now (inside their own working time), and who later, when their working time
+/// starts, if that comes before the summary; the rest are not reminded at all.
+pub fn plan_reminders(
+    people: &[(String, Tz)],
+    calendar: &crate::calendar::BusinessCalendar,
+    now: DateTime<Utc>,
+    summary_at: DateTime<Utc>,
+) -> (Vec<String>, Vec<(String, DateTime<Utc>)>) {
+    let mut now_group = Vec::new();
+    let mut later = Vec::new();
+    for (user, tz) in people {
+        if calendar.is_working_time(now, *tz) {
+            now_group.push(user.clone());
+        } else {
+            let at = calendar.next_working_time(now, *tz);
+            if at < summary_at {
+                later.push((user.clone(), at));
+            }
+        }
+    }
+    (now_group, later)
+}
+
 /// Words that mean "no blockers".
 const NO_BLOCKERS: &[&str] = &[
     "none",
@@ -526,6 +559,8 @@ mod tests {
             from_config: true,
             active: true,
             next_due: None,
+            effective_from: None,
+            open_day: None,
         }
     }
 
@@ -779,6 +814,31 @@ mod tests {
 
     fn utc_fixed(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
+    #[test]
+    fn reminders_respect_each_persons_working_hours() {
+        let cal = crate::calendar::BusinessCalendar::new(
+            WEEKDAYS.iter().copied(),
+            crate::calendar::WorkingHours::parse("09:00", "18:00").unwrap(),
+            [],
+        )
+        .unwrap();
+        // Tuesday 12:30 UTC: 13:30 in Berlin, 07:30 in New York, 21:30 in Tokyo.
+        let now = utc_fixed(2026, 11, 24, 12, 30);
+        let summary_at = utc_fixed(2026, 11, 24, 16, 0);
+        let people = vec![
+            ("UBERLIN".to_string(), chrono_tz::Europe::Berlin),
+            ("UNEWYORK".to_string(), chrono_tz::America::New_York),
+            ("UTOKYO".to_string(), chrono_tz::Asia::Tokyo),
+        ];
+        let (now_group, later) = plan_reminders(&people, &cal, now, summary_at);
+        assert_eq!(now_group, vec!["UBERLIN".to_string()]);
+        // New York starts at 09:00 EST = 14:00 UTC, before the summary; Tokyo not before it.
+        assert_eq!(
+            later,
+            vec![("UNEWYORK".to_string(), utc_fixed(2026, 11, 24, 14, 0))]
+        );
     }
 
     #[test]

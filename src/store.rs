@@ -16,6 +16,7 @@ use crate::inbound::Inbound;
 use crate::outbox::{OutboxItem, OutgoingMessage};
 use crate::rfc::Rfc;
 use crate::sla::SlaRequest;
+use crate::standup::{Away, Schedule, StandupDay};
 
 /// Counters (`next_request_id`, …).
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -49,6 +50,12 @@ const RFCS: TableDefinition<u64, &[u8]> = TableDefinition::new("rfcs");
 /// channel → RFC numbers posted there.
 const RFCS_BY_CHANNEL: MultimapTableDefinition<&str, u64> =
     MultimapTableDefinition::new("rfcs_by_channel");
+/// channel → JSON `Schedule`.
+const STANDUP_SCHEDULES: TableDefinition<&str, &[u8]> = TableDefinition::new("standup_schedules");
+/// "channel:YYYY-MM-DD" → JSON `StandupDay`.
+const STANDUP_DAYS: TableDefinition<&str, &[u8]> = TableDefinition::new("standup_days");
+/// user → JSON `Vec<Away>`.
+const AWAY: TableDefinition<&str, &[u8]> = TableDefinition::new("away");
 /// tag → "channel ts" of the message posted with that tag.
 const TAGS: TableDefinition<&str, &str> = TableDefinition::new("message_tags");
 /// "channel:ts" → tag: which of our messages a reply or a reaction is about.
@@ -151,6 +158,7 @@ fn sla_timer_key(id: u64) -> String {
 pub enum TimerKey {
     Sla(u64),
     Rfc(u64),
+    Standup(String),
     Other(String),
 }
 
@@ -160,6 +168,8 @@ impl TimerKey {
             TimerKey::Sla(id)
         } else if let Some(id) = key.strip_prefix("rfc:").and_then(|id| id.parse().ok()) {
             TimerKey::Rfc(id)
+        } else if let Some(channel) = key.strip_prefix("standup:") {
+            TimerKey::Standup(channel.to_owned())
         } else {
             TimerKey::Other(key.to_owned())
         }
@@ -205,6 +215,9 @@ impl Store {
         tx.open_table(RFCS)?;
         tx.open_multimap_table(RFCS_BY_CHANNEL)?;
         tx.open_table(FACTS)?;
+        tx.open_table(STANDUP_SCHEDULES)?;
+        tx.open_table(STANDUP_DAYS)?;
+        tx.open_table(AWAY)?;
         tx.commit()?;
         Ok(())
     }
@@ -481,6 +494,21 @@ impl Store {
     }
 }
 
+fn get_json<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
+    key: &str,
+) -> Result<Option<T>> {
+    match table.get(key)? {
+        Some(v) => Ok(Some(from_json(|| format!("{name}/{key}"), v.value())?)),
+        None => Ok(None),
+    }
+}
+
+fn day_key(channel: &str, date: chrono::NaiveDate) -> String {
+    format!("{channel}:{date}")
+}
+
 /// The requests an index lists under `key`, oldest first.
 fn load_requests(
     index: &impl ReadableMultimapTable<&'static str, u64>,
@@ -576,6 +604,30 @@ impl Rx {
         }
         out.sort_by_key(|r| r.id);
         Ok(out)
+    }
+
+    pub fn standup_schedule(&self, channel: &str) -> Result<Option<Schedule>> {
+        get_json(
+            &self.txn.open_table(STANDUP_SCHEDULES)?,
+            "standup_schedules",
+            channel,
+        )
+    }
+
+    pub fn standup_day(
+        &self,
+        channel: &str,
+        date: chrono::NaiveDate,
+    ) -> Result<Option<StandupDay>> {
+        get_json(
+            &self.txn.open_table(STANDUP_DAYS)?,
+            "standup_days",
+            &day_key(channel, date),
+        )
+    }
+
+    pub fn away(&self, user: &str) -> Result<Vec<Away>> {
+        Ok(get_json(&self.txn.open_table(AWAY)?, "away", user)?.unwrap_or_default())
     }
 
     pub fn count_open_requests(&self) -> Result<u64> {
@@ -744,6 +796,73 @@ impl Tx<'_> {
             .open_table(RFCS)?
             .insert(rfc.id, to_json(rfc).as_slice())?;
         Ok(())
+    }
+
+    pub fn standup_schedule(&self, channel: &str) -> Result<Option<Schedule>> {
+        get_json(
+            &self.txn.open_table(STANDUP_SCHEDULES)?,
+            "standup_schedules",
+            channel,
+        )
+    }
+
+    /// Writes a schedule and keeps its timer at `next_due`.
+    pub fn put_standup_schedule(&mut self, schedule: &Schedule) -> Result<()> {
+        let old = self.standup_schedule(&schedule.channel)?;
+        let timer = format!("standup:{}", schedule.channel);
+        {
+            let mut timers = self.txn.open_table(TIMERS)?;
+            if let Some(due) = old.as_ref().and_then(|o| o.next_due) {
+                timers.remove((ms(due), timer.as_str()))?;
+            }
+            if let Some(due) = schedule.next_due {
+                timers.insert((ms(due), timer.as_str()), ())?;
+            }
+        }
+        self.txn
+            .open_table(STANDUP_SCHEDULES)?
+            .insert(schedule.channel.as_str(), to_json(schedule).as_slice())?;
+        Ok(())
+    }
+
+    pub fn standup_day(
+        &self,
+        channel: &str,
+        date: chrono::NaiveDate,
+    ) -> Result<Option<StandupDay>> {
+        get_json(
+            &self.txn.open_table(STANDUP_DAYS)?,
+            "standup_days",
+            &day_key(channel, date),
+        )
+    }
+
+    pub fn put_standup_day(&mut self, day: &StandupDay) -> Result<()> {
+        self.txn.open_table(STANDUP_DAYS)?.insert(
+            day_key(&day.channel, day.date).as_str(),
+            to_json(day).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    pub fn away(&self, user: &str) -> Result<Vec<Away>> {
+        Ok(get_json(&self.txn.open_table(AWAY)?, "away", user)?.unwrap_or_default())
+    }
+
+    pub fn put_away(&mut self, user: &str, ranges: &[Away]) -> Result<()> {
+        let mut table = self.txn.open_table(AWAY)?;
+        if ranges.is_empty() {
+            table.remove(user)?;
+        } else {
+            table.insert(user, to_json(&ranges).as_slice())?;
+        }
+        Ok(())
+    }
+
+    /// A person's name from the `users.info` cache.
+    pub fn user_name(&self, user: &str) -> Result<Option<String>> {
+        let cached: Option<CachedUser> = get_json(&self.txn.open_table(USERS)?, "users", user)?;
+        Ok(cached.and_then(|u| u.name))
     }
 
     /// Removes a fired timer that no entity claims any more (a stale key).

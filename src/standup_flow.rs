@@ -1,0 +1,546 @@
+//! Standups in motion: seeding schedules from the config, the channel timer (prompt, possibly
+//! late but never twice; reminder; deferred reminders; summary), answers in the day's thread, and
+//! the `/standup` command. Slack lookups (members, people) happen before each transaction.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::engine::{Engine, Person};
+use crate::standup::{Away, Schedule, StandupDay, is_away, plan_reminders};
+use crate::standup_command::{self, StandupCommand};
+use crate::store::{StoreError, Tx};
+
+/// A participant: a human member of the channel who is not away.
+struct Participant {
+    user: String,
+    tz: chrono_tz::Tz,
+    name: String,
+}
+
+/// A message in a standup's thread is that person's answer; after the summary it updates it.
+pub fn record_answer(
+    tx: &mut Tx<'_>,
+    channel: &str,
+    root: &str,
+    user: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Some(tag) = tx.tag_of(channel, root)? else {
+        return Ok(());
+    };
+    let Some(date) = tag
+        .strip_prefix(&format!("standup:{channel}:"))
+        .and_then(|d| d.parse::<NaiveDate>().ok())
+    else {
+        return Ok(());
+    };
+    let (Some(schedule), Some(mut day)) = (
+        tx.standup_schedule(channel)?,
+        tx.standup_day(channel, date)?,
+    ) else {
+        return Ok(());
+    };
+    if !day.names.contains_key(user) {
+        let name = tx.user_name(user)?.unwrap_or_else(|| user.to_owned());
+        day.names.insert(user.to_owned(), name);
+    }
+    let update = day.record_answer(user, text, now);
+    tracing::info!(%channel, %date, %user, late = update, "standup answer");
+    if update {
+        tx.enqueue(day.summary_update(&schedule), now)?;
+    }
+    tx.put_standup_day(&day)?;
+    // An answer may cancel a deferred reminder: the channel's timer follows the day.
+    let mut schedule = schedule;
+    schedule.next_due = next_due(&schedule, Some(&day), now, &BTreeSet::new());
+    tx.put_standup_schedule(&schedule)
+}
+
+/// When the channel needs attention next: the open day's next step or the next prompt.
+fn next_due(
+    schedule: &Schedule,
+    day: Option<&StandupDay>,
+    now: DateTime<Utc>,
+    team_holidays: &BTreeSet<NaiveDate>,
+) -> Option<DateTime<Utc>> {
+    let prompt = schedule.next_prompt(now, team_holidays).map(|(_, at)| at);
+    let day = day.and_then(StandupDay::next_due);
+    match (prompt, day) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl Engine {
+    fn team_holidays(&self) -> BTreeSet<NaiveDate> {
+        self.settings.calendar.holidays().copied().collect()
+    }
+
+    /// Writes the config's `[[standups]]` into the store (a schedule changed in Slack is kept),
+    /// and makes sure every active schedule has its timer.
+    pub fn seed_standups(&self) -> Result<(), StoreError> {
+        let now = (self.now)();
+        let team = self.team_holidays();
+        self.store.write(|tx| {
+            for configured in &self.settings.standups {
+                let stored = tx.standup_schedule(&configured.channel)?;
+                if stored.as_ref().is_some_and(|s| !s.from_config) {
+                    continue;
+                }
+                let mut schedule = configured.clone();
+                match stored {
+                    Some(old) => {
+                        // Keep what happened in Slack: skips, the open day, the start.
+                        schedule.skips = old.skips;
+                        schedule.open_day = old.open_day;
+                        schedule.effective_from = old.effective_from;
+                    }
+                    None => schedule.effective_from = Some(now),
+                }
+                let day = match schedule.open_day {
+                    Some(d) => tx.standup_day(&schedule.channel, d)?,
+                    None => None,
+                };
+                // Look at it now: a prompt missed while the bot was down goes out late.
+                schedule.next_due =
+                    next_due(&schedule, day.as_ref(), now, &team).map(|at| at.min(now));
+                tx.put_standup_schedule(&schedule)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The channel's human members who are not away at `at` (an absence is in the person's own
+    /// dates: "away today" means their today), with their clocks and names.
+    async fn participants(&self, channel: &str, at: DateTime<Utc>) -> Vec<Participant> {
+        let members = match self.slack.channel_members(channel).await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(%channel, error = %e, "conversations.members failed; nobody is reminded");
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for user in members {
+            if user == self.identity.user_id {
+                continue;
+            }
+            let Person::Human { tz, name } = self.person(&user).await else {
+                continue;
+            };
+            let id = user.clone();
+            let away = self
+                .store
+                .call(move |s| s.read(|rx| rx.away(&id)))
+                .await
+                .unwrap_or_default();
+            if is_away(&away, at.with_timezone(&tz).date_naive()) {
+                continue;
+            }
+            out.push(Participant {
+                name: name.unwrap_or_else(|| user.clone()),
+                user,
+                tz,
+            });
+        }
+        out
+    }
+
+    /// Does what the channel's standup needs at `now`. Returns whether messages were queued.
+    pub async fn fire_standup(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let team = self.team_holidays();
+        let key = channel.to_owned();
+        let (schedule, day) = self
+            .store
+            .call(move |s| {
+                s.read(|rx| {
+                    let schedule = rx.standup_schedule(&key)?;
+                    let day = match schedule.as_ref().and_then(|s| s.open_day) {
+                        Some(d) => rx.standup_day(&key, d)?,
+                        None => None,
+                    };
+                    Ok((schedule, day))
+                })
+            })
+            .await?;
+        let Some(mut schedule) = schedule else {
+            self.store
+                .write(|tx| tx.drop_timers_named(&format!("standup:{channel}")))?;
+            return Ok(false);
+        };
+        let mut day = day.filter(|d| !d.summarized);
+        let mut out = Vec::new();
+
+        if let Some(d) = day.as_mut() {
+            let remind_now = !d.reminded && d.remind_at <= now;
+            let deferred_due: Vec<String> = d
+                .deferred
+                .iter()
+                .filter(|(_, at)| *at <= now)
+                .map(|(u, _)| u.clone())
+                .collect();
+            let summarize = d.summary_at <= now;
+            if remind_now || !deferred_due.is_empty() || summarize {
+                let people = self
+                    .participants(channel, schedule.prompt_time(d.date))
+                    .await;
+                let waiting: Vec<(String, chrono_tz::Tz)> = people
+                    .iter()
+                    .filter(|p| !d.answers.contains_key(&p.user))
+                    .map(|p| (p.user.clone(), p.tz))
+                    .collect();
+                let mut remind: Vec<String> = Vec::new();
+                if remind_now {
+                    d.reminded = true;
+                    let (now_group, later) =
+                        plan_reminders(&waiting, &self.settings.calendar, now, d.summary_at);
+                    remind.extend(now_group);
+                    d.deferred.extend(later);
+                }
+                d.deferred.retain(|(_, at)| *at > now);
+                remind.extend(
+                    deferred_due
+                        .into_iter()
+                        .filter(|u| waiting.iter().any(|(w, _)| w == u)),
+                );
+                if !summarize {
+                    out.extend(d.reminder(&schedule, &remind));
+                }
+                if summarize {
+                    d.expected = people.iter().map(|p| p.user.clone()).collect();
+                    let mut names: BTreeMap<String, String> = people
+                        .iter()
+                        .map(|p| (p.user.clone(), p.name.clone()))
+                        .collect();
+                    for (user, name) in std::mem::take(&mut d.names) {
+                        names.entry(user).or_insert(name);
+                    }
+                    d.names = names;
+                    d.summarized = true;
+                    d.deferred.clear();
+                    out.push(d.summary(&schedule));
+                    tracing::info!(%channel, date = %d.date, "standup summary");
+                }
+            }
+        }
+
+        // The day's prompt, on time or late (within the summary's offset), never twice.
+        if let Some((date, at)) = schedule.latest_prompt(now, &team) {
+            let posted = {
+                let key = channel.to_owned();
+                self.store
+                    .call(move |s| s.read(|rx| Ok(rx.standup_day(&key, date)?.is_some())))
+                    .await?
+            };
+            if !posted && now < at + schedule.summary_after() {
+                if now > at + chrono::Duration::seconds(60) {
+                    tracing::info!(%channel, %date, "posting a standup prompt late (the bot was down at its time)");
+                }
+                let new_day = StandupDay::new(&schedule, date, now);
+                out.push(schedule.prompt(date));
+                schedule.open_day = Some(date);
+                day = Some(new_day);
+            }
+        }
+
+        schedule.next_due = next_due(
+            &schedule,
+            day.as_ref().filter(|d| !d.summarized),
+            now,
+            &team,
+        );
+        let any = !out.is_empty();
+        self.store.write(|tx| {
+            for m in out {
+                tx.enqueue(m, now)?;
+            }
+            if let Some(d) = &day {
+                tx.put_standup_day(d)?;
+            }
+            tx.put_standup_schedule(&schedule)
+        })?;
+        Ok(any)
+    }
+
+    /// `/standup …`: answers in a sentence; never fails loudly.
+    pub async fn standup_command(&self, user: &str, channel: &str, text: &str) -> String {
+        let user_tz = self.time_zone(user).await;
+        let now = (self.now)();
+        let today = now.with_timezone(&user_tz).date_naive();
+        let command = match standup_command::parse(text, today) {
+            Ok(c) => c,
+            Err(e) => return format!("{e}\n\n{}", standup_command::USAGE),
+        };
+        let in_dm = channel.starts_with('D');
+        let channel_only =
+            "Standups belong to a channel: run this in the channel whose standup it is.";
+        let result = match command {
+            StandupCommand::Help => Ok(standup_command::USAGE.to_owned()),
+            StandupCommand::At { .. }
+            | StandupCommand::Off
+            | StandupCommand::Skip { .. }
+            | StandupCommand::Status
+                if in_dm =>
+            {
+                Ok(channel_only.to_owned())
+            }
+            StandupCommand::At {
+                time,
+                timezone,
+                days,
+            } => self.set_schedule(channel, time, timezone.unwrap_or(user_tz), days, now),
+            StandupCommand::Off => self.turn_off(channel, now),
+            StandupCommand::Skip { date } => self.skip(channel, date, now),
+            StandupCommand::Away { from, to } => self.set_away(user, from, to),
+            StandupCommand::Back => self.come_back(user, today),
+            StandupCommand::Status => self.standup_status(channel, now).await,
+        };
+        result.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "standup command failed");
+            "Sorry, I could not save that just now. Please try again in a moment.".to_owned()
+        })
+    }
+
+    fn set_schedule(
+        &self,
+        channel: &str,
+        time: chrono::NaiveTime,
+        timezone: chrono_tz::Tz,
+        days: Option<Vec<chrono::Weekday>>,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let team = self.team_holidays();
+        let schedule = self.store.write(|tx| {
+            let old = tx.standup_schedule(channel)?;
+            let mut schedule = self.settings.standup.schedule(channel, time, timezone);
+            if let Some(old) = &old {
+                schedule.days = old.days.clone();
+                schedule.holidays = old.holidays.clone();
+                schedule.skips = old.skips.clone();
+                schedule.remind_after_secs = old.remind_after_secs;
+                schedule.summary_after_secs = old.summary_after_secs;
+                schedule.remind = old.remind;
+                schedule.open_day = old.open_day;
+            }
+            if let Some(days) = days {
+                schedule.days = days;
+            }
+            schedule.effective_from = Some(now);
+            let day = match schedule.open_day {
+                Some(d) => tx.standup_day(channel, d)?,
+                None => None,
+            };
+            schedule.next_due = next_due(
+                &schedule,
+                day.as_ref().filter(|d| !d.summarized),
+                now,
+                &team,
+            );
+            tx.put_standup_schedule(&schedule)?;
+            Ok(schedule)
+        })?;
+        self.wake_workers();
+        let next = schedule
+            .next_prompt(now, &team)
+            .map(|(_, at)| format!(" The next one is {}.", crate::format::slack_date(at)))
+            .unwrap_or_default();
+        Ok(format!("{}{next}", schedule.describe()))
+    }
+
+    fn turn_off(&self, channel: &str, now: DateTime<Utc>) -> Result<String, StoreError> {
+        let team = self.team_holidays();
+        self.store.write(|tx| {
+            let Some(mut schedule) = tx.standup_schedule(channel)? else {
+                return Ok("There is no standup in this channel to turn off.".to_owned());
+            };
+            schedule.active = false;
+            // A day already under way still gets its summary.
+            let day = match schedule.open_day {
+                Some(d) => tx.standup_day(channel, d)?,
+                None => None,
+            };
+            schedule.next_due = next_due(
+                &schedule,
+                day.as_ref().filter(|d| !d.summarized),
+                now,
+                &team,
+            );
+            tx.put_standup_schedule(&schedule)?;
+            Ok(
+                "The standup in this channel is off. `/standup at 09:30` starts it again."
+                    .to_owned(),
+            )
+        })
+    }
+
+    fn skip(
+        &self,
+        channel: &str,
+        date: Option<NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let team = self.team_holidays();
+        self.store.write(|tx| {
+            let Some(mut schedule) = tx.standup_schedule(channel)? else {
+                return Ok(
+                    "There is no standup in this channel. `/standup at 09:30` sets one.".to_owned(),
+                );
+            };
+            let date = date.unwrap_or_else(|| schedule.local_date(now));
+            if tx.standup_day(channel, date)?.is_some() {
+                return Ok(format!(
+                    "The standup for {} is already posted; there is nothing to skip.",
+                    date.format("%a %-d %b")
+                ));
+            }
+            schedule.skips.insert(date);
+            let day = match schedule.open_day {
+                Some(d) => tx.standup_day(channel, d)?,
+                None => None,
+            };
+            schedule.next_due = next_due(
+                &schedule,
+                day.as_ref().filter(|d| !d.summarized),
+                now,
+                &team,
+            );
+            tx.put_standup_schedule(&schedule)?;
+            Ok(format!(
+                "No standup in this channel on {}.",
+                date.format("%a %-d %b")
+            ))
+        })
+    }
+
+    fn set_away(&self, user: &str, from: NaiveDate, to: NaiveDate) -> Result<String, StoreError> {
+        self.store.write(|tx| {
+            let mut ranges = tx.away(user)?;
+            ranges.push(Away { from, to });
+            tx.put_away(user, &ranges)?;
+            Ok(())
+        })?;
+        let when = if from == to {
+            from.format("%a %-d %b").to_string()
+        } else {
+            format!("{} to {}", from.format("%a %-d %b"), to.format("%a %-d %b"))
+        };
+        Ok(format!(
+            "You're away {when}: no standup reminders, and you won't be listed as missing. `/standup back` undoes it."
+        ))
+    }
+
+    fn come_back(&self, user: &str, today: NaiveDate) -> Result<String, StoreError> {
+        self.store.write(|tx| {
+            let ranges: Vec<Away> = tx
+                .away(user)?
+                .into_iter()
+                .filter_map(|r| {
+                    if r.to < today {
+                        Some(r) // the past stays as it was
+                    } else if r.from < today {
+                        Some(Away {
+                            from: r.from,
+                            to: today.pred_opt()?,
+                        })
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            tx.put_away(user, &ranges)
+        })?;
+        Ok("Welcome back: you're in today's standup again.".to_owned())
+    }
+
+    async fn standup_status(
+        &self,
+        channel: &str,
+        now: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let key = channel.to_owned();
+        let (schedule, today_day) = self
+            .store
+            .call(move |s| {
+                s.read(|rx| {
+                    let schedule = rx.standup_schedule(&key)?;
+                    let day = match &schedule {
+                        Some(sc) => rx.standup_day(&key, sc.local_date(now))?,
+                        None => None,
+                    };
+                    Ok((schedule, day))
+                })
+            })
+            .await?;
+        let Some(schedule) = schedule else {
+            return Ok("There is no standup in this channel. `/standup at 09:30 Europe/Berlin mon-fri` sets one.".to_owned());
+        };
+        let team = self.team_holidays();
+        let mut text = schedule.describe();
+        if let Some((_, at)) = schedule.next_prompt(now, &team) {
+            text.push_str(&format!(" Next: {}.", crate::format::slack_date(at)));
+        }
+        let people = self.participants(channel, now).await;
+        match today_day {
+            Some(day) => {
+                let answered: Vec<String> = day
+                    .answers
+                    .keys()
+                    .map(|u| {
+                        people
+                            .iter()
+                            .find(|p| &p.user == u)
+                            .map_or_else(|| u.clone(), |p| p.name.clone())
+                    })
+                    .collect();
+                text.push_str(&format!(
+                    "\n*Today:* {} answer(s){}.",
+                    answered.len(),
+                    if answered.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", answered.join(", "))
+                    }
+                ));
+            }
+            None => text.push_str("\n*Today:* no standup posted (yet)."),
+        }
+        // Who is away today: members that `participants` left out for being away.
+        let members = self
+            .slack
+            .channel_members(channel)
+            .await
+            .unwrap_or_default();
+        let mut away = Vec::new();
+        for user in members {
+            let id = user.clone();
+            let ranges = self
+                .store
+                .call(move |s| s.read(|rx| rx.away(&id)))
+                .await
+                .unwrap_or_default();
+            if ranges.is_empty() {
+                continue;
+            }
+            if let Person::Human { tz, name } = self.person(&user).await
+                && is_away(&ranges, now.with_timezone(&tz).date_naive())
+            {
+                away.push(name.unwrap_or_else(|| user.clone()));
+            }
+        }
+        text.push_str(&format!(
+            "\n*Away today:* {}.",
+            if away.is_empty() {
+                "nobody".to_owned()
+            } else {
+                away.join(", ")
+            }
+        ));
+        Ok(text)
+    }
+}
