@@ -8,6 +8,7 @@ use crate::config::Settings;
 use crate::format::{excerpt, human_duration, link, mention, permalink, slack_date};
 use crate::inbound::Command;
 use crate::sla::{SlaRequest, Tier};
+use crate::store::Reads;
 use crate::store::{Store, StoreError};
 
 /// An ephemeral answer to a slash command; empty text means "no visible answer" (a modal opened).

@@ -13,6 +13,7 @@ use crate::inbound::{self, Command};
 use crate::rfc::{Response, decide_modal, open_modal};
 use crate::rfc_command::{self, OpenArgs, RfcCommand, Verdict};
 use crate::rfc_flow::{Refusal, needs_channel};
+use crate::store::Reads;
 use crate::store::{Accepted, Store, StoreError};
 
 pub struct Dispatcher {

@@ -16,6 +16,7 @@ use crate::outbox::{Destination, OutgoingMessage};
 use crate::rfc::RfcContext;
 use crate::sla::{Answer, CancelReason, LadderContext, NewRequest, SlaRequest, mentioned_users};
 use crate::slack::{BotIdentity, SlackError, SlackPort};
+use crate::store::Reads;
 use crate::store::{CachedUser, Store, StoreError, TimerKey};
 use crate::time::Now;
 
@@ -131,6 +132,7 @@ impl Engine {
                     Vec::new()
                 };
                 let from_me = user == self.identity.user_id;
+                let holidays = self.team_holidays();
                 self.store.write(|tx| {
                     if !from_me {
                         let answered = close_by_reply(
@@ -146,7 +148,7 @@ impl Engine {
                         // message in a standup's thread is an answer.
                         if let Some(root) = thread_ts.as_deref().filter(|root| *root != ts) {
                             crate::standup_flow::record_answer(
-                                tx, &channel, root, &user, &text, now,
+                                tx, &holidays, &channel, root, &user, &text, now,
                             )?;
                             record_rfc_response(
                                 tx,

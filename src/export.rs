@@ -5,6 +5,7 @@ use std::path::Path;
 
 use crate::decisions;
 use crate::rfc::{Rfc, message_tag};
+use crate::store::Reads;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

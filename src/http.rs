@@ -19,6 +19,7 @@ use slack_morphism::signature_verifier::{
 };
 
 use crate::dispatch::{Dispatcher, InteractionReply};
+use crate::store::Reads;
 
 #[derive(Clone)]
 pub struct HttpState {

@@ -7,6 +7,7 @@ use crate::engine::Engine;
 use crate::format::{escape, mention, slack_date};
 use crate::rfc::{NewRfc, Response, Rfc, RfcError, check_window, rfc_name};
 use crate::rfc_command::{OpenArgs, Verdict};
+use crate::store::Reads;
 use crate::store::StoreError;
 
 /// A refusal or failure, worded for the person who asked.

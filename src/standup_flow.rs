@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::engine::{Engine, Person};
 use crate::standup::{Away, Schedule, StandupDay, is_away, plan_reminders};
 use crate::standup_command::{self, StandupCommand};
+use crate::store::Reads;
 use crate::store::{StoreError, Tx};
 
 /// A participant: a human member of the channel who is not away.
@@ -21,6 +22,7 @@ struct Participant {
 /// A message in a standup's thread is that person's answer; after the summary it updates it.
 pub fn record_answer(
     tx: &mut Tx<'_>,
+    team_holidays: &BTreeSet<NaiveDate>,
     channel: &str,
     root: &str,
     user: &str,
@@ -54,8 +56,27 @@ pub fn record_answer(
     tx.put_standup_day(&day)?;
     // An answer may cancel a deferred reminder: the channel's timer follows the day.
     let mut schedule = schedule;
-    schedule.next_due = next_due(&schedule, Some(&day), now, &BTreeSet::new());
-    tx.put_standup_schedule(&schedule)
+    save_schedule(tx, &mut schedule, now, team_holidays)
+}
+
+/// Writes a schedule with its timer set to when the channel needs attention next.
+fn save_schedule(
+    tx: &mut Tx<'_>,
+    schedule: &mut Schedule,
+    now: DateTime<Utc>,
+    team_holidays: &BTreeSet<NaiveDate>,
+) -> Result<(), StoreError> {
+    let day = match schedule.open_day {
+        Some(d) => tx.standup_day(&schedule.channel, d)?,
+        None => None,
+    };
+    schedule.next_due = next_due(
+        schedule,
+        day.as_ref().filter(|d| !d.summarized),
+        now,
+        team_holidays,
+    );
+    tx.put_standup_schedule(schedule)
 }
 
 /// When the channel needs attention next: the open day's next step or the next prompt.
@@ -74,7 +95,7 @@ fn next_due(
 }
 
 impl Engine {
-    fn team_holidays(&self) -> BTreeSet<NaiveDate> {
+    pub(crate) fn team_holidays(&self) -> BTreeSet<NaiveDate> {
         self.settings.calendar.holidays().copied().collect()
     }
 
@@ -332,17 +353,7 @@ impl Engine {
                 schedule.days = days;
             }
             schedule.effective_from = Some(now);
-            let day = match schedule.open_day {
-                Some(d) => tx.standup_day(channel, d)?,
-                None => None,
-            };
-            schedule.next_due = next_due(
-                &schedule,
-                day.as_ref().filter(|d| !d.summarized),
-                now,
-                &team,
-            );
-            tx.put_standup_schedule(&schedule)?;
+            save_schedule(tx, &mut schedule, now, &team)?;
             Ok(schedule)
         })?;
         self.wake_workers();
@@ -361,17 +372,7 @@ impl Engine {
             };
             schedule.active = false;
             // A day already under way still gets its summary.
-            let day = match schedule.open_day {
-                Some(d) => tx.standup_day(channel, d)?,
-                None => None,
-            };
-            schedule.next_due = next_due(
-                &schedule,
-                day.as_ref().filter(|d| !d.summarized),
-                now,
-                &team,
-            );
-            tx.put_standup_schedule(&schedule)?;
+            save_schedule(tx, &mut schedule, now, &team)?;
             Ok(
                 "The standup in this channel is off. `/standup at 09:30` starts it again."
                     .to_owned(),
@@ -400,17 +401,7 @@ impl Engine {
                 ));
             }
             schedule.skips.insert(date);
-            let day = match schedule.open_day {
-                Some(d) => tx.standup_day(channel, d)?,
-                None => None,
-            };
-            schedule.next_due = next_due(
-                &schedule,
-                day.as_ref().filter(|d| !d.summarized),
-                now,
-                &team,
-            );
-            tx.put_standup_schedule(&schedule)?;
+            save_schedule(tx, &mut schedule, now, &team)?;
             Ok(format!(
                 "No standup in this channel on {}.",
                 date.format("%a %-d %b")

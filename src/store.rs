@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone, Utc};
 use redb::{
-    Database, MultimapTableDefinition, ReadTransaction, ReadableDatabase, ReadableMultimapTable,
-    ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+    Database, Key, MultimapTableDefinition, ReadTransaction, ReadableDatabase,
+    ReadableMultimapTable, ReadableTable, ReadableTableMetadata, TableDefinition, Value,
+    WriteTransaction,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -526,44 +527,46 @@ fn load_requests(
     Ok(out)
 }
 
-/// Reads inside one read transaction.
-pub struct Rx {
-    txn: ReadTransaction,
-}
+/// Reads, the same inside a read or a write transaction.
+pub trait Reads {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V>>;
 
-impl Rx {
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &self,
+        def: MultimapTableDefinition<K, V>,
+    ) -> Result<impl ReadableMultimapTable<K, V>>;
+
     fn requests_in(
         &self,
         index: MultimapTableDefinition<&str, u64>,
         key: &str,
     ) -> Result<Vec<SlaRequest>> {
-        load_requests(
-            &self.txn.open_multimap_table(index)?,
-            &self.txn.open_table(REQUESTS)?,
-            key,
-        )
+        load_requests(&self.multimap(index)?, &self.table(REQUESTS)?, key)
     }
 
     /// Open requests waiting on `user`, oldest first.
-    pub fn open_requests_for_recipient(&self, user: &str) -> Result<Vec<SlaRequest>> {
+    fn open_requests_for_recipient(&self, user: &str) -> Result<Vec<SlaRequest>> {
         self.requests_in(OPEN_BY_RECIPIENT, user)
     }
 
     /// Open requests `user` is waiting on, oldest first.
-    pub fn open_requests_by_author(&self, user: &str) -> Result<Vec<SlaRequest>> {
+    fn open_requests_by_author(&self, user: &str) -> Result<Vec<SlaRequest>> {
         self.requests_in(OPEN_BY_AUTHOR, user)
     }
 
-    pub fn request(&self, id: u64) -> Result<Option<SlaRequest>> {
-        let table = self.txn.open_table(REQUESTS)?;
+    fn request(&self, id: u64) -> Result<Option<SlaRequest>> {
+        let table = self.table(REQUESTS)?;
         match table.get(id)? {
             Some(v) => Ok(Some(from_json(|| format!("sla_requests/{id}"), v.value())?)),
             None => Ok(None),
         }
     }
 
-    pub fn tagged(&self, tag: &str) -> Result<Option<(String, String)>> {
-        let table = self.txn.open_table(TAGS)?;
+    fn tagged(&self, tag: &str) -> Result<Option<(String, String)>> {
+        let table = self.table(TAGS)?;
         let found = table.get(tag)?;
         Ok(found.and_then(|v| {
             v.value()
@@ -572,8 +575,8 @@ impl Rx {
         }))
     }
 
-    pub fn rfc(&self, id: u64) -> Result<Option<Rfc>> {
-        let table = self.txn.open_table(RFCS)?;
+    fn rfc(&self, id: u64) -> Result<Option<Rfc>> {
+        let table = self.table(RFCS)?;
         let found = table.get(id)?;
         match found {
             Some(v) => Ok(Some(from_json(|| format!("rfcs/{id}"), v.value())?)),
@@ -582,8 +585,8 @@ impl Rx {
     }
 
     /// Every RFC, oldest first.
-    pub fn all_rfcs(&self) -> Result<Vec<Rfc>> {
-        let table = self.txn.open_table(RFCS)?;
+    fn all_rfcs(&self) -> Result<Vec<Rfc>> {
+        let table = self.table(RFCS)?;
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (k, v) = entry?;
@@ -594,8 +597,8 @@ impl Rx {
     }
 
     /// RFCs posted in `channel`, oldest first.
-    pub fn rfcs_in_channel(&self, channel: &str) -> Result<Vec<Rfc>> {
-        let index = self.txn.open_multimap_table(RFCS_BY_CHANNEL)?;
+    fn rfcs_in_channel(&self, channel: &str) -> Result<Vec<Rfc>> {
+        let index = self.multimap(RFCS_BY_CHANNEL)?;
         let mut out = Vec::new();
         for id in index.get(channel)? {
             if let Some(rfc) = self.rfc(id?.value())? {
@@ -606,38 +609,94 @@ impl Rx {
         Ok(out)
     }
 
-    pub fn standup_schedule(&self, channel: &str) -> Result<Option<Schedule>> {
+    fn standup_schedule(&self, channel: &str) -> Result<Option<Schedule>> {
         get_json(
-            &self.txn.open_table(STANDUP_SCHEDULES)?,
+            &self.table(STANDUP_SCHEDULES)?,
             "standup_schedules",
             channel,
         )
     }
 
-    pub fn standup_day(
-        &self,
-        channel: &str,
-        date: chrono::NaiveDate,
-    ) -> Result<Option<StandupDay>> {
+    fn standup_day(&self, channel: &str, date: chrono::NaiveDate) -> Result<Option<StandupDay>> {
         get_json(
-            &self.txn.open_table(STANDUP_DAYS)?,
+            &self.table(STANDUP_DAYS)?,
             "standup_days",
             &day_key(channel, date),
         )
     }
 
-    pub fn away(&self, user: &str) -> Result<Vec<Away>> {
-        Ok(get_json(&self.txn.open_table(AWAY)?, "away", user)?.unwrap_or_default())
+    fn away(&self, user: &str) -> Result<Vec<Away>> {
+        Ok(get_json(&self.table(AWAY)?, "away", user)?.unwrap_or_default())
     }
 
-    pub fn count_open_requests(&self) -> Result<u64> {
-        Ok(self.txn.open_multimap_table(OPEN_BY_RECIPIENT)?.len()?)
+    fn count_open_requests(&self) -> Result<u64> {
+        Ok(self.multimap(OPEN_BY_RECIPIENT)?.len()?)
+    }
+
+    /// The tag of our message `channel`/`ts`, if it is one of ours that was tagged.
+    fn tag_of(&self, channel: &str, ts: &str) -> Result<Option<String>> {
+        let table = self.table(TAGGED_MESSAGES)?;
+        let found = table.get(message_key(channel, ts).as_str())?;
+        Ok(found.map(|v| v.value().to_owned()))
+    }
+
+    /// Every request (open or closed) opened by the message `channel`/`ts`.
+    fn requests_for_message(&self, channel: &str, ts: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(REQUESTS_BY_MESSAGE, &message_key(channel, ts))
+    }
+
+    /// Every request living in the thread rooted at `channel`/`root`.
+    fn requests_in_thread(&self, channel: &str, root: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(REQUESTS_BY_THREAD, &message_key(channel, root))
+    }
+
+    /// A person's name from the `users.info` cache.
+    fn user_name(&self, user: &str) -> Result<Option<String>> {
+        let cached: Option<CachedUser> = get_json(&self.table(USERS)?, "users", user)?;
+        Ok(cached.and_then(|u| u.name))
+    }
+}
+
+/// Reads inside one read transaction.
+pub struct Rx {
+    txn: ReadTransaction,
+}
+
+impl Reads for Rx {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V>> {
+        Ok(self.txn.open_table(def)?)
+    }
+
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &self,
+        def: MultimapTableDefinition<K, V>,
+    ) -> Result<impl ReadableMultimapTable<K, V>> {
+        Ok(self.txn.open_multimap_table(def)?)
     }
 }
 
 /// Reads and writes inside one write transaction.
 pub struct Tx<'a> {
     txn: &'a WriteTransaction,
+}
+
+impl Reads for Tx<'_> {
+    fn table<K: Key + 'static, V: Value + 'static>(
+        &self,
+        def: TableDefinition<K, V>,
+    ) -> Result<impl ReadableTable<K, V>> {
+        Ok(self.txn.open_table(def)?)
+    }
+
+    fn multimap<K: Key + 'static, V: Key + 'static>(
+        &self,
+        def: MultimapTableDefinition<K, V>,
+    ) -> Result<impl ReadableMultimapTable<K, V>> {
+        Ok(self.txn.open_multimap_table(def)?)
+    }
 }
 
 impl Tx<'_> {
@@ -669,59 +728,6 @@ impl Tx<'_> {
     pub fn finish_inbound(&mut self, seq: u64) -> Result<()> {
         self.txn.open_table(INBOX)?.remove(seq)?;
         Ok(())
-    }
-
-    fn requests_in(
-        &self,
-        index: MultimapTableDefinition<&str, u64>,
-        key: &str,
-    ) -> Result<Vec<SlaRequest>> {
-        load_requests(
-            &self.txn.open_multimap_table(index)?,
-            &self.txn.open_table(REQUESTS)?,
-            key,
-        )
-    }
-
-    pub fn request(&self, id: u64) -> Result<Option<SlaRequest>> {
-        let table = self.txn.open_table(REQUESTS)?;
-        let value = table.get(id)?;
-        match value {
-            Some(v) => Ok(Some(from_json(|| format!("sla_requests/{id}"), v.value())?)),
-            None => Ok(None),
-        }
-    }
-
-    /// The tag of our message `channel`/`ts`, if it is one of ours that was tagged.
-    pub fn tag_of(&self, channel: &str, ts: &str) -> Result<Option<String>> {
-        let table = self.txn.open_table(TAGGED_MESSAGES)?;
-        let found = table.get(message_key(channel, ts).as_str())?;
-        Ok(found.map(|v| v.value().to_owned()))
-    }
-
-    /// Where the message with this tag was posted: (channel, ts).
-    pub fn tagged(&self, tag: &str) -> Result<Option<(String, String)>> {
-        let table = self.txn.open_table(TAGS)?;
-        let found = table.get(tag)?;
-        Ok(found.and_then(|v| {
-            v.value()
-                .split_once(' ')
-                .map(|(c, ts)| (c.to_owned(), ts.to_owned()))
-        }))
-    }
-
-    /// Every request (open or closed) opened by the message `channel`/`ts`.
-    pub fn requests_for_message(&self, channel: &str, ts: &str) -> Result<Vec<SlaRequest>> {
-        self.requests_in(REQUESTS_BY_MESSAGE, &message_key(channel, ts))
-    }
-
-    /// Every request living in the thread rooted at `channel`/`root`.
-    pub fn requests_in_thread(&self, channel: &str, root: &str) -> Result<Vec<SlaRequest>> {
-        self.requests_in(REQUESTS_BY_THREAD, &message_key(channel, root))
-    }
-
-    pub fn open_requests_for_recipient(&self, user: &str) -> Result<Vec<SlaRequest>> {
-        self.requests_in(OPEN_BY_RECIPIENT, user)
     }
 
     /// Writes a request and keeps its indexes and its timer in step with it.
@@ -765,15 +771,6 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn rfc(&self, id: u64) -> Result<Option<Rfc>> {
-        let table = self.txn.open_table(RFCS)?;
-        let found = table.get(id)?;
-        match found {
-            Some(v) => Ok(Some(from_json(|| format!("rfcs/{id}"), v.value())?)),
-            None => Ok(None),
-        }
-    }
-
     /// Writes an RFC and keeps its channel index and its timer in step with it.
     pub fn put_rfc(&mut self, rfc: &Rfc) -> Result<()> {
         let old = self.rfc(rfc.id)?;
@@ -798,14 +795,6 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn standup_schedule(&self, channel: &str) -> Result<Option<Schedule>> {
-        get_json(
-            &self.txn.open_table(STANDUP_SCHEDULES)?,
-            "standup_schedules",
-            channel,
-        )
-    }
-
     /// Writes a schedule and keeps its timer at `next_due`.
     pub fn put_standup_schedule(&mut self, schedule: &Schedule) -> Result<()> {
         let old = self.standup_schedule(&schedule.channel)?;
@@ -825,28 +814,12 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn standup_day(
-        &self,
-        channel: &str,
-        date: chrono::NaiveDate,
-    ) -> Result<Option<StandupDay>> {
-        get_json(
-            &self.txn.open_table(STANDUP_DAYS)?,
-            "standup_days",
-            &day_key(channel, date),
-        )
-    }
-
     pub fn put_standup_day(&mut self, day: &StandupDay) -> Result<()> {
         self.txn.open_table(STANDUP_DAYS)?.insert(
             day_key(&day.channel, day.date).as_str(),
             to_json(day).as_slice(),
         )?;
         Ok(())
-    }
-
-    pub fn away(&self, user: &str) -> Result<Vec<Away>> {
-        Ok(get_json(&self.txn.open_table(AWAY)?, "away", user)?.unwrap_or_default())
     }
 
     pub fn put_away(&mut self, user: &str, ranges: &[Away]) -> Result<()> {
@@ -857,12 +830,6 @@ impl Tx<'_> {
             table.insert(user, to_json(&ranges).as_slice())?;
         }
         Ok(())
-    }
-
-    /// A person's name from the `users.info` cache.
-    pub fn user_name(&self, user: &str) -> Result<Option<String>> {
-        let cached: Option<CachedUser> = get_json(&self.txn.open_table(USERS)?, "users", user)?;
-        Ok(cached.and_then(|u| u.name))
     }
 
     /// Removes a fired timer that no entity claims any more (a stale key).
