@@ -58,8 +58,17 @@ impl Engine {
         if args.approver == self.identity.user_id {
             return Err(Refusal("I can't be the approver: pick a person.".into()));
         }
-        let driver_tz = self.time_zone(driver).await;
-        let Some(approver_tz) = self.human_time_zone(&args.approver).await else {
+        // A command must answer within Slack's 3 seconds: a slow `users.info` falls back to the
+        // default zone (and to trusting that the approver is a person).
+        let quick = std::time::Duration::from_millis(1200);
+        let fallback = self.settings.fallback_timezone;
+        let driver_tz = tokio::time::timeout(quick, self.time_zone(driver))
+            .await
+            .unwrap_or(fallback);
+        let approver = tokio::time::timeout(quick, self.human_time_zone(&args.approver))
+            .await
+            .unwrap_or(Some(fallback));
+        let Some(approver_tz) = approver else {
             return Err(Refusal(format!(
                 "{} can't approve an RFC: pick a person (not a bot or a deactivated account).",
                 mention(&args.approver)

@@ -19,6 +19,13 @@ struct Participant {
     name: String,
 }
 
+#[derive(Default)]
+struct Roster {
+    present: Vec<Participant>,
+    /// Names of members who are away.
+    away: Vec<String>,
+}
+
 /// A message in a standup's thread is that person's answer; after the summary it updates it.
 pub fn record_answer(
     tx: &mut Tx<'_>,
@@ -133,17 +140,17 @@ impl Engine {
         })
     }
 
-    /// The channel's human members who are not away at `at` (an absence is in the person's own
-    /// dates: "away today" means their today), with their clocks and names.
-    async fn participants(&self, channel: &str, at: DateTime<Utc>) -> Vec<Participant> {
+    /// The channel's human members at `at`: those taking part, and the names of those away (an
+    /// absence is in the person's own dates: "away today" means their today).
+    async fn roster(&self, channel: &str, at: DateTime<Utc>) -> Roster {
+        let mut roster = Roster::default();
         let members = match self.slack.channel_members(channel).await {
             Ok(m) => m,
             Err(e) => {
                 tracing::warn!(%channel, error = %e, "conversations.members failed; nobody is reminded");
-                return Vec::new();
+                return roster;
             }
         };
-        let mut out = Vec::new();
         for user in members {
             if user == self.identity.user_id {
                 continue;
@@ -157,16 +164,14 @@ impl Engine {
                 .call(move |s| s.read(|rx| rx.away(&id)))
                 .await
                 .unwrap_or_default();
+            let name = name.unwrap_or_else(|| user.clone());
             if is_away(&away, at.with_timezone(&tz).date_naive()) {
-                continue;
+                roster.away.push(name);
+            } else {
+                roster.present.push(Participant { name, user, tz });
             }
-            out.push(Participant {
-                name: name.unwrap_or_else(|| user.clone()),
-                user,
-                tz,
-            });
         }
-        out
+        roster
     }
 
     /// Does what the channel's standup needs at `now`. Returns whether messages were queued.
@@ -209,8 +214,9 @@ impl Engine {
             let summarize = d.summary_at <= now;
             if remind_now || !deferred_due.is_empty() || summarize {
                 let people = self
-                    .participants(channel, schedule.prompt_time(d.date))
-                    .await;
+                    .roster(channel, schedule.prompt_time(d.date))
+                    .await
+                    .present;
                 let waiting: Vec<(String, chrono_tz::Tz)> = people
                     .iter()
                     .filter(|p| !d.answers.contains_key(&p.user))
@@ -291,7 +297,11 @@ impl Engine {
 
     /// `/standup …`: answers in a sentence; never fails loudly.
     pub async fn standup_command(&self, user: &str, channel: &str, text: &str) -> String {
-        let user_tz = self.time_zone(user).await;
+        // Answer within Slack's 3 seconds even when `users.info` is slow.
+        let user_tz =
+            tokio::time::timeout(std::time::Duration::from_millis(800), self.time_zone(user))
+                .await
+                .unwrap_or(self.settings.fallback_timezone);
         let now = (self.now)();
         let today = now.with_timezone(&user_tz).date_naive();
         let command = match standup_command::parse(text, today) {
@@ -476,18 +486,26 @@ impl Engine {
         if let Some((_, at)) = schedule.next_prompt(now, &team) {
             text.push_str(&format!(" Next: {}.", crate::format::slack_date(at)));
         }
-        let people = self.participants(channel, now).await;
+        // Members and absences need Slack; a slow answer must not hold the command past 3 s.
+        let roster = tokio::time::timeout(
+            std::time::Duration::from_millis(1800),
+            self.roster(channel, now),
+        )
+        .await;
+        let name_of = |user: &String| match &roster {
+            Ok(r) => r
+                .present
+                .iter()
+                .find(|p| &p.user == user)
+                .map_or_else(|| user.clone(), |p| p.name.clone()),
+            Err(_) => user.clone(),
+        };
         match today_day {
             Some(day) => {
                 let answered: Vec<String> = day
                     .answers
                     .keys()
-                    .map(|u| {
-                        people
-                            .iter()
-                            .find(|p| &p.user == u)
-                            .map_or_else(|| u.clone(), |p| p.name.clone())
-                    })
+                    .map(|u| day.names.get(u).cloned().unwrap_or_else(|| name_of(u)))
                     .collect();
                 text.push_str(&format!(
                     "\n*Today:* {} answer(s){}.",
@@ -501,37 +519,11 @@ impl Engine {
             }
             None => text.push_str("\n*Today:* no standup posted (yet)."),
         }
-        // Who is away today: members that `participants` left out for being away.
-        let members = self
-            .slack
-            .channel_members(channel)
-            .await
-            .unwrap_or_default();
-        let mut away = Vec::new();
-        for user in members {
-            let id = user.clone();
-            let ranges = self
-                .store
-                .call(move |s| s.read(|rx| rx.away(&id)))
-                .await
-                .unwrap_or_default();
-            if ranges.is_empty() {
-                continue;
-            }
-            if let Person::Human { tz, name } = self.person(&user).await
-                && is_away(&ranges, now.with_timezone(&tz).date_naive())
-            {
-                away.push(name.unwrap_or_else(|| user.clone()));
-            }
+        match &roster {
+            Ok(r) if r.away.is_empty() => text.push_str("\n*Away today:* nobody."),
+            Ok(r) => text.push_str(&format!("\n*Away today:* {}.", r.away.join(", "))),
+            Err(_) => text.push_str("\n_I could not check the channel's members just now._"),
         }
-        text.push_str(&format!(
-            "\n*Away today:* {}.",
-            if away.is_empty() {
-                "nobody".to_owned()
-            } else {
-                away.join(", ")
-            }
-        ));
         Ok(text)
     }
 }
