@@ -179,6 +179,44 @@ fn to_chrono(d: Duration) -> chrono::Duration {
     chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }
 
+/// The earliest instant in `[lower, end]` from which `remaining` (on `clock`) reaches `end`: the
+/// inverse of `BusinessCalendar::add`, found by bisection (it is monotonic in its start).
+fn time_before(
+    calendar: &BusinessCalendar,
+    clock: Clock,
+    tz: Tz,
+    end: DateTime<Utc>,
+    remaining: Duration,
+    lower: DateTime<Utc>,
+) -> DateTime<Utc> {
+    let remaining = to_chrono(remaining);
+    if clock == Clock::Wall {
+        return (end - remaining).max(lower);
+    }
+    let reaches = |offset: i64| {
+        calendar.add(
+            clock,
+            lower + chrono::Duration::seconds(offset),
+            tz,
+            remaining,
+        ) >= end
+    };
+    if reaches(0) {
+        return lower;
+    }
+    // Whole seconds: reaches(lo) is false, reaches(hi) is true.
+    let (mut lo, mut hi) = (0_i64, (end - lower).num_seconds().max(1));
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if reaches(mid) {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    lower + chrono::Duration::seconds(hi)
+}
+
 /// Checks a window against the configured bounds.
 pub fn check_window(window: Duration, settings: &RfcSettings) -> Result<(), String> {
     if window < settings.min_window || window > settings.max_window {
@@ -204,10 +242,19 @@ impl Rfc {
         let closes_at = ctx
             .calendar
             .add(clock, now, new.driver_tz, to_chrono(new.window));
-        // The reminder goes out when `remind_before` of the window remains (on the wall clock:
-        // the close itself is already on the business clock), and only if that is after now.
+        // The reminder goes out when `remind_before` of the window remains, counted on the same
+        // clock, and only if that is after now.
         let remind_at = (!new.contributors.is_empty() && !ctx.settings.remind_before.is_zero())
-            .then(|| closes_at - to_chrono(ctx.settings.remind_before))
+            .then(|| {
+                time_before(
+                    ctx.calendar,
+                    clock,
+                    new.driver_tz,
+                    closes_at,
+                    ctx.settings.remind_before,
+                    now,
+                )
+            })
             .filter(|at| *at > now);
         let rfc = Rfc {
             id,
@@ -994,6 +1041,44 @@ mod tests {
         b.withdraw("UALICE", now).unwrap();
         assert_eq!(b.status, RfcStatus::Withdrawn);
         assert_eq!(b.next_due(), None);
+    }
+
+    #[test]
+    fn the_reminder_counts_back_on_the_business_clock() {
+        let s = settings();
+        let cal = BusinessCalendar::new(
+            [
+                chrono::Weekday::Mon,
+                chrono::Weekday::Tue,
+                chrono::Weekday::Wed,
+                chrono::Weekday::Thu,
+                chrono::Weekday::Fri,
+            ],
+            crate::calendar::WorkingHours::parse("09:00", "18:00").unwrap(),
+            [],
+        )
+        .unwrap();
+        let ladder = ladder();
+        let ctx = RfcContext {
+            settings: &s,
+            calendar: &cal,
+            ladder: &ladder,
+            permalink: None,
+        };
+        // Thursday 26 Nov 2026, 10:00 Berlin (09:00 UTC); 48 business hours: Monday 10:00.
+        let now = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();
+        let mut new = new_rfc();
+        new.window = Duration::from_secs(48 * 3600);
+        let (rfc, _) = Rfc::open(1, new, now, &ctx);
+        assert_eq!(
+            rfc.closes_at,
+            Utc.with_ymd_and_hms(2026, 11, 30, 9, 0, 0).unwrap()
+        );
+        // 24 business hours before Monday 10:00 is Friday 10:00, not Sunday.
+        assert_eq!(
+            rfc.remind_at,
+            Some(Utc.with_ymd_and_hms(2026, 11, 27, 9, 0, 0).unwrap())
+        );
     }
 
     #[test]
