@@ -455,6 +455,24 @@ impl Engine {
                             tx.drop_timers_named(&format!("sla:{id}"))?;
                             return Ok(false);
                         };
+                        // Nobody is nudged while away (`/standup away`, in their own dates): the
+                        // ladder resumes at the start of their first working period back.
+                        let tz = request.recipient_tz;
+                        let today = now.with_timezone(&tz).date_naive();
+                        let away = tx.away(&request.recipient)?;
+                        if let Some(absence) = away.iter().find(|a| a.from <= today && today <= a.to) {
+                            if request.is_open() && request.next_due.is_some() {
+                                let back = absence.to.succ_opt().unwrap_or(absence.to);
+                                let resume = self
+                                    .settings
+                                    .calendar
+                                    .next_working_time(crate::calendar::start_of_day(tz, back), tz);
+                                tracing::info!(request = id, %resume, "recipient is away; the nudge waits");
+                                request.next_due = Some(resume);
+                                tx.put_request(&request)?;
+                            }
+                            return Ok(false);
+                        }
                         let messages = request.take_due_step(now, &self.ladder());
                         let any = !messages.is_empty();
                         for m in messages {

@@ -423,3 +423,48 @@ async fn a_reaction_on_the_nudge_stops_the_ladder() {
     );
     assert_eq!(app.health().await["open_requests"], 0);
 }
+
+/// Someone away (`/standup away today`) is not nudged; the request stays open for their return.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_is_nudged_while_away() {
+    let fake = fake_with_team().await;
+    let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    let (away, _) = app
+        .command(&fake, "/standup", "away today", "UBOB", CHANNEL)
+        .await;
+    assert!(away.contains("You're away"), "{away}");
+    app.send_event(
+        &fake,
+        &event_callback(
+            &new_event_id(),
+            message(
+                CHANNEL,
+                "UALICE",
+                &new_ts(),
+                "<@UBOB> <@UCAROL> budget?",
+                None,
+            ),
+        ),
+    )
+    .await;
+    let nudge = fake
+        .wait_for("chat.postMessage", 1, Duration::from_secs(15))
+        .await
+        .remove(0);
+    assert!(
+        nudge.text().starts_with("<@UCAROL>"),
+        "Carol is here: {}",
+        nudge.text()
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let to_bob: Vec<_> = posts(&fake)
+        .into_iter()
+        .filter(|c| c.text().contains("<@UBOB>,"))
+        .collect();
+    assert!(to_bob.is_empty(), "Bob is away: {}", fake.describe_calls());
+    assert_eq!(
+        app.health().await["open_requests"],
+        2,
+        "both requests stay open"
+    );
+}
