@@ -80,7 +80,18 @@ fn sla(
             )));
         }
     }
-    let user = command.user_id.clone();
+    overview(&command.user_id, store, settings, team_url, now).map(Reply::new)
+}
+
+/// The norms, what waits on `user` and what `user` waits on: `/sla` and the App Home.
+pub fn overview(
+    user: &str,
+    store: &Store,
+    settings: &Settings,
+    team_url: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let user = user.to_owned();
     let (waiting_on_me, waiting_on_others) = store.read(|rx| {
         Ok((
             rx.open_requests_for_recipient(&user)?,
@@ -105,7 +116,7 @@ fn sla(
     for r in &waiting_on_others {
         text.push_str(&line(r, &r.recipient, "for", team_url, now));
     }
-    Ok(Reply::new(text))
+    Ok(text)
 }
 
 /// The team's norms: tiers, clocks, the ladder and quiet hours.

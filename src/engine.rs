@@ -283,7 +283,21 @@ impl Engine {
                 })?;
             }
             Inbound::AppHomeOpened { user } => {
-                tracing::debug!(%user, "app home opened");
+                // The Home tab shows what `/sla` shows. It is a view, not a message: published
+                // directly (a lost one is redrawn the next time the tab opens).
+                let store = self.store.clone();
+                let settings = self.settings.clone();
+                let team_url = self.identity.team_url.clone();
+                let id = user.clone();
+                let text = self
+                    .store
+                    .call(move |_| {
+                        crate::commands::overview(&id, &store, &settings, Some(&team_url), now)
+                    })
+                    .await?;
+                if let Err(e) = self.slack.publish_home(&user, &home_view(&text)).await {
+                    tracing::warn!(%user, error = %e, "could not publish the Home tab");
+                }
                 self.store.write(|tx| tx.finish_inbound(seq))?;
             }
         }
@@ -533,6 +547,36 @@ impl Engine {
         }
         self.store.call(|s| s.next_timer_due()).await
     }
+}
+
+/// The App Home: the overview in sections of at most 3,000 characters (Slack's limit), cut at
+/// line ends.
+fn home_view(text: &str) -> serde_json::Value {
+    let mut blocks = vec![
+        serde_json::json!({"type": "header", "text": {"type": "plain_text", "text": "asyncbot"}}),
+    ];
+    let mut chunk = String::new();
+    for line in text.lines() {
+        if chunk.len() + line.len() + 1 > 2900 && !chunk.is_empty() {
+            blocks.push(
+                serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": chunk}}),
+            );
+            chunk = String::new();
+        }
+        let line: String = line.chars().take(2900).collect();
+        chunk.push_str(&line);
+        chunk.push('\n');
+    }
+    if !chunk.trim().is_empty() {
+        blocks.push(
+            serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": chunk}}),
+        );
+    }
+    blocks.push(
+        serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text":
+        "Commands: `/sla`, `/rfc help`, `/decisions`, `/standup help`."}]}),
+    );
+    serde_json::json!({"type": "home", "blocks": blocks})
 }
 
 /// ✅ on an RFC counts as a contributor's response.

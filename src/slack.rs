@@ -105,6 +105,8 @@ pub trait SlackPort: Send + Sync {
     -> Result<(), SlackError>;
     /// Everyone in a channel (all pages).
     async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError>;
+    /// Shows `view` (Block Kit JSON) on `user`'s App Home tab.
+    async fn publish_home(&self, user: &str, view: &serde_json::Value) -> Result<(), SlackError>;
 }
 
 fn parse_blocks(blocks: &serde_json::Value) -> Result<Vec<SlackBlock>, SlackError> {
@@ -254,6 +256,15 @@ impl SlackPort for SlackWebApi {
             SlackMessageContent::new().with_text(text.to_owned()),
         );
         self.timed(session.chat_post_ephemeral(&req)).await?;
+        Ok(())
+    }
+
+    async fn publish_home(&self, user: &str, view: &serde_json::Value) -> Result<(), SlackError> {
+        let session = self.client.open_session(&self.token);
+        let view: SlackView = serde_json::from_value(view.clone())
+            .map_err(|e| SlackError::Permanent(format!("invalid view: {e}")))?;
+        let req = SlackApiViewsPublishRequest::new(SlackUserId(user.into()), view);
+        self.timed(session.views_publish(&req)).await?;
         Ok(())
     }
 

@@ -366,3 +366,40 @@ async fn socket_mode_reconnects_when_slack_asks() {
     assert!(reply.contains("Our response-time norms"), "{reply}");
     assert_eq!(app.health().await["status"], "ok");
 }
+
+/// Opening asyncbot's Home tab shows the same overview as `/sla`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_home_tab_shows_the_overview() {
+    let fake = fake_with_team().await;
+    let app = TestApp::start(&fake, Mode::SocketMode, FAST_NORMS).await;
+    app.send_event(
+        &fake,
+        &event_callback(
+            &new_event_id(),
+            message(
+                CHANNEL,
+                "UALICE",
+                &new_ts(),
+                "<@UBOB> can you look at the Q3 budget?",
+                None,
+            ),
+        ),
+    )
+    .await;
+    let opened = serde_json::json!({
+        "type": "app_home_opened", "user": "UBOB", "channel": "DUBOB", "tab": "home", "event_ts": new_ts()
+    });
+    app.send_event(&fake, &event_callback(&new_event_id(), opened))
+        .await;
+    let published = fake
+        .wait_for("views.publish", 1, Duration::from_secs(10))
+        .await
+        .remove(0);
+    assert_eq!(published.arg("user_id").as_deref(), Some("UBOB"));
+    let text = published.text();
+    assert!(text.contains("Our response-time norms"), "{text}");
+    assert!(
+        text.contains("*Waiting on you (1)*") && text.contains("Q3 budget"),
+        "{text}"
+    );
+}
