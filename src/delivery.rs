@@ -139,8 +139,19 @@ impl Delivery {
                         reason = %reason,
                         "dropping a message Slack will not accept"
                     );
-                    let id = item.id;
-                    self.store.call(move |s| s.outbox_remove(id)).await?;
+                    let (id, tag) = (item.id, item.message.tag.clone());
+                    let now = (self.now)();
+                    self.store
+                        .call(move |s| {
+                            s.write(|tx| {
+                                if let Some(tag) = &tag {
+                                    crate::rfc_flow::post_dropped(tx, tag, &reason, now)?;
+                                }
+                                tx.remove_outbox(id)
+                            })
+                        })
+                        .await?;
+                    self.wake.notify_one();
                 }
                 Outcome::Retry {
                     after,

@@ -34,6 +34,51 @@ fn unknown(id: u64) -> Refusal {
     ))
 }
 
+/// An RFC's message could not be posted (not in the channel, archived…): the RFC is withdrawn,
+/// so no reminder or ladder runs for a message nobody can see, and its driver is told why.
+pub fn post_dropped(
+    tx: &mut crate::store::Tx<'_>,
+    tag: &str,
+    reason: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    let Some(id) = crate::rfc::rfc_of_tag(tag) else {
+        return Ok(());
+    };
+    let Some(mut rfc) = tx.rfc(id)? else {
+        return Ok(());
+    };
+    if !rfc.status.is_open() {
+        return Ok(());
+    }
+    let driver = rfc.driver.clone();
+    // The driver "withdraws" it: the only state in which nothing more is posted.
+    if rfc.withdraw(&driver, now).is_err() {
+        return Ok(());
+    }
+    let why = match reason {
+        "not_in_channel" | "channel_not_found" => format!(
+            "I'm not in <#{}>. Invite me there with `/invite @asyncbot`, then run `/rfc` again.",
+            rfc.channel
+        ),
+        "is_archived" => format!("<#{}> is archived.", rfc.channel),
+        other => format!("Slack answered `{other}`."),
+    };
+    tracing::warn!(rfc = id, reason, "the RFC could not be posted; withdrawn");
+    tx.enqueue(
+        crate::outbox::OutgoingMessage::new(
+            crate::outbox::Destination::DirectMessage { user: driver },
+            format!(
+                "I could not post *{}: {}*: {why} Nothing else was sent.",
+                rfc.name(),
+                escape(&rfc.title)
+            ),
+        ),
+        now,
+    )?;
+    tx.put_rfc(&rfc)
+}
+
 /// RFCs are discussed in a channel, not a DM.
 pub fn needs_channel(channel: &str) -> Option<Refusal> {
     channel.starts_with('D').then(|| {

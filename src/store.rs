@@ -724,6 +724,12 @@ impl Tx<'_> {
         Ok(id)
     }
 
+    /// Removes a message from the outbox (delivered or dropped).
+    pub fn remove_outbox(&mut self, id: u64) -> Result<()> {
+        self.txn.open_table(OUTBOX)?.remove(id)?;
+        Ok(())
+    }
+
     /// Removes a processed event from the inbox.
     pub fn finish_inbound(&mut self, seq: u64) -> Result<()> {
         self.txn.open_table(INBOX)?.remove(seq)?;

@@ -620,3 +620,45 @@ async fn mistakes_get_clear_answers_and_change_nothing() {
         "{log}"
     );
 }
+
+/// If Slack refuses the RFC's message (the bot is not in the channel), the driver is told how to
+/// fix it, and the RFC does not run on unseen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rfc_slack_refuses_is_withdrawn_and_the_driver_told() {
+    let fake = team().await;
+    let app = TestApp::start(&fake, Mode::Http, &rfc_norms()).await;
+    let (reply, _) = app
+        .command(
+            &fake,
+            "/rfc",
+            "Adopt Rust approver:<@UBOB> contributors:<@UCAROL> window:3s",
+            "UALICE",
+            "CNOTFOUND1",
+        )
+        .await;
+    assert!(reply.contains("invite me"), "{reply}");
+    let dm = fake
+        .wait_for_match("chat.postMessage", Duration::from_secs(10), |c| {
+            c.arg("channel").as_deref() == Some("DUALICE")
+        })
+        .await;
+    assert!(
+        dm.text().contains("I could not post *RFC-1: Adopt Rust*"),
+        "{}",
+        dm.text()
+    );
+    assert!(dm.text().contains("/invite @asyncbot"), "{}", dm.text());
+    let (list, _) = app
+        .command(&fake, "/rfc", "list", "UALICE", "CNOTFOUND1")
+        .await;
+    assert!(list.contains("No open RFCs"), "{list}");
+    // Past its close: no reminder, no close, no ladder for an RFC nobody could see.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let attempts = fake.attempts_to("chat.postMessage");
+    assert_eq!(
+        attempts.len(),
+        2,
+        "the refused post and the DM only: {}",
+        fake.describe_calls()
+    );
+}
