@@ -133,7 +133,36 @@ impl Engine {
                 };
                 let from_me = user == self.identity.user_id;
                 let holidays = self.team_holidays();
+                let ack = self
+                    .settings
+                    .sla
+                    .ack_reactions
+                    .first()
+                    .map_or("eyes", String::as_str);
                 self.store.write(|tx| {
+                    if !trackable && !from_me {
+                        // Someone writes to the bot: point them to where answers count, at most
+                        // once an hour, so a conversation does not become a stream of replies.
+                        let key = format!("dm_reply:{user}");
+                        let last = tx.fact(&key)?.and_then(|v| v.parse::<i64>().ok());
+                        if last.is_none_or(|at| now.timestamp() - at > 3600) {
+                            tx.enqueue(
+                                OutgoingMessage::new(
+                                    Destination::Channel {
+                                        channel: channel.clone(),
+                                    },
+                                    format!(
+                                        "Hi {}! I don't read direct messages as answers: reply in a request's thread, \
+                                         or react :{ack}: on it, so its author sees it too. `/sla` shows what is \
+                                         waiting on you; `/rfc help` and `/standup help` show the rest.",
+                                        crate::format::mention(&user)
+                                    ),
+                                ),
+                                now,
+                            )?;
+                            tx.set_fact(&key, &now.timestamp().to_string())?;
+                        }
+                    }
                     if !from_me {
                         let answered = close_by_reply(
                             tx,

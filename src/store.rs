@@ -443,18 +443,11 @@ impl Store {
     }
 
     pub fn set_fact(&self, key: &str, value: &str) -> Result<()> {
-        self.write(|tx| {
-            tx.txn.open_table(FACTS)?.insert(key, value)?;
-            Ok(())
-        })
+        self.write(|tx| tx.set_fact(key, value))
     }
 
     pub fn fact(&self, key: &str) -> Result<Option<String>> {
-        self.read(|rx| {
-            let table = rx.txn.open_table(FACTS)?;
-            let found = table.get(key)?;
-            Ok(found.map(|v| v.value().to_owned()))
-        })
+        self.read(|rx| rx.fact(key))
     }
 
     // ---- users -------------------------------------------------------------------------------
@@ -650,6 +643,12 @@ pub trait Reads {
         self.requests_in(REQUESTS_BY_THREAD, &message_key(channel, root))
     }
 
+    fn fact(&self, key: &str) -> Result<Option<String>> {
+        let table = self.table(FACTS)?;
+        let found = table.get(key)?;
+        Ok(found.map(|v| v.value().to_owned()))
+    }
+
     /// A person's name from the `users.info` cache.
     fn user_name(&self, user: &str) -> Result<Option<String>> {
         let cached: Option<CachedUser> = get_json(&self.table(USERS)?, "users", user)?;
@@ -722,6 +721,11 @@ impl Tx<'_> {
             .open_table(OUTBOX)?
             .insert(id, to_json(&item).as_slice())?;
         Ok(id)
+    }
+
+    pub fn set_fact(&mut self, key: &str, value: &str) -> Result<()> {
+        self.txn.open_table(FACTS)?.insert(key, value)?;
+        Ok(())
     }
 
     /// Removes a message from the outbox (delivered or dropped).

@@ -468,3 +468,33 @@ async fn nobody_is_nudged_while_away() {
         "both requests stay open"
     );
 }
+
+/// Writing to the bot gets a pointer to where answers count, at most once an hour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_direct_message_to_the_bot_gets_one_pointer() {
+    let fake = fake_with_team().await;
+    let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    for text in ["on it!", "also, <@UCAROL> should know"] {
+        let mut dm = message("DBOB1", "UBOB", &new_ts(), text, None);
+        dm["channel_type"] = serde_json::json!("im");
+        app.send_event(&fake, &event_callback(&new_event_id(), dm))
+            .await;
+    }
+    let reply = fake
+        .wait_for("chat.postMessage", 1, Duration::from_secs(10))
+        .await
+        .remove(0);
+    assert_eq!(reply.arg("channel").as_deref(), Some("DBOB1"));
+    assert!(
+        reply.text().contains("reply in a request's thread"),
+        "{}",
+        reply.text()
+    );
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        posts(&fake).len(),
+        1,
+        "one pointer, and no request from a DM: {}",
+        fake.describe_calls()
+    );
+}
