@@ -371,14 +371,25 @@ async fn what_is_not_tracked_and_the_urgent_tier() {
         ),
     )
     .await;
+    // The DM to the bot gets a pointer (not a request); the nudge is the thread post.
     let nudge = fake
-        .wait_for("chat.postMessage", 1, Duration::from_secs(10))
-        .await
-        .remove(0);
+        .wait_for_match("chat.postMessage", Duration::from_secs(10), |c| {
+            c.arg("thread_ts").is_some()
+        })
+        .await;
     let after = started.elapsed();
     assert!(
         after >= Duration::from_millis(1500) && after < Duration::from_millis(3900),
         "urgent is 2 s: {after:?}"
+    );
+    let others: Vec<_> = posts(&fake)
+        .into_iter()
+        .filter(|c| c.arg("thread_ts").is_none())
+        .collect();
+    assert!(
+        others.len() == 1 && others[0].text().contains("I don't read direct messages"),
+        "only the pointer in the DM: {}",
+        fake.describe_calls()
     );
     assert!(nudge.text().contains("(urgent SLA)"), "{}", nudge.text());
     assert_eq!(nudge.arg("thread_ts").as_deref(), Some(urgent.as_str()));
