@@ -433,6 +433,25 @@ fn saturating_add(at: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
 }
 
 #[cfg(test)]
+impl BusinessCalendar {
+    /// Mon–Fri, 09:00–18:00, no holidays: the calendar the other modules' tests use.
+    pub(crate) fn office_hours() -> Self {
+        BusinessCalendar::new(
+            [
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
+            WorkingHours::parse("09:00", "18:00").unwrap(),
+            [],
+        )
+        .unwrap()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use chrono::FixedOffset;
@@ -468,20 +487,8 @@ mod tests {
         )
     }
 
-    /// Mon–Fri, 09:00–18:00, no holidays.
     fn weekdays() -> BusinessCalendar {
-        BusinessCalendar::new(
-            [
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-            ],
-            WorkingHours::parse("09:00", "18:00").unwrap(),
-            [],
-        )
-        .unwrap()
+        BusinessCalendar::office_hours()
     }
 
     /// Mon–Fri, 09:00–18:00, Christmas Day and New Year's Day off.

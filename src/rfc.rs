@@ -1046,18 +1046,7 @@ mod tests {
     #[test]
     fn the_reminder_counts_back_on_the_business_clock() {
         let s = settings();
-        let cal = BusinessCalendar::new(
-            [
-                chrono::Weekday::Mon,
-                chrono::Weekday::Tue,
-                chrono::Weekday::Wed,
-                chrono::Weekday::Thu,
-                chrono::Weekday::Fri,
-            ],
-            crate::calendar::WorkingHours::parse("09:00", "18:00").unwrap(),
-            [],
-        )
-        .unwrap();
+        let cal = BusinessCalendar::office_hours();
         let ladder = ladder();
         let ctx = RfcContext {
             settings: &s,

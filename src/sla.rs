@@ -542,18 +542,7 @@ mod tests {
     #[test]
     fn the_ladder_climbs_once_per_step_on_the_recipients_clock() {
         let p = policy();
-        let cal = BusinessCalendar::new(
-            [
-                chrono::Weekday::Mon,
-                chrono::Weekday::Tue,
-                chrono::Weekday::Wed,
-                chrono::Weekday::Thu,
-                chrono::Weekday::Fri,
-            ],
-            crate::calendar::WorkingHours::parse("09:00", "18:00").unwrap(),
-            [],
-        )
-        .unwrap();
+        let cal = BusinessCalendar::office_hours();
         let ctx = LadderContext {
             policy: &p,
             calendar: &cal,

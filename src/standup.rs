@@ -818,12 +818,7 @@ mod tests {
 
     #[test]
     fn reminders_respect_each_persons_working_hours() {
-        let cal = crate::calendar::BusinessCalendar::new(
-            WEEKDAYS.iter().copied(),
-            crate::calendar::WorkingHours::parse("09:00", "18:00").unwrap(),
-            [],
-        )
-        .unwrap();
+        let cal = crate::calendar::BusinessCalendar::office_hours();
         // Tuesday 12:30 UTC: 13:30 in Berlin, 07:30 in New York, 21:30 in Tokyo.
         let now = utc_fixed(2026, 11, 24, 12, 30);
         let summary_at = utc_fixed(2026, 11, 24, 16, 0);

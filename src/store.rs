@@ -276,18 +276,6 @@ impl Store {
         })
     }
 
-    /// Marks an event id as seen without queueing anything (an event we do not act on).
-    pub fn mark_seen(&self, event_id: &str, now: DateTime<Utc>) -> Result<Accepted> {
-        self.write(|tx| {
-            let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
-            if seen.get(event_id)?.is_some() {
-                return Ok(Accepted::Duplicate);
-            }
-            seen.insert(event_id, ms(now))?;
-            Ok(Accepted::Queued)
-        })
-    }
-
     /// The oldest unprocessed event. An entry that cannot be read (written by an incompatible
     /// version) is logged and removed, so it cannot block the events behind it.
     pub fn next_inbound(&self) -> Result<Option<(u64, Inbound)>> {
@@ -839,12 +827,6 @@ impl Tx<'_> {
         } else {
             table.insert(user, to_json(&ranges).as_slice())?;
         }
-        Ok(())
-    }
-
-    /// Removes a fired timer that no entity claims any more (a stale key).
-    pub fn drop_timer(&mut self, due: DateTime<Utc>, key: &str) -> Result<()> {
-        self.txn.open_table(TIMERS)?.remove((ms(due), key))?;
         Ok(())
     }
 

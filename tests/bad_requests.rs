@@ -144,12 +144,9 @@ async fn bad_requests_get_4xx_and_change_nothing() {
     assert!(posts(&fake).is_empty(), "{}", fake.describe_calls());
 
     // And a genuine request still works afterwards.
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(CHANNEL, "UALICE", &new_ts(), "<@UBOB> real one", None),
-        ),
+        message(CHANNEL, "UALICE", &new_ts(), "<@UBOB> real one", None),
     )
     .await;
     let nudge = fake

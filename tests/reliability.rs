@@ -70,12 +70,9 @@ async fn kill_and_restart_mid_wait(mode: Mode) {
     let mut app = TestApp::start(&fake, mode, FAST_NORMS).await;
     let ts = new_ts();
     let started = Instant::now();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(CHANNEL, "UALICE", &ts, "<@UBOB> still there?", None),
-        ),
+        message(CHANNEL, "UALICE", &ts, "<@UBOB> still there?", None),
     )
     .await;
     // Let it be recorded, then kill it mid-wait.
@@ -131,12 +128,9 @@ async fn a_429_delays_but_does_not_lose_the_nudge() {
             retry_after_secs: 2,
         }],
     );
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(CHANNEL, "UALICE", &new_ts(), "<@UBOB> ping", None),
-        ),
+        message(CHANNEL, "UALICE", &new_ts(), "<@UBOB> ping", None),
     )
     .await;
     let nudge = fake
@@ -179,12 +173,9 @@ async fn server_errors_are_retried_and_permanent_errors_dropped() {
         "chat.postMessage",
         vec![Failure::ServerError, Failure::Hang(Duration::from_secs(3))],
     );
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(CHANNEL, "UALICE", &new_ts(), "<@UBOB> ping", None),
-        ),
+        message(CHANNEL, "UALICE", &new_ts(), "<@UBOB> ping", None),
     )
     .await;
     let nudge = fake
@@ -205,12 +196,9 @@ async fn server_errors_are_retried_and_permanent_errors_dropped() {
         fake.describe_calls()
     );
     // A permanent error: logged once and dropped, never retried.
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message("CARCHIVED1", "UALICE", &new_ts(), "<@UCAROL> ping", None),
-        ),
+        message("CARCHIVED1", "UALICE", &new_ts(), "<@UCAROL> ping", None),
     )
     .await;
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -246,17 +234,14 @@ async fn sla_command_answers(mode: Mode) {
     let fake = fake_with_team().await;
     let app = TestApp::start(&fake, mode, FAST_NORMS).await;
     let ts = new_ts();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                CHANNEL,
-                "UALICE",
-                &ts,
-                "<@UBOB> can you review the Q3 budget doc?",
-                None,
-            ),
+        message(
+            CHANNEL,
+            "UALICE",
+            &ts,
+            "<@UBOB> can you review the Q3 budget doc?",
+            None,
         ),
     )
     .await;
@@ -342,8 +327,7 @@ async fn the_bot_introduces_itself_when_invited() {
         "type": "member_joined_channel", "user": "UBOT", "channel": "CNEW",
         "channel_type": "C", "team": "T0FAKE", "inviter": "UALICE"
     });
-    app.send_event(&fake, &event_callback(&new_event_id(), joined))
-        .await;
+    app.deliver(&fake, joined).await;
     let hello = fake
         .wait_for("chat.postMessage", 1, Duration::from_secs(10))
         .await
@@ -372,25 +356,21 @@ async fn socket_mode_reconnects_when_slack_asks() {
 async fn the_home_tab_shows_the_overview() {
     let fake = fake_with_team().await;
     let app = TestApp::start(&fake, Mode::SocketMode, FAST_NORMS).await;
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                CHANNEL,
-                "UALICE",
-                &new_ts(),
-                "<@UBOB> can you look at the Q3 budget?",
-                None,
-            ),
+        message(
+            CHANNEL,
+            "UALICE",
+            &new_ts(),
+            "<@UBOB> can you look at the Q3 budget?",
+            None,
         ),
     )
     .await;
     let opened = serde_json::json!({
         "type": "app_home_opened", "user": "UBOB", "channel": "DUBOB", "tab": "home", "event_ts": new_ts()
     });
-    app.send_event(&fake, &event_callback(&new_event_id(), opened))
-        .await;
+    app.deliver(&fake, opened).await;
     let published = fake
         .wait_for("views.publish", 1, Duration::from_secs(10))
         .await

@@ -76,17 +76,14 @@ async fn an_rfc_runs_from_comments_to_an_accepted_decision() {
 
     // Carol comments in the thread.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                ARCH,
-                "UCAROL",
-                &new_ts(),
-                "Looks good, one concern about hiring.",
-                Some(&rfc_ts),
-            ),
+        message(
+            ARCH,
+            "UCAROL",
+            &new_ts(),
+            "Looks good, one concern about hiring.",
+            Some(&rfc_ts),
         ),
     )
     .await;

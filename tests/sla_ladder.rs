@@ -15,17 +15,14 @@ async fn whole_ladder(mode: Mode) {
     let app = TestApp::start(&fake, mode, FAST_NORMS).await;
     let ts = new_ts();
     let started = Instant::now();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                CHANNEL,
-                "UALICE",
-                &ts,
-                "<@UBOB> can you review the Q3 budget doc?",
-                None,
-            ),
+        message(
+            CHANNEL,
+            "UALICE",
+            &ts,
+            "<@UBOB> can you review the Q3 budget doc?",
+            None,
         ),
     )
     .await;
@@ -128,95 +125,62 @@ async fn answers_close_requests(mode: Mode) {
 
     // 1. Bob replies in the thread.
     let by_reply = new_ts();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(CHANNEL, "UALICE", &by_reply, "<@UBOB> thoughts?", None),
-        ),
+        message(CHANNEL, "UALICE", &by_reply, "<@UBOB> thoughts?", None),
     )
     .await;
     // 2. Bob reacts with 👀.
     let by_reaction = new_ts();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                CHANNEL,
-                "UALICE",
-                &by_reaction,
-                "<@UBOB> and another one",
-                None,
-            ),
+        message(
+            CHANNEL,
+            "UALICE",
+            &by_reaction,
+            "<@UBOB> and another one",
+            None,
         ),
     )
     .await;
     // 3. Carol is asked; Bob (not Carol) replies in her thread and reacts: still open.
     let still_open = new_ts();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                CHANNEL,
-                "UALICE",
-                &still_open,
-                "<@UCAROL> can you check?",
-                None,
-            ),
+        message(
+            CHANNEL,
+            "UALICE",
+            &still_open,
+            "<@UCAROL> can you check?",
+            None,
         ),
     )
     .await;
     // 4. Bob answers in the channel, mentioning Alice, without a thread.
     let by_channel = new_ts();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message("COTHER", "UALICE", &by_channel, "<@UBOB> quick one", None),
-        ),
+        message("COTHER", "UALICE", &by_channel, "<@UBOB> quick one", None),
     )
     .await;
 
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(CHANNEL, "UBOB", &new_ts(), "on it", Some(&by_reply)),
-        ),
+        message(CHANNEL, "UBOB", &new_ts(), "on it", Some(&by_reply)),
     )
     .await;
-    app.send_event(
+    app.deliver(&fake, reaction("UBOB", "eyes", CHANNEL, &by_reaction))
+        .await;
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            reaction("UBOB", "eyes", CHANNEL, &by_reaction),
-        ),
+        message(CHANNEL, "UBOB", &new_ts(), "not me", Some(&still_open)),
     )
     .await;
-    app.send_event(
+    app.deliver(&fake, reaction("UCAROL", "heart", CHANNEL, &still_open))
+        .await;
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(CHANNEL, "UBOB", &new_ts(), "not me", Some(&still_open)),
-        ),
-    )
-    .await;
-    app.send_event(
-        &fake,
-        &event_callback(
-            &new_event_id(),
-            reaction("UCAROL", "heart", CHANNEL, &still_open),
-        ),
-    )
-    .await;
-    app.send_event(
-        &fake,
-        &event_callback(
-            &new_event_id(),
-            message("COTHER", "UBOB", &new_ts(), "<@UALICE> done!", None),
-        ),
+        message("COTHER", "UBOB", &new_ts(), "<@UALICE> done!", None),
     )
     .await;
 
@@ -264,50 +228,38 @@ async fn edits_and_deletes_cancel_requests() {
         (&removed, "<@UBOB> this one will be deleted"),
         (&gained, "hello all"),
     ] {
-        app.send_event(
-            &fake,
-            &event_callback(&new_event_id(), message(CHANNEL, "UALICE", ts, text, None)),
-        )
-        .await;
+        app.deliver(&fake, message(CHANNEL, "UALICE", ts, text, None))
+            .await;
     }
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            edited(
-                CHANNEL,
-                "UALICE",
-                &edited_away,
-                "<@UBOB> review please",
-                "review please, anyone",
-            ),
+        edited(
+            CHANNEL,
+            "UALICE",
+            &edited_away,
+            "<@UBOB> review please",
+            "review please, anyone",
         ),
     )
     .await;
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            deleted(
-                CHANNEL,
-                "UALICE",
-                &removed,
-                "<@UBOB> this one will be deleted",
-            ),
+        deleted(
+            CHANNEL,
+            "UALICE",
+            &removed,
+            "<@UBOB> this one will be deleted",
         ),
     )
     .await;
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            edited(
-                CHANNEL,
-                "UALICE",
-                &gained,
-                "hello all",
-                "hello all, <@UCAROL> too",
-            ),
+        edited(
+            CHANNEL,
+            "UALICE",
+            &gained,
+            "hello all",
+            "hello all, <@UCAROL> too",
         ),
     )
     .await;
@@ -328,21 +280,14 @@ async fn what_is_not_tracked_and_the_urgent_tier() {
     let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
     let mut bot_message = message(CHANNEL, "UOTHERBOT", &new_ts(), "<@UBOB> beep", None);
     bot_message["bot_id"] = serde_json::json!("B0OTHER");
-    app.send_event(&fake, &event_callback(&new_event_id(), bot_message))
-        .await;
+    app.deliver(&fake, bot_message).await;
     for text in [
         "<@UBOT> hello bot",
         "<@UALICE> note to self",
         "<@UOTHERBOT> status?",
     ] {
-        app.send_event(
-            &fake,
-            &event_callback(
-                &new_event_id(),
-                message(CHANNEL, "UALICE", &new_ts(), text, None),
-            ),
-        )
-        .await;
+        app.deliver(&fake, message(CHANNEL, "UALICE", &new_ts(), text, None))
+            .await;
     }
     let mut dm = message(
         "DALICE",
@@ -352,22 +297,18 @@ async fn what_is_not_tracked_and_the_urgent_tier() {
         None,
     );
     dm["channel_type"] = serde_json::json!("im");
-    app.send_event(&fake, &event_callback(&new_event_id(), dm))
-        .await;
+    app.deliver(&fake, dm).await;
 
     let urgent = new_ts();
     let started = Instant::now();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                CHANNEL,
-                "UALICE",
-                &urgent,
-                ":rotating_light: <@UBOB> prod is down",
-                None,
-            ),
+        message(
+            CHANNEL,
+            "UALICE",
+            &urgent,
+            ":rotating_light: <@UBOB> prod is down",
+            None,
         ),
     )
     .await;
@@ -402,12 +343,9 @@ async fn a_reaction_on_the_nudge_stops_the_ladder() {
     let fake = fake_with_team().await;
     let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
     let ts = new_ts();
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(CHANNEL, "UALICE", &ts, "<@UBOB> budget?", None),
-        ),
+        message(CHANNEL, "UALICE", &ts, "<@UBOB> budget?", None),
     )
     .await;
     let nudge = fake
@@ -417,14 +355,8 @@ async fn a_reaction_on_the_nudge_stops_the_ladder() {
     let nudge_ts = nudge.response_ts().expect("the fake answered with a ts");
     // A person reacts after reading it, not within the millisecond it is posted.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    app.send_event(
-        &fake,
-        &event_callback(
-            &new_event_id(),
-            reaction("UBOB", "eyes", CHANNEL, &nudge_ts),
-        ),
-    )
-    .await;
+    app.deliver(&fake, reaction("UBOB", "eyes", CHANNEL, &nudge_ts))
+        .await;
     tokio::time::sleep(Duration::from_secs(5)).await;
     assert_eq!(
         posts(&fake).len(),
@@ -444,17 +376,14 @@ async fn nobody_is_nudged_while_away() {
         .command(&fake, "/standup", "away today", "UBOB", CHANNEL)
         .await;
     assert!(away.contains("You're away"), "{away}");
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                CHANNEL,
-                "UALICE",
-                &new_ts(),
-                "<@UBOB> <@UCAROL> budget?",
-                None,
-            ),
+        message(
+            CHANNEL,
+            "UALICE",
+            &new_ts(),
+            "<@UBOB> <@UCAROL> budget?",
+            None,
         ),
     )
     .await;
@@ -488,8 +417,7 @@ async fn a_direct_message_to_the_bot_gets_one_pointer() {
     for text in ["on it!", "also, <@UCAROL> should know"] {
         let mut dm = message("DBOB1", "UBOB", &new_ts(), text, None);
         dm["channel_type"] = serde_json::json!("im");
-        app.send_event(&fake, &event_callback(&new_event_id(), dm))
-            .await;
+        app.deliver(&fake, dm).await;
     }
     let reply = fake
         .wait_for("chat.postMessage", 1, Duration::from_secs(10))

@@ -86,24 +86,20 @@ async fn a_standup_day_from_prompt_to_updated_summary() {
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // Alice answers, with a blocker; another bot chatters in the thread.
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                TEAM,
-                "UALICE",
-                &new_ts(),
-                "Done: API\nToday: tests\nBlockers: waiting for DB creds, Bob can help",
-                Some(&root),
-            ),
+        message(
+            TEAM,
+            "UALICE",
+            &new_ts(),
+            "Done: API\nToday: tests\nBlockers: waiting for DB creds, Bob can help",
+            Some(&root),
         ),
     )
     .await;
     let mut bot = message(TEAM, "UOTHERBOT", &new_ts(), "beep", Some(&root));
     bot["bot_id"] = serde_json::json!("B0OTHER");
-    app.send_event(&fake, &event_callback(&new_event_id(), bot))
-        .await;
+    app.deliver(&fake, bot).await;
 
     // The reminder names only Bob and Carol.
     let reminder = fake
@@ -135,17 +131,14 @@ async fn a_standup_day_from_prompt_to_updated_summary() {
 
     // Bob answers late: the summary is updated, not lost.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    app.send_event(
+    app.deliver(
         &fake,
-        &event_callback(
-            &new_event_id(),
-            message(
-                TEAM,
-                "UBOB",
-                &new_ts(),
-                "Completed: review\nBlockers: none",
-                Some(&root),
-            ),
+        message(
+            TEAM,
+            "UBOB",
+            &new_ts(),
+            "Completed: review\nBlockers: none",
+            Some(&root),
         ),
     )
     .await;

@@ -297,6 +297,12 @@ impl TestApp {
         }
     }
 
+    /// Delivers one event (a `message(…)`, `reaction(…)`, …) under a fresh `event_id`.
+    pub async fn deliver(&self, fake: &FakeSlack, event: Value) {
+        self.send_event(fake, &event_callback(&new_event_id(), event))
+            .await;
+    }
+
     /// Runs a slash command; returns the ephemeral reply's text and how long it took.
     pub async fn command(
         &self,
