@@ -14,7 +14,8 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Secrets, Settings, Transport};
 use crate::delivery::Delivery;
 use crate::dispatch::Dispatcher;
-use crate::engine::{Engine, Wakers};
+use crate::engine::{Engine, INBOX_WORKER, PEOPLE_WORKER, TIMER_WORKER, Wakers};
+use crate::health::{Health, supervise};
 use crate::http::{HttpState, router};
 use crate::slack::{BotIdentity, SlackError, SlackPort, SlackWebApi, build_client};
 use crate::store::Store;
@@ -93,30 +94,78 @@ impl Application {
     /// Serves until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let wakers = Wakers::default();
-        let engine = Arc::new(Engine {
-            store: self.store.clone(),
-            slack: self.slack.clone(),
-            settings: self.settings.clone(),
-            identity: self.identity.clone(),
-            now: self.now.clone(),
-            wakers: wakers.clone(),
-        });
+        let health = Health::new(self.settings.health, self.now.clone());
+        let engine = Arc::new(Engine::new(
+            self.store.clone(),
+            self.slack.clone(),
+            self.settings.clone(),
+            self.identity.clone(),
+            self.now.clone(),
+            wakers.clone(),
+            health.clone(),
+        ));
         let dispatcher = Arc::new(Dispatcher {
             engine: engine.clone(),
         });
-        let delivery = Delivery::new(
-            self.store.clone(),
-            self.slack.clone(),
-            self.settings.delivery.clone(),
-            self.now.clone(),
-            wakers.delivery.clone(),
-        );
 
         engine.seed_standups()?;
         let mut tasks = tokio::task::JoinSet::new();
-        tasks.spawn(engine.clone().run_inbox(shutdown.clone()));
-        tasks.spawn(engine.clone().run_timers(shutdown.clone()));
-        tasks.spawn(delivery.run(shutdown.clone()));
+        // Every worker is supervised: one that stops (a panic its per-item containment did not
+        // catch) is restarted with a backoff, and /healthz says so meanwhile.
+        {
+            let (e, stop) = (engine.clone(), shutdown.clone());
+            tasks.spawn(supervise(
+                INBOX_WORKER,
+                health.clone(),
+                shutdown.clone(),
+                move || e.clone().run_inbox(stop.clone()),
+            ));
+        }
+        {
+            let (e, stop) = (engine.clone(), shutdown.clone());
+            tasks.spawn(supervise(
+                TIMER_WORKER,
+                health.clone(),
+                shutdown.clone(),
+                move || e.clone().run_timers(stop.clone()),
+            ));
+        }
+        {
+            let (e, stop) = (engine.clone(), shutdown.clone());
+            tasks.spawn(supervise(
+                PEOPLE_WORKER,
+                health.clone(),
+                shutdown.clone(),
+                move || e.clone().run_people(stop.clone()),
+            ));
+        }
+        {
+            let (store, slack, settings, now, wakers, h, stop) = (
+                self.store.clone(),
+                self.slack.clone(),
+                self.settings.clone(),
+                self.now.clone(),
+                wakers.clone(),
+                health.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(supervise(
+                crate::delivery::WORKER,
+                health.clone(),
+                shutdown.clone(),
+                move || {
+                    Delivery::new(
+                        store.clone(),
+                        slack.clone(),
+                        settings.clone(),
+                        now.clone(),
+                        wakers.clone(),
+                        h.clone(),
+                    )
+                    .run(stop.clone())
+                },
+            ));
+        }
         tasks.spawn(prune_periodically(
             self.store.clone(),
             self.now.clone(),
@@ -149,6 +198,7 @@ impl Application {
                 dispatcher,
                 verifier,
                 transport,
+                health,
             },
             self.settings.max_body_bytes,
         );

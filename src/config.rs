@@ -66,6 +66,7 @@ pub struct Settings {
     pub standups: Vec<Schedule>,
     pub delivery: DeliverySettings,
     pub socket_connections: u32,
+    pub health: crate::health::HealthLimits,
 }
 
 /// What a standup uses when its schedule does not say.
@@ -97,6 +98,7 @@ impl StandupDefaults {
             next_due: None,
             effective_from: None,
             open_day: None,
+            set_by: None,
         }
     }
 }
@@ -105,7 +107,9 @@ impl StandupDefaults {
 pub struct DeliverySettings {
     pub per_channel_interval: Duration,
     pub max_backoff: Duration,
-    pub max_attempts: u32,
+    /// A message Slack keeps failing with 5xx, timeouts or 429s is set aside (a dead letter)
+    /// once it is this old. Workspace-wide refusals (a revoked token) never age a message out.
+    pub give_up_after: Duration,
     pub request_timeout: Duration,
 }
 
@@ -126,6 +130,14 @@ struct RawConfig {
     standups: Vec<RawStandup>,
     delivery: RawDelivery,
     socket_mode: RawSocketMode,
+    health: RawHealth,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHealth {
+    stuck_after: String,
+    socket_down_after: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,6 +173,7 @@ struct RawCalendar {
 #[serde(deny_unknown_fields)]
 struct RawSla {
     ack_reactions: Vec<String>,
+    max_recipients: usize,
     urgent: RawTier,
     normal: RawTier,
     low: RawTier,
@@ -227,7 +240,7 @@ struct RawStandup {
 struct RawDelivery {
     per_channel_interval: String,
     max_backoff: String,
-    max_attempts: u32,
+    give_up_after: String,
     request_timeout: String,
 }
 
@@ -395,14 +408,27 @@ impl Settings {
                 &raw.delivery.per_channel_interval,
             )?,
             max_backoff: parse_duration("delivery.max_backoff", &raw.delivery.max_backoff)?,
-            max_attempts: raw.delivery.max_attempts,
+            give_up_after: parse_duration("delivery.give_up_after", &raw.delivery.give_up_after)?,
             request_timeout: parse_duration(
                 "delivery.request_timeout",
                 &raw.delivery.request_timeout,
             )?,
         };
-        if delivery.max_attempts == 0 {
-            return Err(invalid("delivery.max_attempts", "must be at least 1"));
+        if delivery.give_up_after < Duration::from_secs(60) {
+            return Err(invalid(
+                "delivery.give_up_after",
+                "must be at least 1m (Slack outages last longer than that)",
+            ));
+        }
+        let health = crate::health::HealthLimits {
+            stuck_after: parse_duration("health.stuck_after", &raw.health.stuck_after)?,
+            socket_down_after: parse_duration(
+                "health.socket_down_after",
+                &raw.health.socket_down_after,
+            )?,
+        };
+        if health.stuck_after.is_zero() {
+            return Err(invalid("health.stuck_after", "must be more than 0s"));
         }
         if delivery.request_timeout.is_zero() {
             return Err(invalid("delivery.request_timeout", "must be more than 0s"));
@@ -431,6 +457,7 @@ impl Settings {
             standups,
             delivery,
             socket_connections: raw.socket_mode.connections,
+            health,
         })
     }
 }
@@ -687,7 +714,14 @@ fn parse_sla(raw: &RawSla, escalation: &RawEscalation) -> Result<SlaPolicy, Conf
             ));
         }
     }
+    if raw.max_recipients == 0 {
+        return Err(invalid(
+            "sla.max_recipients",
+            "must be at least 1 (a message mentioning more people is an announcement)",
+        ));
+    }
     Ok(SlaPolicy {
+        max_recipients: raw.max_recipients,
         urgent: tier(Tier::Urgent.as_str(), &raw.urgent)?,
         normal: tier(Tier::Normal.as_str(), &raw.normal)?,
         low: tier(Tier::Low.as_str(), &raw.low)?,

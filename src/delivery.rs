@@ -1,67 +1,125 @@
 //! Delivers the outbox: in order per conversation, at most one message per `per_channel_interval`
-//! per conversation, 429s retried after Slack's `Retry-After`, 5xx and timeouts retried with
-//! exponential backoff and jitter, permanent errors logged once and dropped.
+//! per conversation, each posted once, and only inside its recipient's working time.
+//!
+//! Slack's answers fall in three kinds, each handled its own way:
+//! * **one message refused for good** (`channel_not_found`, `not_in_channel`, `msg_too_long`…):
+//!   dropped with one log line, with everything that depends on it (edits, replies in its
+//!   thread); its owner is told through the inbox ([`crate::inbound::Inbound::PostDropped`]);
+//! * **the workspace refuses the bot** (`invalid_auth`, `token_revoked`, `missing_scope`, HTTP
+//!   401/403): all delivery pauses and every message is kept; retried with backoff up to a minute;
+//!   one error line names the fix; `/healthz` says degraded;
+//! * **transient** (5xx, timeouts, 429): retried after `Retry-After` or a backoff, until the
+//!   message is `give_up_after` old, then set aside as a dead letter.
+//!
+//! Posted once: each post carries its outbox id in Slack message metadata. Before a post, the
+//! item is marked `maybe_sent`; its removal and the record of where it went commit together as
+//! soon as Slack answers. An item found still marked (the bot was killed mid-call, or the call
+//! timed out) is first looked for in its conversation and only posted if it is not there.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Notify;
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DeliverySettings;
+use crate::config::Settings;
+use crate::engine::Wakers;
+use crate::health::{Health, contained};
 use crate::outbox::{Destination, OutboxItem};
 use crate::slack::{SlackError, SlackPort};
-use crate::store::Store;
+use crate::store::{Reads, Store, StoreError};
 use crate::time::Now;
 
 /// How many messages (to different conversations) may be in flight at once.
 const MAX_IN_FLIGHT: usize = 8;
 /// How many outbox entries one pass looks at.
 const SCAN: usize = 500;
+/// A message that panics the sender this many times is set aside.
+const MAX_PANICS: u32 = 3;
+/// The longest pause between two tries while Slack refuses the bot's credentials.
+const MAX_PAUSE: Duration = Duration::from_secs(60);
+/// The worker's name in `/healthz`.
+pub const WORKER: &str = "delivery";
 
 pub struct Delivery {
+    sender: Arc<Sender>,
     store: Store,
-    slack: Arc<dyn SlackPort>,
-    settings: DeliverySettings,
+    settings: Arc<Settings>,
     now: Now,
-    wake: Arc<Notify>,
+    wakers: Wakers,
+    health: Health,
     /// When each conversation may next be posted to.
     next_allowed: HashMap<String, DateTime<Utc>>,
+    /// Set while the workspace refuses the bot: nothing is sent before `until`.
+    paused: Option<Pause>,
+}
+
+/// Sends one message; shared by the concurrent sends of a pass.
+struct Sender {
+    store: Store,
+    slack: Arc<dyn SlackPort>,
+    settings: Arc<Settings>,
+    now: Now,
     /// DM and group-DM channel ids already opened, by pacing key.
-    conversations: HashMap<String, String>,
+    conversations: std::sync::Mutex<HashMap<String, String>>,
 }
 
+#[derive(Debug, Clone)]
+struct Pause {
+    until: DateTime<Utc>,
+    wait: Duration,
+    code: String,
+}
+
+/// What became of one attempt.
+#[derive(Debug)]
 enum Outcome {
-    Sent,
-    Retry { after: Duration, rate_limited: bool },
+    /// Delivered; for a post, where it went (channel, ts).
+    Sent(Option<(String, String)>),
+    /// Try again after `after`. `maybe_sent`: Slack may have accepted the post.
+    Retry {
+        after: Duration,
+        rate_limited: bool,
+        maybe_sent: bool,
+        why: String,
+    },
+    /// Refused for good: drop it and what depends on it.
     Drop(String),
-}
-
-impl Outcome {
-    fn logged(self, reason: &str) -> Self {
-        tracing::warn!(reason, "delivery postponed");
-        self
-    }
+    /// The workspace refuses the bot: pause everything, keep the message.
+    Pause(String),
+    /// Outside the recipient's working time: wait until then (not a failure).
+    Later(DateTime<Utc>),
+    /// The sender panicked on this message.
+    Panicked(String),
 }
 
 impl Delivery {
     pub fn new(
         store: Store,
         slack: Arc<dyn SlackPort>,
-        settings: DeliverySettings,
+        settings: Arc<Settings>,
         now: Now,
-        wake: Arc<Notify>,
+        wakers: Wakers,
+        health: Health,
     ) -> Self {
         Self {
+            sender: Arc::new(Sender {
+                store: store.clone(),
+                slack,
+                settings: settings.clone(),
+                now: now.clone(),
+                conversations: std::sync::Mutex::new(HashMap::new()),
+            }),
             store,
-            slack,
             settings,
             now,
-            wake,
+            wakers,
+            health,
             next_allowed: HashMap::new(),
-            conversations: HashMap::new(),
+            paused: None,
         }
     }
 
@@ -75,20 +133,26 @@ impl Delivery {
                     Some((self.now)() + chrono::Duration::seconds(1))
                 }
             };
+            self.health.idle(WORKER);
             let sleep = next_wake
                 .map(|at| (at - (self.now)()).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(3600));
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = self.wake.notified() => {}
+                _ = self.wakers.delivery.notified() => {}
                 _ = tokio::time::sleep(sleep) => {}
             }
         }
     }
 
     /// Sends what may be sent now; returns when the next message becomes sendable.
-    async fn pass(&mut self) -> Result<Option<DateTime<Utc>>, crate::store::StoreError> {
+    pub async fn pass(&mut self) -> Result<Option<DateTime<Utc>>, StoreError> {
         let now = (self.now)();
+        if let Some(pause) = &self.paused
+            && pause.until > now
+        {
+            return Ok(Some(pause.until));
+        }
         let items = self.store.call(|s| s.pending_outbox(SCAN)).await?;
         let mut blocked: HashSet<String> = HashSet::new();
         let mut batch: Vec<OutboxItem> = Vec::new();
@@ -99,13 +163,22 @@ impl Delivery {
         for item in items {
             let key = item.message.destination.pacing_key();
             // Order per conversation: one at a time, and nothing overtakes a waiting message.
-            if !blocked.insert(key.clone()) {
+            if blocked.contains(&key) {
                 continue;
             }
+            if item.not_before > now {
+                // Waiting for its recipient's working time does not hold up the conversation
+                // (other people's messages in the same channel go on); a retry backoff does.
+                if !self.is_quiet_wait(&item) {
+                    blocked.insert(key);
+                }
+                wake_at(item.not_before);
+                continue;
+            }
+            blocked.insert(key.clone());
             let allowed = self.next_allowed.get(&key).copied().unwrap_or(now);
-            let ready_at = allowed.max(item.not_before);
-            if ready_at > now {
-                wake_at(ready_at);
+            if allowed > now {
+                wake_at(allowed);
                 continue;
             }
             if batch.len() < MAX_IN_FLIGHT {
@@ -117,118 +190,257 @@ impl Delivery {
         if batch.is_empty() {
             return Ok(next_wake);
         }
-        let results = futures::future::join_all(batch.iter().map(|item| self.send(item))).await;
-        let interval = chrono::Duration::from_std(self.settings.per_channel_interval)
-            .unwrap_or(chrono::Duration::seconds(1));
-        for (mut item, (outcome, resolved)) in batch.into_iter().zip(results) {
-            let key = item.message.destination.pacing_key();
-            if let Some(channel) = resolved {
-                self.conversations.insert(key.clone(), channel);
-            }
-            let done = (self.now)();
-            match outcome {
-                Outcome::Sent => {
-                    self.next_allowed.insert(key, done + interval);
-                    let id = item.id;
-                    self.store.call(move |s| s.outbox_remove(id)).await?;
-                }
-                Outcome::Drop(reason) => {
-                    tracing::warn!(
-                        outbox_id = item.id,
-                        destination = %key,
-                        reason = %reason,
-                        "dropping a message Slack will not accept"
-                    );
-                    let (id, tag) = (item.id, item.message.tag.clone());
-                    let now = (self.now)();
-                    self.store
-                        .call(move |s| {
-                            s.write(|tx| {
-                                if let Some(tag) = &tag {
-                                    crate::rfc_flow::post_dropped(tx, tag, &reason, now)?;
-                                }
-                                tx.remove_outbox(id)
-                            })
-                        })
-                        .await?;
-                    self.wake.notify_one();
-                }
-                Outcome::Retry {
-                    after,
-                    rate_limited,
-                } => {
-                    item.attempts += 1;
-                    // A 429 is Slack pacing us, not a failure of the message: it does not use up
-                    // attempts (but a message is still dropped if it is rate limited for ever).
-                    let limit = if rate_limited {
-                        self.settings.max_attempts.saturating_mul(4)
-                    } else {
-                        self.settings.max_attempts
+        self.health.busy(
+            WORKER,
+            format!("{} message(s), first outbox/{}", batch.len(), batch[0].id),
+        );
+        // Slack may accept a post and the bot die before it records that: mark first.
+        let posts: Vec<u64> = batch
+            .iter()
+            .filter(|i| i.message.destination.is_post() && !i.maybe_sent)
+            .map(|i| i.id)
+            .collect();
+        if !posts.is_empty() {
+            self.store
+                .call(move |s| s.outbox_mark_maybe_sent(&posts))
+                .await?;
+        }
+        let mut in_flight: FuturesUnordered<_> = batch
+            .into_iter()
+            .map(|item| {
+                let sender = self.sender.clone();
+                async move {
+                    let outcome = match contained(sender.send(&item)).await {
+                        Ok(outcome) => outcome,
+                        Err(panic) => Outcome::Panicked(panic),
                     };
-                    if item.attempts >= limit {
-                        tracing::error!(
-                            outbox_id = item.id,
-                            destination = %key,
-                            attempts = item.attempts,
-                            "giving up on a message after repeated failures"
-                        );
-                        let id = item.id;
-                        self.store.call(move |s| s.outbox_remove(id)).await?;
-                        continue;
-                    }
-                    let retry_at = done
-                        + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::seconds(1));
-                    item.not_before = retry_at;
-                    if rate_limited {
-                        self.next_allowed.insert(key, retry_at);
-                    }
-                    tracing::info!(
-                        outbox_id = item.id,
-                        attempt = item.attempts,
-                        retry_in_ms = after.as_millis() as u64,
-                        rate_limited,
-                        "delivery will be retried"
-                    );
-                    self.store.call(move |s| s.outbox_retry(&item)).await?;
+                    (item, outcome)
                 }
-            }
+            })
+            .collect();
+        // Each outcome is recorded as soon as it is known, not after the whole batch.
+        while let Some((item, outcome)) = in_flight.next().await {
+            self.record(item, outcome).await?;
         }
         // Something was sent or rescheduled: look again at once.
         Ok(Some((self.now)()))
     }
 
-    /// Resolves the destination to a channel and posts. Returns the outcome and, for a DM or
-    /// group DM, the channel id that was opened.
-    async fn send(&self, item: &OutboxItem) -> (Outcome, Option<String>) {
+    fn is_quiet_wait(&self, item: &OutboxItem) -> bool {
+        item.attempts == 0 && item.message.quiet_for.is_some()
+    }
+
+    /// Stores what became of `item`.
+    async fn record(&mut self, mut item: OutboxItem, outcome: Outcome) -> Result<(), StoreError> {
+        let key = item.message.destination.pacing_key();
+        let now = (self.now)();
+        let interval = chrono::Duration::from_std(self.settings.delivery.per_channel_interval)
+            .unwrap_or(chrono::Duration::seconds(1));
+        if !matches!(outcome, Outcome::Pause(_))
+            && let Some(pause) = self.paused.take()
+        {
+            tracing::info!(was = %pause.code, "Slack accepts the bot's credentials again; delivery resumed");
+            self.health.set_delivery_paused(None);
+        }
+        match outcome {
+            Outcome::Sent(posted) => {
+                self.next_allowed.insert(key, now + interval);
+                let id = item.id;
+                let tag = item.message.tag.clone();
+                self.store
+                    .call(move |s| {
+                        let posted = match (&tag, &posted) {
+                            (Some(tag), Some((channel, ts))) => {
+                                Some((tag.as_str(), channel.as_str(), ts.as_str()))
+                            }
+                            _ => None,
+                        };
+                        s.outbox_delivered(id, posted)
+                    })
+                    .await?;
+            }
+            Outcome::Drop(reason) => {
+                tracing::warn!(
+                    outbox_id = item.id,
+                    destination = %key,
+                    %reason,
+                    "dropping a message Slack will not accept"
+                );
+                let store = self.store.clone();
+                let dependants = store
+                    .call(move |s| s.write(|tx| tx.drop_outbox(&item, &reason, now)))
+                    .await?;
+                if dependants > 0 {
+                    tracing::warn!(
+                        dependants,
+                        "dropped the messages that depended on it (edits, thread replies)"
+                    );
+                }
+                self.wakers.inbox.notify_one();
+                self.wakers.delivery.notify_one();
+            }
+            Outcome::Pause(code) => {
+                let wait = self
+                    .paused
+                    .as_ref()
+                    .map_or(Duration::from_secs(1), |p| (p.wait * 2).min(MAX_PAUSE));
+                if self.paused.is_none() {
+                    tracing::error!(
+                        %code,
+                        fix = SlackError::workspace_fix(&code),
+                        "Slack refuses the bot's credentials; all delivery is paused and every message kept"
+                    );
+                }
+                self.health.set_delivery_paused(Some(format!(
+                    "{code}: {}",
+                    SlackError::workspace_fix(&code)
+                )));
+                self.paused = Some(Pause {
+                    until: now + chrono::Duration::from_std(wait).unwrap_or_default(),
+                    wait,
+                    code,
+                });
+                // The message itself is fine: it keeps its place and its attempt count.
+                item.maybe_sent = false;
+                self.store.call(move |s| s.outbox_retry(&item)).await?;
+            }
+            Outcome::Later(at) => {
+                tracing::info!(outbox_id = item.id, %at, "outside the recipient's working time; the message waits");
+                item.not_before = at;
+                item.maybe_sent = false;
+                self.store.call(move |s| s.outbox_retry(&item)).await?;
+            }
+            Outcome::Panicked(panic) => {
+                item.attempts += 1;
+                if item.attempts >= MAX_PANICS {
+                    self.set_aside(item, &panic).await?;
+                } else {
+                    tracing::warn!(outbox_id = item.id, %panic, attempt = item.attempts, "sending a message panicked; it will be retried");
+                    item.not_before = now + chrono::Duration::seconds(1 << item.attempts);
+                    self.store.call(move |s| s.outbox_retry(&item)).await?;
+                }
+            }
+            Outcome::Retry {
+                after,
+                rate_limited,
+                maybe_sent,
+                why,
+            } => {
+                item.attempts += 1;
+                item.maybe_sent = maybe_sent;
+                let age = (now - item.created_at).to_std().unwrap_or_default();
+                if age >= self.settings.delivery.give_up_after {
+                    return self.set_aside(item, &why).await;
+                }
+                let retry_at =
+                    now + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::seconds(1));
+                item.not_before = retry_at;
+                if rate_limited {
+                    self.next_allowed.insert(key, retry_at);
+                }
+                tracing::info!(
+                    outbox_id = item.id,
+                    attempt = item.attempts,
+                    retry_in_ms = after.as_millis() as u64,
+                    rate_limited,
+                    %why,
+                    "delivery will be retried"
+                );
+                self.store.call(move |s| s.outbox_retry(&item)).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn set_aside(&self, item: OutboxItem, why: &str) -> Result<(), StoreError> {
+        let now = (self.now)();
+        let (id, attempts, key) = (
+            item.id,
+            item.attempts,
+            item.message.destination.pacing_key(),
+        );
+        let error = why.to_owned();
+        let letter = self
+            .store
+            .call(move |s| s.dead_letter_message(&item, &error, now))
+            .await?;
+        tracing::error!(
+            outbox_id = id,
+            destination = %key,
+            attempts,
+            error = %why,
+            dead_letter = letter,
+            "a message could not be delivered and was set aside; `asyncbot dead-letters list` shows it, `asyncbot dead-letters retry {letter}` sends it again"
+        );
+        Ok(())
+    }
+}
+
+impl Sender {
+    /// Resolves the destination and sends.
+    async fn send(&self, item: &OutboxItem) -> Outcome {
+        let now = (self.now)();
         let msg = &item.message;
-        let (channel, thread_ts, opened) = match &msg.destination {
+        if let Some(quiet) = &msg.quiet_for
+            && !self.settings.calendar.is_working_time(now, quiet.tz)
+        {
+            let at = self.settings.calendar.next_working_time(now, quiet.tz);
+            return Outcome::Later(at);
+        }
+        let (channel, thread_ts) = match &msg.destination {
             Destination::Edit { channel, tag } => {
-                return (self.edit(channel, tag, item).await, None);
+                return self.edit(channel, tag, item).await;
+            }
+            Destination::Ephemeral { channel, user } => {
+                let outcome = match self.slack.post_ephemeral(channel, user, &msg.text).await {
+                    Ok(()) => Outcome::Sent(None),
+                    Err(e) => self.classify(item, e, false),
+                };
+                return outcome;
             }
             Destination::ThreadOfTag { channel, tag } => match self.tagged_ts(tag, item).await {
-                Ok(root) => (channel.clone(), Some(root), None),
-                Err(outcome) => return (outcome, None),
+                Ok(root) => (channel.clone(), Some(root)),
+                Err(outcome) => return outcome,
             },
-            Destination::Channel { channel } => (channel.clone(), None, None),
+            Destination::Channel { channel } => (channel.clone(), None),
             Destination::Thread { channel, thread_ts } => {
-                (channel.clone(), Some(thread_ts.clone()), None)
+                (channel.clone(), Some(thread_ts.clone()))
             }
             Destination::DirectMessage { user } => {
                 match self
                     .resolve(&msg.destination, std::slice::from_ref(user))
                     .await
                 {
-                    Ok(c) => (c.clone(), None, Some(c)),
-                    Err(e) => return (self.classify(item, e), None),
+                    Ok(c) => (c, None),
+                    Err(e) => return self.classify(item, e, item.maybe_sent),
                 }
             }
             Destination::GroupMessage { users } => {
                 match self.resolve(&msg.destination, users).await {
-                    Ok(c) => (c.clone(), None, Some(c)),
-                    Err(e) => return (self.classify(item, e), None),
+                    Ok(c) => (c, None),
+                    Err(e) => return self.classify(item, e, item.maybe_sent),
                 }
             }
         };
+        if item.maybe_sent {
+            // An earlier attempt's outcome is unknown: look before posting again.
+            let since = item.created_at - chrono::Duration::minutes(1);
+            match self
+                .slack
+                .find_posted(&channel, thread_ts.as_deref(), item.id, since)
+                .await
+            {
+                Ok(Some(ts)) => {
+                    tracing::info!(
+                        outbox_id = item.id,
+                        "found the message already posted by an earlier attempt; not posting it again"
+                    );
+                    return Outcome::Sent(Some((channel, ts)));
+                }
+                Ok(None) => {}
+                Err(e) => return self.classify(item, e, true),
+            }
+        }
         let result = self
             .slack
             .post_message(
@@ -236,42 +448,47 @@ impl Delivery {
                 thread_ts.as_deref(),
                 &msg.text,
                 msg.blocks.as_ref(),
+                item.id,
             )
             .await;
         match result {
-            Ok(ts) => {
-                if let Some(tag) = &msg.tag {
-                    let (tag, channel) = (tag.clone(), channel.clone());
-                    if let Err(e) = self
-                        .store
-                        .call(move |s| s.record_tag(&tag, &channel, &ts))
-                        .await
-                    {
-                        tracing::error!(error = %e, "could not record where a message was posted");
-                    }
-                }
-                (Outcome::Sent, opened)
-            }
-            Err(e) => (self.classify(item, e), opened),
+            Ok(ts) => Outcome::Sent(Some((channel, ts))),
+            // Slack may have posted it before the answer was lost.
+            Err(e @ SlackError::Transient(_)) => self.classify(item, e, true),
+            Err(e) => self.classify(item, e, false),
         }
     }
 
     /// The `ts` of the message posted with `tag`. Until that post has gone out (it is ahead in
-    /// the same conversation's queue), whatever needs it waits.
+    /// the same conversation's queue), whatever needs it waits; if it was dropped, so is this.
     async fn tagged_ts(&self, tag: &str, item: &OutboxItem) -> Result<String, Outcome> {
         let key = tag.to_owned();
-        let wait = || Outcome::Retry {
-            after: backoff(item.attempts, self.settings.max_backoff, item.id),
+        let found = self
+            .store
+            .call(move |s| {
+                s.read(|rx| {
+                    Ok(match rx.tagged(&key)? {
+                        Some((_, ts)) => Ok(ts),
+                        None => Err(rx.is_dropped_tag(&key)?),
+                    })
+                })
+            })
+            .await;
+        let wait = |why: &str| Outcome::Retry {
+            after: backoff(item.attempts, self.settings.delivery.max_backoff, item.id),
             rate_limited: false,
+            maybe_sent: false,
+            why: why.to_owned(),
         };
-        match self.store.call(move |s| s.tagged(&key)).await {
-            Ok(Some((_, ts))) => Ok(ts),
-            Ok(None) => Err(wait().logged("the message it refers to has not been posted yet")),
-            Err(e) => Err(wait().logged(&e.to_string())),
+        match found {
+            Ok(Ok(ts)) => Ok(ts),
+            Ok(Err(true)) => Err(Outcome::Drop("the message it refers to was dropped".into())),
+            Ok(Err(false)) => Err(wait("the message it refers to has not been posted yet")),
+            Err(e) => Err(wait(&e.to_string())),
         }
     }
 
-    /// `chat.update` of the message posted with `tag`.
+    /// `chat.update` of the message posted with `tag` (idempotent: safe to repeat).
     async fn edit(&self, channel: &str, tag: &str, item: &OutboxItem) -> Outcome {
         let ts = match self.tagged_ts(tag, item).await {
             Ok(ts) => ts,
@@ -283,8 +500,8 @@ impl Delivery {
             .update_message(channel, &ts, &msg.text, msg.blocks.as_ref())
             .await
         {
-            Ok(()) => Outcome::Sent,
-            Err(e) => self.classify(item, e),
+            Ok(()) => Outcome::Sent(None),
+            Err(e) => self.classify(item, e, false),
         }
     }
 
@@ -293,27 +510,40 @@ impl Delivery {
         destination: &Destination,
         users: &[String],
     ) -> Result<String, SlackError> {
-        if let Some(c) = self.conversations.get(&destination.pacing_key()) {
-            return Ok(c.clone());
+        let key = destination.pacing_key();
+        let known = self
+            .conversations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(c) = known {
+            return Ok(c);
         }
-        self.slack.open_conversation(users).await
+        let channel = self.slack.open_conversation(users).await?;
+        self.conversations
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, channel.clone());
+        Ok(channel)
     }
 
-    fn classify(&self, item: &OutboxItem, err: SlackError) -> Outcome {
+    fn classify(&self, item: &OutboxItem, err: SlackError, maybe_sent: bool) -> Outcome {
         match err {
             SlackError::Permanent(code) => Outcome::Drop(code),
+            SlackError::Workspace(code) => Outcome::Pause(code),
             SlackError::RateLimited { retry_after } => Outcome::Retry {
                 after: retry_after.unwrap_or(Duration::from_secs(1)),
                 rate_limited: true,
+                maybe_sent,
+                why: "rate limited (429)".into(),
             },
-            SlackError::Transient(reason) => {
-                let after = backoff(item.attempts, self.settings.max_backoff, item.id);
-                tracing::warn!(outbox_id = item.id, reason = %reason, "Slack call failed");
-                Outcome::Retry {
-                    after,
-                    rate_limited: false,
-                }
-            }
+            SlackError::Transient(reason) => Outcome::Retry {
+                after: backoff(item.attempts, self.settings.delivery.max_backoff, item.id),
+                rate_limited: false,
+                maybe_sent,
+                why: reason,
+            },
         }
     }
 }

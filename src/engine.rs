@@ -1,14 +1,24 @@
 //! The engine: turns accepted events into SLA state changes and fires due timers. Each event and
 //! each timer is one store transaction that writes the new state, its timers and its outgoing
-//! messages together. Slack lookups (`users.info`) happen before the transaction.
+//! messages together. Slack lookups (`users.info`) happen before the transaction, concurrently
+//! and within a time budget; a lookup that fails or is skipped is owed, and done later by the
+//! people worker, which corrects what was started on a guessed time zone.
+//!
+//! No item can stop a worker: each event and each timer runs contained (a panic or an error
+//! fails that item alone), is retried a few times, then set aside as a dead letter.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use tokio::sync::Notify;
+use futures::StreamExt;
+use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
+
+use crate::health::{Health, contained};
 
 use crate::config::Settings;
 use crate::inbound::Inbound;
@@ -22,6 +32,22 @@ use crate::time::Now;
 
 /// How long a `users.info` answer is trusted (time zones change rarely).
 const USER_CACHE_TTL: chrono::Duration = chrono::Duration::hours(24);
+/// How many `users.info` calls one event may have in flight.
+const LOOKUP_CONCURRENCY: usize = 8;
+/// How long one event may wait for its lookups. Past it, people start on their cached or the
+/// fallback zone and are looked up later.
+const LOOKUP_BUDGET: Duration = Duration::from_millis(1500);
+/// After a lookup timed out or was rate limited, events stop waiting for lookups this long.
+const SLOW_SLACK_COOLDOWN: chrono::Duration = chrono::Duration::seconds(30);
+/// An event or a timer that fails this many times is set aside as a dead letter.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// At most this many App Home views are being published at once.
+const HOME_PUBLISHES: usize = 4;
+
+/// The workers' names in `/healthz`.
+pub const INBOX_WORKER: &str = "inbox";
+pub const TIMER_WORKER: &str = "timers";
+pub const PEOPLE_WORKER: &str = "people";
 
 /// Wakes the workers when there is new work.
 #[derive(Clone, Default)]
@@ -29,6 +55,7 @@ pub struct Wakers {
     pub inbox: Arc<Notify>,
     pub timers: Arc<Notify>,
     pub delivery: Arc<Notify>,
+    pub people: Arc<Notify>,
 }
 
 pub struct Engine {
@@ -38,15 +65,57 @@ pub struct Engine {
     pub identity: BotIdentity,
     pub now: Now,
     pub wakers: Wakers,
+    pub health: Health,
+    /// Until when (unix ms) events do not wait for `users.info` (Slack was slow).
+    slow_until: AtomicI64,
+    /// Bounds the App Home publishes running beside the event loop.
+    home_publishes: Arc<Semaphore>,
+}
+
+/// Who a message asks something of.
+enum Recipients {
+    /// Each person with their time zone, and whether that zone is a guess (owed a lookup).
+    People(Vec<(String, Tz, bool)>),
+    /// More people than `sla.max_recipients`: an announcement.
+    Crowd(usize),
 }
 
 /// A mentioned person, as far as tracking is concerned.
 pub(crate) enum Person {
-    Human { tz: Tz, name: Option<String> },
+    Human {
+        tz: Tz,
+        name: Option<String>,
+    },
     NotTracked,
+    /// Slack could not say in time: their cached zone, or the fallback. Owed a lookup.
+    Guessed {
+        tz: Tz,
+    },
 }
 
 impl Engine {
+    pub fn new(
+        store: Store,
+        slack: Arc<dyn SlackPort>,
+        settings: Arc<Settings>,
+        identity: BotIdentity,
+        now: Now,
+        wakers: Wakers,
+        health: Health,
+    ) -> Self {
+        Self {
+            store,
+            slack,
+            settings,
+            identity,
+            now,
+            wakers,
+            health,
+            slow_until: AtomicI64::new(0),
+            home_publishes: Arc::new(Semaphore::new(HOME_PUBLISHES)),
+        }
+    }
+
     fn ladder(&self) -> LadderContext<'_> {
         LadderContext {
             policy: &self.settings.sla,
@@ -77,14 +146,26 @@ impl Engine {
             }))
     }
 
-    /// Processes the inbox until it is empty, then waits for more.
+    /// Processes the inbox until it is empty, then waits for more. An event that fails (an
+    /// error or a panic) is retried after 1 s and 2 s, then set aside as a dead letter, so the
+    /// events behind it go on.
     pub async fn run_inbox(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut failures: HashMap<u64, u32> = HashMap::new();
         loop {
-            match self.process_next().await {
-                Ok(true) => continue,
-                Ok(false) => {}
+            match self.process_next(&mut failures).await {
+                Ok(Some(None)) => continue,
+                Ok(Some(Some(wait))) => {
+                    self.health.idle(INBOX_WORKER);
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                    continue;
+                }
+                Ok(None) => {}
                 Err(e) => {
-                    tracing::error!(error = %e, "processing an event failed; retrying shortly");
+                    tracing::error!(error = %e, "the inbox cannot be read; retrying shortly");
+                    self.health.idle(INBOX_WORKER);
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
                         _ = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -92,6 +173,7 @@ impl Engine {
                     continue;
                 }
             }
+            self.health.idle(INBOX_WORKER);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wakers.inbox.notified() => {}
@@ -101,16 +183,52 @@ impl Engine {
         }
     }
 
-    /// Handles the oldest inbox event. Returns whether there was one.
-    pub async fn process_next(&self) -> Result<bool, StoreError> {
+    /// Handles the oldest inbox event, contained. `None`: the inbox is empty; `Some(None)`: one
+    /// was handled (or set aside); `Some(Some(wait))`: it failed and is retried after `wait`.
+    pub async fn process_next(
+        &self,
+        failures: &mut HashMap<u64, u32>,
+    ) -> Result<Option<Option<Duration>>, StoreError> {
         let Some((seq, event)) = self.store.call(|s| s.next_inbound()).await? else {
-            return Ok(false);
+            return Ok(None);
         };
-        tracing::debug!(seq, ?event, "processing event");
-        self.handle(seq, event).await?;
+        tracing::debug!(seq, kind = event.kind(), "processing event");
+        self.health
+            .busy(INBOX_WORKER, format!("inbox/{seq} ({})", event.kind()));
+        let kind = event.kind();
+        let error = match contained(self.handle(seq, event)).await {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(panic) => Some(panic),
+        };
         self.wakers.timers.notify_one();
         self.wakers.delivery.notify_one();
-        Ok(true)
+        let Some(error) = error else {
+            failures.remove(&seq);
+            return Ok(Some(None));
+        };
+        let attempts = failures.entry(seq).or_insert(0);
+        *attempts += 1;
+        if *attempts < MAX_ATTEMPTS {
+            tracing::warn!(seq, kind, attempt = *attempts, %error, "an event failed; it will be retried");
+            return Ok(Some(Some(Duration::from_secs(1 << (*attempts - 1)))));
+        }
+        let attempts = failures.remove(&seq).unwrap_or(MAX_ATTEMPTS);
+        let now = (self.now)();
+        let err = error.clone();
+        let letter = self
+            .store
+            .call(move |s| s.dead_letter_event(seq, &err, attempts, now))
+            .await?;
+        tracing::error!(
+            seq,
+            kind,
+            attempts,
+            %error,
+            dead_letter = letter,
+            "an event failed repeatedly and was set aside; the events behind it go on. `asyncbot dead-letters list` shows it, `asyncbot dead-letters retry {letter}` runs it again"
+        );
+        Ok(Some(None))
     }
 
     async fn handle(&self, seq: u64, event: Inbound) -> Result<(), StoreError> {
@@ -127,7 +245,7 @@ impl Engine {
                 // Direct messages to the bot are conversations with it, not requests to track.
                 let trackable = channel_type.as_deref() != Some("im");
                 let people = if trackable {
-                    self.people_to_track(&text, &user).await
+                    self.recipients(&text, &user, &channel, &ts).await
                 } else {
                     Vec::new()
                 };
@@ -188,8 +306,12 @@ impl Engine {
                             )?;
                         }
                         // "@alice done!" answers Alice; it does not ask her something back.
-                        for (recipient, tz) in people.iter().filter(|(p, _)| !answered.contains(p))
+                        for (recipient, tz, guessed) in
+                            people.iter().filter(|(p, _, _)| !answered.contains(p))
                         {
+                            if *guessed {
+                                tx.want_lookup(recipient, now)?;
+                            }
                             let new = NewRequest {
                                 channel: channel.clone(),
                                 message_ts: ts.clone(),
@@ -220,14 +342,14 @@ impl Engine {
                 ts,
                 text,
             } => {
-                let still_mentioned = self.people_to_track(&text, &user).await;
+                let still_mentioned = self.recipients(&text, &user, &channel, &ts).await;
                 self.store.write(|tx| {
                     let existing = tx.requests_for_message(&channel, &ts)?;
                     for mut r in existing.clone() {
                         if !r.is_open() {
                             continue;
                         }
-                        if still_mentioned.iter().any(|(p, _)| *p == r.recipient) {
+                        if still_mentioned.iter().any(|(p, _, _)| *p == r.recipient) {
                             r.retier(&text, &self.ladder());
                         } else {
                             tracing::info!(request = r.id, "mention edited away; cancelled");
@@ -242,9 +364,12 @@ impl Engine {
                         .first()
                         .filter(|r| r.thread_root != r.message_ts)
                         .map(|r| r.thread_root.clone());
-                    for (recipient, tz) in &still_mentioned {
+                    for (recipient, tz, guessed) in &still_mentioned {
                         if existing.iter().any(|r| r.recipient == *recipient) {
                             continue;
+                        }
+                        if *guessed {
+                            tx.want_lookup(recipient, now)?;
                         }
                         let id = tx.next_id("sla_request")?;
                         let new = NewRequest {
@@ -324,13 +449,51 @@ impl Engine {
                         crate::commands::overview(&id, &store, &settings, Some(&team_url), now)
                     })
                     .await?;
-                if let Err(e) = self.slack.publish_home(&user, &home_view(&text)).await {
-                    tracing::warn!(%user, error = %e, "could not publish the Home tab");
-                }
                 self.store.write(|tx| tx.finish_inbound(seq))?;
+                // Published beside the event loop, never awaited in it: a slow Slack must not
+                // hold up the events behind this one. Bounded; when all slots are busy, this
+                // view is skipped (it is redrawn the next time the tab opens).
+                match self.home_publishes.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let slack = self.slack.clone();
+                        tokio::spawn(async move {
+                            if let Err(e) = slack.publish_home(&user, &home_view(&text)).await {
+                                tracing::warn!(%user, error = %e, "could not publish the Home tab");
+                            }
+                            drop(permit);
+                        });
+                    }
+                    Err(_) => {
+                        tracing::info!(%user, "Home tab publishes are backed up; skipped one")
+                    }
+                }
+            }
+            Inbound::PostDropped { tag, reason } => {
+                self.store.write(|tx| {
+                    self.post_dropped(tx, &tag, &reason, now)?;
+                    tx.finish_inbound(seq)
+                })?;
             }
         }
         Ok(())
+    }
+
+    /// Slack refused a tagged post for good: the feature that owns it tells its owner.
+    fn post_dropped(
+        &self,
+        tx: &mut crate::store::Tx<'_>,
+        tag: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if crate::rfc::rfc_of_tag(tag).is_some() {
+            crate::rfc_flow::post_dropped(tx, tag, reason, now)
+        } else if tag.starts_with("standup:") {
+            crate::standup_flow::prompt_dropped(tx, tag, reason, now, &self.team_holidays())
+        } else {
+            tracing::debug!(tag, reason, "a dropped message with no one to tell");
+            Ok(())
+        }
     }
 
     fn introduction(&self, channel: &str) -> OutgoingMessage {
@@ -356,24 +519,284 @@ impl Engine {
     }
 
     /// The people a message asks something of: mentioned humans other than the author and the
-    /// bot, each with their time zone.
-    async fn people_to_track(&self, text: &str, author: &str) -> Vec<(String, Tz)> {
-        let mut people = Vec::new();
-        for user in mentioned_users(text) {
-            if user == author || user == self.identity.user_id {
-                continue;
-            }
-            if let Person::Human { tz, .. } = self.person(&user).await {
-                people.push((user, tz));
+    /// bot, each with their time zone and whether it is a guess. None when it mentions more
+    /// people than `sla.max_recipients` (an announcement).
+    async fn recipients(
+        &self,
+        text: &str,
+        author: &str,
+        channel: &str,
+        ts: &str,
+    ) -> Vec<(String, Tz, bool)> {
+        match self.people_to_track(text, author).await {
+            Recipients::People(people) => people,
+            Recipients::Crowd(n) => {
+                tracing::info!(
+                    %channel,
+                    %ts,
+                    mentioned = n,
+                    max = self.settings.sla.max_recipients,
+                    "a message mentions more people than sla.max_recipients: an announcement, not tracked"
+                );
+                Vec::new()
             }
         }
-        people
+    }
+
+    async fn people_to_track(&self, text: &str, author: &str) -> Recipients {
+        let mut candidates: Vec<String> = Vec::new();
+        for user in mentioned_users(text) {
+            if user != author && user != self.identity.user_id && !candidates.contains(&user) {
+                candidates.push(user);
+            }
+        }
+        if candidates.len() > self.settings.sla.max_recipients {
+            return Recipients::Crowd(candidates.len());
+        }
+        let now = (self.now)();
+        let wait = if self.slow_until.load(Ordering::Relaxed) > now.timestamp_millis() {
+            Duration::ZERO
+        } else {
+            LOOKUP_BUDGET
+        };
+        let found = self.quick_people(candidates, wait).await;
+        Recipients::People(
+            found
+                .into_iter()
+                .filter_map(|(user, person)| match person {
+                    Person::Human { tz, .. } => Some((user, tz, false)),
+                    Person::NotTracked => None,
+                    Person::Guessed { tz } => Some((user, tz, true)),
+                })
+                .collect(),
+        )
+    }
+
+    /// Looks people up concurrently (at most [`LOOKUP_CONCURRENCY`] calls at once), waiting at
+    /// most `wait` in all. Whoever is not known by then is `Guessed`: their cached zone, however
+    /// old, or the fallback zone.
+    async fn quick_people(&self, users: Vec<String>, wait: Duration) -> Vec<(String, Person)> {
+        let now = (self.now)();
+        let ids = users.clone();
+        let cached: Vec<Option<CachedUser>> = self
+            .store
+            .call(move |s| ids.iter().map(|u| s.cached_user(u)).collect())
+            .await
+            .unwrap_or_else(|_| vec![None; users.len()]);
+        let mut out: Vec<(String, Person)> = Vec::new();
+        let mut to_fetch: Vec<(String, Option<CachedUser>)> = Vec::new();
+        for (user, cached) in users.into_iter().zip(cached) {
+            match cached {
+                Some(c) if now - c.fetched_at < USER_CACHE_TTL => {
+                    out.push((user, self.from_record(&c)));
+                }
+                stale => to_fetch.push((user, stale)),
+            }
+        }
+        if to_fetch.is_empty() {
+            return out;
+        }
+        let mut results: HashMap<String, Result<crate::slack::UserProfile, SlackError>> =
+            HashMap::new();
+        if !wait.is_zero() {
+            let ids: Vec<String> = to_fetch.iter().map(|(user, _)| user.clone()).collect();
+            let slack = self.slack.clone();
+            let lookups = futures::stream::iter(ids)
+                .map(move |user| {
+                    let slack = slack.clone();
+                    async move {
+                        let result = slack.user_info(&user).await;
+                        (user, result)
+                    }
+                })
+                .buffer_unordered(LOOKUP_CONCURRENCY);
+            let collect = lookups.for_each(|(user, result)| {
+                results.insert(user, result);
+                futures::future::ready(())
+            });
+            if tokio::time::timeout(wait, collect).await.is_err() {
+                self.slack_is_slow("users.info took longer than the event's budget");
+            }
+        }
+        for (user, stale) in to_fetch {
+            let person = match results.remove(&user) {
+                Some(Ok(profile)) => {
+                    let record = CachedUser {
+                        id: profile.id,
+                        name: profile.name,
+                        tz: profile.tz,
+                        is_bot: profile.is_bot,
+                        deleted: profile.deleted,
+                        fetched_at: now,
+                    };
+                    let to_store = record.clone();
+                    if let Err(e) = self.store.call(move |s| s.cache_user(&to_store)).await {
+                        tracing::warn!(error = %e, "could not cache a user");
+                    }
+                    self.from_record(&record)
+                }
+                Some(Err(SlackError::Permanent(code))) => {
+                    tracing::info!(%user, %code, "mentioned user cannot be looked up; not tracking");
+                    Person::NotTracked
+                }
+                other => {
+                    if let Some(Err(e)) = &other {
+                        if matches!(e, SlackError::RateLimited { .. }) {
+                            self.slack_is_slow("users.info is rate limited");
+                        }
+                        tracing::warn!(%user, error = %e, "users.info failed; starting on the cached or fallback time zone, to be corrected later");
+                    }
+                    match stale.as_ref().map(|c| self.from_record(c)) {
+                        Some(Person::NotTracked) => Person::NotTracked,
+                        Some(Person::Human { tz, .. }) => Person::Guessed { tz },
+                        _ => Person::Guessed {
+                            tz: self.settings.fallback_timezone,
+                        },
+                    }
+                }
+            };
+            out.push((user, person));
+        }
+        out
+    }
+
+    fn slack_is_slow(&self, why: &str) {
+        let until = ((self.now)() + SLOW_SLACK_COOLDOWN).timestamp_millis();
+        if self.slow_until.swap(until, Ordering::Relaxed) < (self.now)().timestamp_millis() {
+            tracing::warn!(
+                why,
+                "Slack is slow: events stop waiting for lookups for 30 s"
+            );
+        }
+        self.wakers.people.notify_one();
+    }
+
+    fn from_record(&self, u: &CachedUser) -> Person {
+        if u.is_bot || u.deleted {
+            return Person::NotTracked;
+        }
+        Person::Human {
+            tz: u
+                .tz
+                .as_deref()
+                .and_then(|tz| tz.parse().ok())
+                .unwrap_or(self.settings.fallback_timezone),
+            name: u.name.clone(),
+        }
+    }
+
+    /// A person as far as the store knows, without asking Slack: for answering a command
+    /// within Slack's 3 seconds. Unknown people are `Guessed` on the fallback zone.
+    pub(crate) fn cached_person(&self, user: &str) -> Person {
+        match self.store.cached_user(user) {
+            Ok(Some(c)) => self.from_record(&c),
+            _ => Person::Guessed {
+                tz: self.settings.fallback_timezone,
+            },
+        }
+    }
+
+    /// Looks up the people whose lookup is owed, and corrects what started on a guess: open
+    /// requests are re-timed on the real zone, or cancelled if the person is not a person.
+    pub async fn run_people(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            let pending = self
+                .store
+                .call(|s| s.pending_lookups(20))
+                .await
+                .unwrap_or_default();
+            let mut failed = false;
+            for user in &pending {
+                self.health
+                    .busy(PEOPLE_WORKER, format!("users.info {user}"));
+                match contained(self.correct_person(user)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => {
+                        tracing::info!(%user, error = %e, "a later lookup failed; it will be tried again");
+                        failed = true;
+                        break;
+                    }
+                    Err(panic) => {
+                        tracing::error!(%user, %panic, "correcting a person's requests panicked; dropping the lookup");
+                        let user = user.clone();
+                        let _ = self
+                            .store
+                            .call(move |s| s.write(|tx| tx.lookup_done(&user)))
+                            .await;
+                    }
+                }
+            }
+            self.health.idle(PEOPLE_WORKER);
+            let sleep = if failed {
+                wait = (wait * 2).min(Duration::from_secs(60));
+                wait
+            } else {
+                wait = Duration::from_secs(1);
+                if pending.is_empty() {
+                    Duration::from_secs(60)
+                } else {
+                    Duration::ZERO
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = self.wakers.people.notified(), if !failed => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    async fn correct_person(&self, user: &str) -> Result<(), SlackError> {
+        let now = (self.now)();
+        let found = match self.slack.user_info(user).await {
+            Ok(profile) => Some(CachedUser {
+                id: profile.id,
+                name: profile.name,
+                tz: profile.tz,
+                is_bot: profile.is_bot,
+                deleted: profile.deleted,
+                fetched_at: now,
+            }),
+            Err(SlackError::Permanent(_)) => None,
+            Err(e) => return Err(e),
+        };
+        let person = found
+            .as_ref()
+            .map_or(Person::NotTracked, |c| self.from_record(c));
+        let written = self.store.write(|tx| {
+            if let Some(record) = &found {
+                tx.cache_user(record)?;
+            }
+            tx.lookup_done(user)?;
+            for mut r in tx.open_requests_for_recipient(user)? {
+                match &person {
+                    Person::Human { tz, .. } if *tz != r.recipient_tz => {
+                        tracing::info!(request = r.id, %tz, "recipient's time zone now known; deadline re-counted");
+                        r.retime(*tz, &self.ladder());
+                        tx.put_request(&r)?;
+                    }
+                    Person::NotTracked => {
+                        tracing::info!(request = r.id, "recipient is not a person; cancelled");
+                        r.cancel(CancelReason::NotAPerson, now);
+                        tx.put_request(&r)?;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            tracing::error!(error = %e, "could not correct a person's requests");
+        }
+        self.wakers.timers.notify_one();
+        Ok(())
     }
 
     /// A person's time zone, or `None` if they are a bot, deactivated or unknown to Slack.
     pub async fn human_time_zone(&self, user: &str) -> Option<Tz> {
         match self.person(user).await {
-            Person::Human { tz, .. } => Some(tz),
+            Person::Human { tz, .. } | Person::Guessed { tz } => Some(tz),
             Person::NotTracked => None,
         }
     }
@@ -464,14 +887,16 @@ impl Engine {
 
     /// Fires due timers as they come due, until `shutdown`.
     pub async fn run_timers(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut failures: HashMap<String, (u32, DateTime<Utc>)> = HashMap::new();
         loop {
-            let next = match self.fire_due().await {
+            let next = match self.fire_due(&mut failures).await {
                 Ok(next) => next,
                 Err(e) => {
-                    tracing::error!(error = %e, "firing timers failed; retrying shortly");
+                    tracing::error!(error = %e, "the timers cannot be read; retrying shortly");
                     Some((self.now)() + chrono::Duration::seconds(1))
                 }
             };
+            self.health.idle(TIMER_WORKER);
             let sleep = next
                 .map(|at| (at - (self.now)()).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(3600))
@@ -485,15 +910,76 @@ impl Engine {
         }
     }
 
-    /// Fires every timer due now; returns when the next one is due.
-    pub async fn fire_due(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+    /// Fires every timer due now, each contained: one that fails (an error or a panic) is
+    /// retried after 1 s and 2 s, then set aside as a dead letter, and never stops the others.
+    /// Returns when the next timer (or retry) is due.
+    pub async fn fire_due(
+        &self,
+        failures: &mut HashMap<String, (u32, DateTime<Utc>)>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let now = (self.now)();
         let due = self.store.call(move |s| s.due_timers(now)).await?;
         let mut sent = false;
         for key in due {
-            match key {
-                TimerKey::Sla(id) => {
-                    sent |= self.store.write(|tx| {
+            let name = key.name();
+            if failures
+                .get(&name)
+                .is_some_and(|(_, retry_at)| *retry_at > now)
+            {
+                continue;
+            }
+            self.health.busy(TIMER_WORKER, format!("timer {name}"));
+            let error = match contained(self.fire(key, now)).await {
+                Ok(Ok(any)) => {
+                    sent |= any;
+                    failures.remove(&name);
+                    None
+                }
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(panic) => Some(panic),
+            };
+            let Some(error) = error else { continue };
+            let attempts = failures.get(&name).map_or(0, |(n, _)| *n) + 1;
+            if attempts < MAX_ATTEMPTS {
+                tracing::warn!(timer = %name, attempt = attempts, %error, "a timer failed; it will be retried");
+                let retry_at = now + chrono::Duration::seconds(1 << (attempts - 1));
+                failures.insert(name, (attempts, retry_at));
+                continue;
+            }
+            failures.remove(&name);
+            let (key, err) = (name.clone(), error.clone());
+            let letter = self
+                .store
+                .call(move |s| s.dead_letter_timer(&key, &err, attempts, now))
+                .await?;
+            tracing::error!(
+                timer = %name,
+                attempts,
+                %error,
+                dead_letter = letter,
+                "a timer failed repeatedly and was set aside; the other timers go on. `asyncbot dead-letters list` shows it, `asyncbot dead-letters retry {letter}` runs it again"
+            );
+        }
+        if sent {
+            self.wakers.delivery.notify_one();
+        }
+        let next = self
+            .store
+            .call(move |s| s.next_timer_due_after(now))
+            .await?;
+        let retry = failures.values().map(|(_, at)| *at).min();
+        Ok(match (next, retry) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    /// Does what one timer asks. Returns whether messages were queued.
+    async fn fire(&self, key: TimerKey, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut sent = false;
+        match key {
+            TimerKey::Sla(id) => {
+                sent |= self.store.write(|tx| {
                         let Some(mut request) = tx.request(id)? else {
                             tx.drop_timers_named(&format!("sla:{id}"))?;
                             return Ok(false);
@@ -516,6 +1002,13 @@ impl Engine {
                             }
                             return Ok(false);
                         }
+                        // Due while the bot was down or behind, at 3 a.m. their time: it waits
+                        // for the start of their working day.
+                        if request.defer_out_of_quiet_hours(now, &self.ladder()) {
+                            tracing::info!(request = id, next = ?request.next_due, "a late step falls in quiet hours; it waits");
+                            tx.put_request(&request)?;
+                            return Ok(false);
+                        }
                         let messages = request.take_due_step(now, &self.ladder());
                         let any = !messages.is_empty();
                         for m in messages {
@@ -534,47 +1027,39 @@ impl Engine {
                         tx.put_request(&request)?;
                         Ok(any)
                     })?;
-                }
-                TimerKey::Rfc(id) => {
-                    sent |= self.store.write(|tx| {
-                        let Some(mut rfc) = tx.rfc(id)? else {
-                            tx.drop_timers_named(&format!("rfc:{id}"))?;
-                            return Ok(false);
-                        };
-                        let permalink = self.permalink_of(tx, id)?;
-                        let messages = rfc.fire(now, &self.rfc_context(permalink));
-                        let any = !messages.is_empty();
-                        if any {
-                            tracing::info!(
-                                rfc = id,
-                                status = rfc.status.label(),
-                                "RFC timer fired"
-                            );
-                        }
-                        for m in messages {
-                            tx.enqueue(m, now)?;
-                        }
-                        if rfc.next_due().is_some_and(|d| d <= now) {
-                            // Nothing more can happen at this instant: never spin on it.
-                            rfc.next_step_at = None;
-                        }
-                        tx.put_rfc(&rfc)?;
-                        Ok(any)
-                    })?;
-                }
-                TimerKey::Standup(channel) => {
-                    sent |= self.fire_standup(&channel, now).await?;
-                }
-                TimerKey::Other(key) => {
-                    tracing::warn!(%key, "dropping a timer nobody owns");
-                    self.store.write(|tx| tx.drop_timers_named(&key))?;
-                }
+            }
+            TimerKey::Rfc(id) => {
+                sent |= self.store.write(|tx| {
+                    let Some(mut rfc) = tx.rfc(id)? else {
+                        tx.drop_timers_named(&format!("rfc:{id}"))?;
+                        return Ok(false);
+                    };
+                    let permalink = self.permalink_of(tx, id)?;
+                    let messages = rfc.fire(now, &self.rfc_context(permalink));
+                    let any = !messages.is_empty();
+                    if any {
+                        tracing::info!(rfc = id, status = rfc.status.label(), "RFC timer fired");
+                    }
+                    for m in messages {
+                        tx.enqueue(m, now)?;
+                    }
+                    if rfc.next_due().is_some_and(|d| d <= now) {
+                        // Nothing more can happen at this instant: never spin on it.
+                        rfc.next_step_at = None;
+                    }
+                    tx.put_rfc(&rfc)?;
+                    Ok(any)
+                })?;
+            }
+            TimerKey::Standup(channel) => {
+                sent |= self.fire_standup(&channel, now).await?;
+            }
+            TimerKey::Other(key) => {
+                tracing::warn!(%key, "dropping a timer nobody owns");
+                self.store.write(|tx| tx.drop_timers_named(&key))?;
             }
         }
-        if sent {
-            self.wakers.delivery.notify_one();
-        }
-        self.store.call(|s| s.next_timer_due()).await
+        Ok(sent)
     }
 }
 

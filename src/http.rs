@@ -27,6 +27,7 @@ pub struct HttpState {
     /// `None` in Socket Mode: the Slack routes are not served then.
     pub verifier: Option<Arc<SlackEventSignatureVerifier>>,
     pub transport: &'static str,
+    pub health: crate::health::Health,
 }
 
 pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
@@ -80,22 +81,30 @@ fn verified<'b>(
     }
 }
 
+/// `ok` or `degraded` (200), `unhealthy` (503: a worker stuck or restarting, Socket Mode down
+/// for long), with each worker's state and the queues' sizes.
 async fn healthz(State(state): State<HttpState>) -> Response {
     let store = state.dispatcher.store().clone();
     match store
         .call(|s| {
             let open = s.read(|rx| rx.count_open_requests())?;
-            Ok((open, s.outbox_len()?))
+            Ok((open, s.outbox_len()?, s.count_dead_letters()?))
         })
         .await
     {
-        Ok((open, outbox)) => Json(json!({
-            "status": "ok",
-            "transport": state.transport,
-            "open_requests": open,
-            "outbox": outbox,
-        }))
-        .into_response(),
+        Ok((open, outbox, dead_letters)) => {
+            let (verdict, mut report) = state.health.report();
+            report["transport"] = json!(state.transport);
+            report["open_requests"] = json!(open);
+            report["outbox"] = json!(outbox);
+            report["dead_letters"] = json!(dead_letters);
+            let status = if verdict == crate::health::Verdict::Unhealthy {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::OK
+            };
+            (status, Json(report)).into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, "health check cannot read the store");
             (

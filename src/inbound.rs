@@ -41,6 +41,27 @@ pub enum Inbound {
     AppHomeOpened {
         user: String,
     },
+    /// Not from Slack: delivery reports that Slack refused the message posted with `tag` for
+    /// good (`not_in_channel`, `is_archived`…), so the feature that owns it can tell its owner.
+    PostDropped {
+        tag: String,
+        reason: String,
+    },
+}
+
+impl Inbound {
+    /// Its kind, for log lines (never its text).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Inbound::MessagePosted { .. } => "message",
+            Inbound::MessageEdited { .. } => "message_changed",
+            Inbound::MessageDeleted { .. } => "message_deleted",
+            Inbound::ReactionAdded { .. } => "reaction_added",
+            Inbound::MemberJoinedChannel { .. } => "member_joined_channel",
+            Inbound::AppHomeOpened { .. } => "app_home_opened",
+            Inbound::PostDropped { .. } => "post_dropped",
+        }
+    }
 }
 
 /// A slash command, from either transport.

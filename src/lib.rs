@@ -16,6 +16,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod export;
 pub mod format;
+pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod outbox;

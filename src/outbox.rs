@@ -20,16 +20,37 @@ pub enum Destination {
     Edit { channel: String, tag: String },
     /// A reply in the thread of the message posted earlier with this tag.
     ThreadOfTag { channel: String, tag: String },
+    /// A message only `user` sees, in `channel` (`chat.postEphemeral`): answers to button presses.
+    Ephemeral { channel: String, user: String },
 }
 
 impl Destination {
+    /// Whether delivering it posts a new message (which could be posted twice), as opposed to
+    /// an edit (safe to repeat) or an ephemeral note.
+    pub fn is_post(&self) -> bool {
+        !matches!(
+            self,
+            Destination::Edit { .. } | Destination::Ephemeral { .. }
+        )
+    }
+
+    /// The tag of the earlier message this one needs: the message it edits, or the one in whose
+    /// thread it replies. If that message was dropped, this one is dropped with it.
+    pub fn parent_tag(&self) -> Option<&str> {
+        match self {
+            Destination::Edit { tag, .. } | Destination::ThreadOfTag { tag, .. } => Some(tag),
+            _ => None,
+        }
+    }
+
     /// The key outgoing messages are paced and ordered by: one conversation, one queue.
     pub fn pacing_key(&self) -> String {
         match self {
             Destination::Channel { channel }
             | Destination::Thread { channel, .. }
             | Destination::Edit { channel, .. }
-            | Destination::ThreadOfTag { channel, .. } => channel.clone(),
+            | Destination::ThreadOfTag { channel, .. }
+            | Destination::Ephemeral { channel, .. } => channel.clone(),
             Destination::DirectMessage { user } => format!("dm:{user}"),
             Destination::GroupMessage { users } => format!("group:{}", users.join(",")),
         }
@@ -48,6 +69,17 @@ pub struct OutgoingMessage {
     /// reactions to it): `rfc:12`, `sla:7:nudge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
+    /// The person this message asks something of: it is only delivered inside their working
+    /// time, checked when it goes out (it may have been due while the bot was down or behind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quiet_for: Option<QuietFor>,
+}
+
+/// Whose working time gates a message, and their time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuietFor {
+    pub user: String,
+    pub tz: chrono_tz::Tz,
 }
 
 impl OutgoingMessage {
@@ -57,7 +89,17 @@ impl OutgoingMessage {
             text: text.into(),
             blocks: None,
             tag: None,
+            quiet_for: None,
         }
+    }
+
+    /// Delivered only inside `user`'s working time (in `tz`).
+    pub fn in_working_time_of(mut self, user: impl Into<String>, tz: chrono_tz::Tz) -> Self {
+        self.quiet_for = Some(QuietFor {
+            user: user.into(),
+            tz,
+        });
+        self
     }
 
     pub fn with_blocks(mut self, blocks: serde_json::Value) -> Self {
@@ -80,4 +122,9 @@ pub struct OutboxItem {
     /// Not to be sent before this (a Retry-After or a backoff).
     pub not_before: DateTime<Utc>,
     pub attempts: u32,
+    /// A post was attempted and its outcome is unknown (the bot was killed, or the call timed
+    /// out): Slack may have accepted it. Before sending again, the conversation is searched for
+    /// the post's metadata, so it is posted once.
+    #[serde(default)]
+    pub maybe_sent: bool,
 }

@@ -75,6 +75,8 @@ pub struct LadderStep {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlaPolicy {
+    /// A message mentioning more people than this is an announcement: it opens no requests.
+    pub max_recipients: usize,
     pub urgent: TierRule,
     pub normal: TierRule,
     pub low: TierRule,
@@ -188,6 +190,8 @@ pub enum Answer {
 pub enum CancelReason {
     MentionEdited,
     MessageDeleted,
+    /// A later lookup found the recipient is a bot, deactivated, or unknown to Slack.
+    NotAPerson,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -335,6 +339,39 @@ impl SlaRequest {
         }
     }
 
+    /// The recipient's time zone became known (the first lookup failed and the request started
+    /// on the fallback zone): the deadline is counted again from the start if no step has been
+    /// posted yet; otherwise only later steps use the new zone.
+    pub fn retime(&mut self, tz: Tz, ctx: &LadderContext<'_>) {
+        if self.recipient_tz == tz {
+            return;
+        }
+        self.recipient_tz = tz;
+        if self.is_open() && self.steps_taken == 0 {
+            self.schedule_from_start(ctx);
+        }
+    }
+
+    /// A step came due at a moment outside the recipient's working time (the bot was down or
+    /// behind): it moves to the start of their next working period instead of landing at 3 a.m.
+    /// Returns whether it moved.
+    pub fn defer_out_of_quiet_hours(
+        &mut self,
+        now: DateTime<Utc>,
+        ctx: &LadderContext<'_>,
+    ) -> bool {
+        match self.next_due {
+            Some(due) if self.is_open() && due <= now => {
+                if ctx.calendar.is_working_time(now, self.recipient_tz) {
+                    return false;
+                }
+                self.next_due = Some(ctx.calendar.next_working_time(now, self.recipient_tz));
+                true
+            }
+            _ => false,
+        }
+    }
+
     pub fn answer(&mut self, how: Answer, now: DateTime<Utc>) {
         if self.is_open() {
             self.state = RequestState::Answered { at: now, how };
@@ -372,7 +409,11 @@ impl SlaRequest {
             .ladder
             .get(self.steps_taken)
             .map(|next| self.step_time(now, next.after, ctx));
-        vec![self.render(step.action, ctx)]
+        // Checked again when it goes out: delivery may be behind, or the bot down.
+        vec![
+            self.render(step.action, ctx)
+                .in_working_time_of(self.recipient.clone(), self.recipient_tz),
+        ]
     }
 
     fn link_to_message(&self, ctx: &LadderContext<'_>, label: &str) -> String {
@@ -459,6 +500,7 @@ mod tests {
 
     fn policy() -> SlaPolicy {
         SlaPolicy {
+            max_recipients: 8,
             urgent: rule(2, Clock::Wall, &["urgent", "asap", ":rotating_light:"]),
             normal: rule(24, Clock::BusinessDays, &[]),
             low: rule(48, Clock::BusinessDays, &["fyi", "no rush", ":turtle:"]),

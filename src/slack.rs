@@ -30,18 +30,59 @@ pub struct UserProfile {
     pub deleted: bool,
 }
 
+/// What went wrong with a Web API call, sorted by what can fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlackError {
     /// HTTP 429: try again after `retry_after` (Slack's `Retry-After`).
     #[error("rate limited by Slack (retry after {retry_after:?})")]
     RateLimited { retry_after: Option<Duration> },
-    /// 5xx, timeouts, connection errors, Slack's own `internal_error`: worth retrying.
+    /// 5xx, timeouts, connection errors, Slack's own `internal_error`: worth retrying. Slack
+    /// may or may not have acted on the call.
     #[error("Slack is unavailable: {0}")]
     Transient(String),
-    /// An error code retrying cannot fix (`channel_not_found`, `not_in_channel`, …).
+    /// The whole workspace refuses us (`invalid_auth`, `token_revoked`, `missing_scope`, HTTP
+    /// 401/403…): no call will succeed until an admin fixes the token, the scopes or the proxy.
+    /// Nothing is wrong with the message itself: keep it and retry.
+    #[error("Slack refuses the bot's credentials: {0}")]
+    Workspace(String),
+    /// An error code retrying cannot fix for this one call (`channel_not_found`,
+    /// `not_in_channel`, `msg_too_long`…).
     #[error("Slack refused the call: {0}")]
     Permanent(String),
 }
+
+impl SlackError {
+    /// What an admin should do about a workspace-wide refusal.
+    pub fn workspace_fix(code: &str) -> &'static str {
+        match code {
+            "missing_scope" | "no_permission" => {
+                "the app lacks a scope it needs: add the scopes in manifest.yml to the app and reinstall it"
+            }
+            "token_revoked" | "token_expired" | "account_inactive" | "app_uninstalled" => {
+                "the app was uninstalled or its token revoked: reinstall it and set the new SLACK_BOT_TOKEN"
+            }
+            c if c.starts_with("HTTP") => {
+                "a proxy or firewall in front of Slack refuses the calls: check SLACK_API_URL and the proxy"
+            }
+            _ => "check SLACK_BOT_TOKEN (an xoxb- bot token of this app) and restart the bot",
+        }
+    }
+}
+
+/// Error codes that mean the bot's token, scopes or workspace are refused as a whole.
+const WORKSPACE_CODES: &[&str] = &[
+    "invalid_auth",
+    "not_authed",
+    "token_revoked",
+    "token_expired",
+    "account_inactive",
+    "missing_scope",
+    "no_permission",
+    "app_uninstalled",
+    "team_access_not_granted",
+    "ekm_access_denied",
+    "not_allowed_token_type",
+];
 
 /// Error codes that mean "try again later"; every other API error code is permanent.
 const TRANSIENT_CODES: &[&str] = &[
@@ -62,8 +103,22 @@ impl SlackError {
             SlackClientError::ApiError(e) if TRANSIENT_CODES.contains(&e.code.as_str()) => {
                 SlackError::Transient(e.code)
             }
+            SlackClientError::ApiError(e) if WORKSPACE_CODES.contains(&e.code.as_str()) => {
+                SlackError::Workspace(e.code)
+            }
             SlackClientError::ApiError(e) => SlackError::Permanent(e.code),
             SlackClientError::HttpError(e) if e.status_code.is_server_error() => {
+                SlackError::Transient(format!("HTTP {}", e.status_code))
+            }
+            SlackClientError::HttpError(e)
+                if e.status_code == http::StatusCode::UNAUTHORIZED
+                    || e.status_code == http::StatusCode::FORBIDDEN =>
+            {
+                SlackError::Workspace(format!("HTTP {}", e.status_code.as_u16()))
+            }
+            SlackClientError::HttpError(e)
+                if e.status_code == http::StatusCode::REQUEST_TIMEOUT =>
+            {
                 SlackError::Transient(format!("HTTP {}", e.status_code))
             }
             SlackClientError::HttpError(e) => {
@@ -81,14 +136,26 @@ pub trait SlackPort: Send + Sync {
     async fn user_info(&self, user: &str) -> Result<UserProfile, SlackError>;
     /// Opens (or finds) the DM or group DM with these users; returns its channel id.
     async fn open_conversation(&self, users: &[String]) -> Result<String, SlackError>;
-    /// Posts a message; returns its `ts`.
+    /// Posts a message; returns its `ts`. `outbox_id` goes into the message's metadata
+    /// ([`OUTBOX_EVENT_TYPE`]), so that after a crash the post can be recognised
+    /// ([`SlackPort::find_posted`]) instead of being sent twice.
     async fn post_message(
         &self,
         channel: &str,
         thread_ts: Option<&str>,
         text: &str,
         blocks: Option<&serde_json::Value>,
+        outbox_id: u64,
     ) -> Result<String, SlackError>;
+    /// The `ts` of the bot's message carrying `outbox_id` in its metadata, posted in `channel`
+    /// (in the thread `thread_ts`, if given) since `oldest`; `None` if there is none.
+    async fn find_posted(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        outbox_id: u64,
+        oldest: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, SlackError>;
     /// Replaces the text (and blocks) of a message the bot posted.
     async fn update_message(
         &self,
@@ -107,6 +174,35 @@ pub trait SlackPort: Send + Sync {
     async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError>;
     /// Shows `view` (Block Kit JSON) on `user`'s App Home tab.
     async fn publish_home(&self, user: &str, view: &serde_json::Value) -> Result<(), SlackError>;
+}
+
+/// The metadata `event_type` of every message the bot posts from its outbox.
+pub const OUTBOX_EVENT_TYPE: &str = "asyncbot_outbox";
+
+fn outbox_metadata(outbox_id: u64) -> SlackMessageMetadata {
+    SlackMessageMetadata {
+        event_type: OUTBOX_EVENT_TYPE.to_owned(),
+        event_payload: Some(std::collections::HashMap::from([(
+            "outbox_id".to_owned(),
+            outbox_id.to_string(),
+        )])),
+    }
+}
+
+/// Whether a message read back from Slack is the post of `outbox_id`.
+fn carries_outbox_id(content: &SlackMessageContent, outbox_id: u64) -> bool {
+    content.metadata.as_ref().is_some_and(|m| {
+        m.event_type == OUTBOX_EVENT_TYPE
+            && m.event_payload
+                .as_ref()
+                .and_then(|p| p.get("outbox_id"))
+                .is_some_and(|id| *id == outbox_id.to_string())
+    })
+}
+
+/// A Slack `ts` ("seconds.micros") for a moment.
+fn slack_ts(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{}.{:06}", at.timestamp(), at.timestamp_subsec_micros())
 }
 
 fn parse_blocks(blocks: &serde_json::Value) -> Result<Vec<SlackBlock>, SlackError> {
@@ -206,9 +302,12 @@ impl SlackPort for SlackWebApi {
         thread_ts: Option<&str>,
         text: &str,
         blocks: Option<&serde_json::Value>,
+        outbox_id: u64,
     ) -> Result<String, SlackError> {
         let session = self.client.open_session(&self.token);
-        let mut content = SlackMessageContent::new().with_text(text.to_owned());
+        let mut content = SlackMessageContent::new()
+            .with_text(text.to_owned())
+            .with_metadata(outbox_metadata(outbox_id));
         if let Some(blocks) = blocks {
             content = content.with_blocks(parse_blocks(blocks)?);
         }
@@ -220,6 +319,76 @@ impl SlackPort for SlackWebApi {
         req = req.with_unfurl_links(false);
         let res = self.timed(session.chat_post_message(&req)).await?;
         Ok(res.ts.0)
+    }
+
+    async fn find_posted(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        outbox_id: u64,
+        oldest: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<String>, SlackError> {
+        let session = self.client.open_session(&self.token);
+        let oldest = slack_ts(oldest);
+        // Bounded: the bot looks back over the few minutes since the attempt, not the archive.
+        let mut cursor: Option<String> = None;
+        for _ in 0..10 {
+            let messages = match thread_ts {
+                None => {
+                    let mut req = SlackApiConversationsHistoryRequest::new()
+                        .with_channel(SlackChannelId(channel.into()))
+                        .with_oldest(SlackTs(oldest.clone()))
+                        .with_include_all_metadata(true)
+                        .with_limit(200);
+                    if let Some(c) = cursor.take() {
+                        req = req.with_cursor(SlackCursorId(c));
+                    }
+                    let res = self.timed(session.conversations_history(&req)).await?;
+                    cursor = res
+                        .response_metadata
+                        .and_then(|m| m.next_cursor)
+                        .map(|c| c.0)
+                        .filter(|c| !c.is_empty());
+                    res.messages
+                }
+                Some(root) => {
+                    // slack-morphism's replies request has no `include_all_metadata`: ask directly.
+                    let limit = "200".to_owned();
+                    let truthy = "true".to_owned();
+                    let params = vec![
+                        ("channel", Some(channel.to_owned())),
+                        ("ts", Some(root.to_owned())),
+                        ("oldest", Some(oldest.clone())),
+                        ("limit", Some(limit)),
+                        ("include_all_metadata", Some(truthy)),
+                        ("cursor", cursor.take()),
+                    ];
+                    let res: SlackApiConversationsRepliesResponse = self
+                        .timed(session.http_session_api.http_get(
+                            "conversations.replies",
+                            &params,
+                            None,
+                        ))
+                        .await?;
+                    cursor = res
+                        .response_metadata
+                        .and_then(|m| m.next_cursor)
+                        .map(|c| c.0)
+                        .filter(|c| !c.is_empty());
+                    res.messages
+                }
+            };
+            if let Some(found) = messages
+                .iter()
+                .find(|m| carries_outbox_id(&m.content, outbox_id))
+            {
+                return Ok(Some(found.origin.ts.0.clone()));
+            }
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
     }
 
     async fn update_message(
@@ -317,12 +486,30 @@ mod tests {
             "not_in_channel",
             "is_archived",
             "user_not_found",
+            "msg_too_long",
         ] {
             assert_eq!(
                 SlackError::from_client(api(code)),
                 SlackError::Permanent(code.into())
             );
         }
+        for code in [
+            "invalid_auth",
+            "token_revoked",
+            "missing_scope",
+            "account_inactive",
+        ] {
+            assert_eq!(
+                SlackError::from_client(api(code)),
+                SlackError::Workspace(code.into())
+            );
+        }
+        let forbidden =
+            SlackClientError::HttpError(SlackClientHttpError::new(http::StatusCode::FORBIDDEN));
+        assert_eq!(
+            SlackError::from_client(forbidden),
+            SlackError::Workspace("HTTP 403".into())
+        );
         assert_eq!(
             SlackError::from_client(api("internal_error")),
             SlackError::Transient("internal_error".into())

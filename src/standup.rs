@@ -62,6 +62,10 @@ pub struct Schedule {
     /// The day whose prompt is out and whose summary is not yet.
     #[serde(default)]
     pub open_day: Option<NaiveDate>,
+    /// Who last set it with `/standup at` (told if the bot cannot post it); `None` for a
+    /// schedule from the config file.
+    #[serde(default)]
+    pub set_by: Option<String>,
 }
 
 impl Schedule {
@@ -561,6 +565,7 @@ mod tests {
             next_due: None,
             effective_from: None,
             open_day: None,
+            set_by: None,
         }
     }
 

@@ -66,6 +66,57 @@ pub fn record_answer(
     save_schedule(tx, &mut schedule, now, team_holidays)
 }
 
+/// Slack refused a standup prompt for good: the day's thread never exists, so its reminder and
+/// summary went with it. Whoever set the schedule is told by DM; a channel that is gone or
+/// archived has its standup turned off (it would fail every day).
+pub fn prompt_dropped(
+    tx: &mut Tx<'_>,
+    tag: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+    team_holidays: &BTreeSet<NaiveDate>,
+) -> Result<(), StoreError> {
+    // `standup:{channel}:{date}`; the summary's tag has a third part and is not a prompt.
+    let Some((channel, date)) = tag
+        .strip_prefix("standup:")
+        .and_then(|rest| rest.split_once(':'))
+        .filter(|(_, date)| date.parse::<NaiveDate>().is_ok())
+    else {
+        return Ok(());
+    };
+    let Some(mut schedule) = tx.standup_schedule(channel)? else {
+        return Ok(());
+    };
+    let gone = matches!(reason, "is_archived" | "channel_not_found");
+    let why = match reason {
+        "not_in_channel" => format!(
+            "I'm not in <#{channel}>: invite me with `/invite @asyncbot` and tomorrow's standup will be posted."
+        ),
+        "is_archived" => format!("<#{channel}> is archived, so I turned its standup off."),
+        "channel_not_found" => {
+            format!("I can't find <#{channel}> any more, so I turned its standup off.")
+        }
+        other => format!("Slack answered `{other}`."),
+    };
+    tracing::warn!(%channel, %date, reason, "the standup prompt could not be posted");
+    if gone {
+        schedule.active = false;
+        save_schedule(tx, &mut schedule, now, team_holidays)?;
+    }
+    if let Some(owner) = &schedule.set_by {
+        tx.enqueue(
+            crate::outbox::OutgoingMessage::new(
+                crate::outbox::Destination::DirectMessage {
+                    user: owner.clone(),
+                },
+                format!("I could not post the standup for {date} in <#{channel}>. {why}"),
+            ),
+            now,
+        )?;
+    }
+    Ok(())
+}
+
 /// Writes a schedule with its timer set to when the channel needs attention next.
 fn save_schedule(
     tx: &mut Tx<'_>,
@@ -325,7 +376,7 @@ impl Engine {
                 time,
                 timezone,
                 days,
-            } => self.set_schedule(channel, time, timezone.unwrap_or(user_tz), days, now),
+            } => self.set_schedule(user, channel, time, timezone.unwrap_or(user_tz), days, now),
             StandupCommand::Off => self.turn_off(channel, now),
             StandupCommand::Skip { date } => self.skip(channel, date, now),
             StandupCommand::Away { from, to } => self.set_away(user, from, to),
@@ -340,6 +391,7 @@ impl Engine {
 
     fn set_schedule(
         &self,
+        user: &str,
         channel: &str,
         time: chrono::NaiveTime,
         timezone: chrono_tz::Tz,
@@ -363,6 +415,7 @@ impl Engine {
                 schedule.days = days;
             }
             schedule.effective_from = Some(now);
+            schedule.set_by = Some(user.to_owned());
             save_schedule(tx, &mut schedule, now, &team)?;
             Ok(schedule)
         })?;

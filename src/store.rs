@@ -63,6 +63,16 @@ const TAGS: TableDefinition<&str, &str> = TableDefinition::new("message_tags");
 const TAGGED_MESSAGES: TableDefinition<&str, &str> = TableDefinition::new("tagged_messages");
 /// Cached `users.info` answers (JSON `CachedUser`).
 const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// People whose `users.info` lookup failed or was skipped (Slack slow): user → since (unix ms).
+/// Their requests run on the fallback zone until a later lookup corrects them.
+const PENDING_LOOKUPS: TableDefinition<&str, i64> = TableDefinition::new("pending_lookups");
+/// Work that failed repeatedly (JSON `DeadLetter`), kept for an operator: never retried on its
+/// own, listed by `asyncbot dead-letters`.
+const DEAD_LETTERS: TableDefinition<u64, &[u8]> = TableDefinition::new("dead_letters");
+/// Tags of messages Slack refused for good, with when (unix ms): whatever refers to them (an
+/// edit, a reply in their thread) is dropped at once instead of waiting for a post that never
+/// comes.
+const DROPPED_TAGS: TableDefinition<&str, i64> = TableDefinition::new("dropped_tags");
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -109,6 +119,43 @@ pub struct CachedUser {
     pub is_bot: bool,
     pub deleted: bool,
     pub fetched_at: DateTime<Utc>,
+}
+
+/// Which worker's item failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadKind {
+    /// An accepted event from the inbox.
+    Event,
+    /// A timer (an SLA request's step, an RFC's, a standup channel's).
+    Timer,
+    /// An outgoing message.
+    Message,
+}
+
+impl DeadKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            DeadKind::Event => "event",
+            DeadKind::Timer => "timer",
+            DeadKind::Message => "message",
+        }
+    }
+}
+
+/// An item that failed `attempts` times and was set aside so the work behind it goes on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    pub id: u64,
+    pub kind: DeadKind,
+    /// What it was: `inbox/12`, `timer sla:7`, `outbox/33`.
+    pub key: String,
+    /// The item itself (the event, the message, or the timer's key), to retry it later.
+    pub payload: serde_json::Value,
+    /// The last error or panic message.
+    pub error: String,
+    pub attempts: u32,
+    pub at: DateTime<Utc>,
 }
 
 /// What happened to an event Slack delivered.
@@ -164,6 +211,16 @@ pub enum TimerKey {
 }
 
 impl TimerKey {
+    /// The key as stored.
+    pub fn name(&self) -> String {
+        match self {
+            TimerKey::Sla(id) => sla_timer_key(*id),
+            TimerKey::Rfc(id) => format!("rfc:{id}"),
+            TimerKey::Standup(channel) => format!("standup:{channel}"),
+            TimerKey::Other(key) => key.clone(),
+        }
+    }
+
     fn parse(key: &str) -> Self {
         if let Some(id) = key.strip_prefix("sla:").and_then(|id| id.parse().ok()) {
             TimerKey::Sla(id)
@@ -219,6 +276,9 @@ impl Store {
         tx.open_table(STANDUP_SCHEDULES)?;
         tx.open_table(STANDUP_DAYS)?;
         tx.open_table(AWAY)?;
+        tx.open_table(PENDING_LOOKUPS)?;
+        tx.open_table(DEAD_LETTERS)?;
+        tx.open_table(DROPPED_TAGS)?;
         tx.commit()?;
         Ok(())
     }
@@ -268,11 +328,22 @@ impl Store {
                 }
                 seen.insert(id, ms(now))?;
             }
-            let seq = tx.next_id("inbox")?;
-            tx.txn
-                .open_table(INBOX)?
-                .insert(seq, to_json(event).as_slice())?;
+            tx.push_inbound(event)?;
             Ok(Accepted::Queued)
+        })
+    }
+
+    /// Records a command or interaction delivery under `key` (its signature, its `trigger_id`,
+    /// a Socket Mode envelope id). Returns false if it was seen before: a replay, to be acked
+    /// and not processed again. Keys are forgotten with event ids, after a day.
+    pub fn first_delivery(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
+        self.write(|tx| {
+            let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
+            if seen.get(key)?.is_some() {
+                return Ok(false);
+            }
+            seen.insert(key, ms(now))?;
+            Ok(true)
         })
     }
 
@@ -306,6 +377,8 @@ impl Store {
                 let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
                 let cutoff = ms(seen_before);
                 removed += seen.extract_if(|_, at| at < cutoff)?.count();
+                let mut dropped = tx.txn.open_table(DROPPED_TAGS)?;
+                removed += dropped.extract_if(|_, at| at < cutoff)?.count();
             }
             let stale: Vec<SlaRequest> = {
                 let table = tx.txn.open_table(REQUESTS)?;
@@ -345,6 +418,15 @@ impl Store {
         self.read(|rx| {
             let table = rx.txn.open_table(TIMERS)?;
             Ok(table.first()?.map(|(k, _)| from_ms(k.value().0)))
+        })
+    }
+
+    /// The earliest pending timer due after `now`.
+    pub fn next_timer_due_after(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(TIMERS)?;
+            let mut after = table.range((ms(now).saturating_add(1), "")..)?;
+            Ok(after.next().transpose()?.map(|(k, _)| from_ms(k.value().0)))
         })
     }
 
@@ -412,16 +494,193 @@ impl Store {
         })
     }
 
+    /// Notes that these messages are about to be posted: until each one's outcome is recorded,
+    /// Slack may have accepted it (see [`OutboxItem::maybe_sent`]).
+    pub fn outbox_mark_maybe_sent(&self, ids: &[u64]) -> Result<()> {
+        self.write(|tx| {
+            let mut table = tx.txn.open_table(OUTBOX)?;
+            for &id in ids {
+                let item = match table.get(id)? {
+                    Some(v) => from_json::<OutboxItem>(|| format!("outbox/{id}"), v.value()),
+                    None => continue,
+                };
+                if let Ok(mut item) = item
+                    && !item.maybe_sent
+                {
+                    item.maybe_sent = true;
+                    table.insert(id, to_json(&item).as_slice())?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// A message was delivered: where it went (if it has a tag) and its removal from the outbox
+    /// commit together, so a crash never leaves a delivered message queued.
+    pub fn outbox_delivered(&self, id: u64, posted: Option<(&str, &str, &str)>) -> Result<()> {
+        self.write(|tx| {
+            if let Some((tag, channel, ts)) = posted {
+                tx.record_tag(tag, channel, ts)?;
+            }
+            tx.remove_outbox(id)
+        })
+    }
+
     /// Records where a tagged message was posted.
     pub fn record_tag(&self, tag: &str, channel: &str, ts: &str) -> Result<()> {
+        self.write(|tx| tx.record_tag(tag, channel, ts))
+    }
+
+    // ---- dead letters ------------------------------------------------------------------------
+
+    /// Every dead letter, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(DEAD_LETTERS)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                out.push(from_json(
+                    || format!("dead_letters/{}", k.value()),
+                    v.value(),
+                )?);
+            }
+            Ok(out)
+        })
+    }
+
+    pub fn count_dead_letters(&self) -> Result<u64> {
+        self.read(|rx| Ok(rx.txn.open_table(DEAD_LETTERS)?.len()?))
+    }
+
+    /// Puts a dead letter back to work (after the cause was fixed): an event into the inbox, a
+    /// message into the outbox (with a fresh age), a timer due now. Returns false if there is no
+    /// such dead letter.
+    pub fn retry_dead_letter(&self, id: u64, now: DateTime<Utc>) -> Result<bool> {
         self.write(|tx| {
-            tx.txn
-                .open_table(TAGS)?
-                .insert(tag, format!("{channel} {ts}").as_str())?;
-            tx.txn
-                .open_table(TAGGED_MESSAGES)?
-                .insert(message_key(channel, ts).as_str(), tag)?;
-            Ok(())
+            let Some(letter) = tx
+                .txn
+                .open_table(DEAD_LETTERS)?
+                .remove(id)?
+                .map(|v| from_json::<DeadLetter>(|| format!("dead_letters/{id}"), v.value()))
+            else {
+                return Ok(false);
+            };
+            let letter = letter?;
+            let corrupt = |e: serde_json::Error| StoreError::Corrupt {
+                what: format!("dead_letters/{id}"),
+                reason: e.to_string(),
+            };
+            match letter.kind {
+                DeadKind::Event => {
+                    let event: Inbound = serde_json::from_value(letter.payload).map_err(corrupt)?;
+                    tx.push_inbound(&event)?;
+                }
+                DeadKind::Message => {
+                    let item: OutboxItem =
+                        serde_json::from_value(letter.payload).map_err(corrupt)?;
+                    let new_id = tx.enqueue(item.message, now)?;
+                    if item.maybe_sent {
+                        // Keep the old id's search: it may have been posted under it.
+                        tracing::info!(old = item.id, new = new_id, "re-queued a message");
+                    }
+                }
+                DeadKind::Timer => {
+                    let key = letter.payload.as_str().unwrap_or(&letter.key).to_owned();
+                    tx.txn
+                        .open_table(TIMERS)?
+                        .insert((ms(now), key.as_str()), ())?;
+                }
+            }
+            Ok(true)
+        })
+    }
+
+    /// Deletes a dead letter for good. Returns false if there is no such dead letter.
+    pub fn discard_dead_letter(&self, id: u64) -> Result<bool> {
+        self.write(|tx| Ok(tx.txn.open_table(DEAD_LETTERS)?.remove(id)?.is_some()))
+    }
+
+    /// Sets the inbox event `seq` aside as a dead letter. Returns the dead letter's id.
+    pub fn dead_letter_event(
+        &self,
+        seq: u64,
+        error: &str,
+        attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.write(|tx| {
+            let payload = tx
+                .txn
+                .open_table(INBOX)?
+                .remove(seq)?
+                .map(|v| serde_json::from_slice(v.value()).unwrap_or(serde_json::Value::Null))
+                .unwrap_or(serde_json::Value::Null);
+            tx.dead_letter(
+                DeadKind::Event,
+                &format!("inbox/{seq}"),
+                payload,
+                error,
+                attempts,
+                now,
+            )
+        })
+    }
+
+    /// Sets a timer aside as a dead letter: its entries are removed so it stops firing.
+    pub fn dead_letter_timer(
+        &self,
+        key: &str,
+        error: &str,
+        attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.write(|tx| {
+            tx.drop_timers_named(key)?;
+            tx.dead_letter(
+                DeadKind::Timer,
+                &format!("timer {key}"),
+                serde_json::Value::String(key.to_owned()),
+                error,
+                attempts,
+                now,
+            )
+        })
+    }
+
+    /// Sets an outgoing message aside as a dead letter.
+    pub fn dead_letter_message(
+        &self,
+        item: &OutboxItem,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        self.write(|tx| {
+            tx.remove_outbox(item.id)?;
+            tx.dead_letter(
+                DeadKind::Message,
+                &format!("outbox/{}", item.id),
+                serde_json::to_value(item).unwrap_or(serde_json::Value::Null),
+                error,
+                item.attempts,
+                now,
+            )
+        })
+    }
+
+    // ---- people to look up again -------------------------------------------------------------
+
+    /// Up to `limit` people whose lookup is owed, oldest first.
+    pub fn pending_lookups(&self, limit: usize) -> Result<Vec<String>> {
+        self.read(|rx| {
+            let table = rx.txn.open_table(PENDING_LOOKUPS)?;
+            let mut people: Vec<(i64, String)> = Vec::new();
+            for entry in table.iter()? {
+                let (k, v) = entry?;
+                people.push((v.value(), k.value().to_owned()));
+            }
+            people.sort();
+            Ok(people.into_iter().take(limit).map(|(_, u)| u).collect())
         })
     }
 
@@ -467,12 +726,7 @@ impl Store {
     }
 
     pub fn cache_user(&self, user: &CachedUser) -> Result<()> {
-        self.write(|tx| {
-            tx.txn
-                .open_table(USERS)?
-                .insert(user.id.as_str(), to_json(user).as_slice())?;
-            Ok(())
-        })
+        self.write(|tx| tx.cache_user(user))
     }
 }
 
@@ -631,6 +885,11 @@ pub trait Reads {
         self.requests_in(REQUESTS_BY_THREAD, &message_key(channel, root))
     }
 
+    /// Whether the message with this tag was refused by Slack for good.
+    fn is_dropped_tag(&self, tag: &str) -> Result<bool> {
+        Ok(self.table(DROPPED_TAGS)?.get(tag)?.is_some())
+    }
+
     fn fact(&self, key: &str) -> Result<Option<String>> {
         let table = self.table(FACTS)?;
         let found = table.get(key)?;
@@ -695,6 +954,118 @@ impl Tx<'_> {
         Ok(next)
     }
 
+    /// Adds an event to the end of the inbox.
+    pub fn push_inbound(&mut self, event: &Inbound) -> Result<u64> {
+        let seq = self.next_id("inbox")?;
+        self.txn
+            .open_table(INBOX)?
+            .insert(seq, to_json(event).as_slice())?;
+        Ok(seq)
+    }
+
+    fn dead_letter(
+        &mut self,
+        kind: DeadKind,
+        key: &str,
+        payload: serde_json::Value,
+        error: &str,
+        attempts: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u64> {
+        let id = self.next_id("dead_letter")?;
+        let letter = DeadLetter {
+            id,
+            kind,
+            key: key.to_owned(),
+            payload,
+            error: error.to_owned(),
+            attempts,
+            at: now,
+        };
+        self.txn
+            .open_table(DEAD_LETTERS)?
+            .insert(id, to_json(&letter).as_slice())?;
+        Ok(id)
+    }
+
+    pub fn record_tag(&mut self, tag: &str, channel: &str, ts: &str) -> Result<()> {
+        self.txn
+            .open_table(TAGS)?
+            .insert(tag, format!("{channel} {ts}").as_str())?;
+        self.txn
+            .open_table(TAGGED_MESSAGES)?
+            .insert(message_key(channel, ts).as_str(), tag)?;
+        Ok(())
+    }
+
+    /// Drops a message Slack refused for good, and with it every queued message that needs it
+    /// (edits of it, replies in its thread, and theirs in turn). A tagged message's tag is
+    /// remembered, so later dependants are dropped too, and its owner is told through the inbox
+    /// ([`Inbound::PostDropped`]). Returns how many dependants were dropped.
+    pub fn drop_outbox(
+        &mut self,
+        item: &OutboxItem,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
+        self.remove_outbox(item.id)?;
+        let Some(tag) = item.message.tag.clone() else {
+            return Ok(0);
+        };
+        let mut dropped = 0;
+        let mut tags = vec![tag.clone()];
+        while let Some(parent) = tags.pop() {
+            self.txn
+                .open_table(DROPPED_TAGS)?
+                .insert(parent.as_str(), ms(now))?;
+            let dependants: Vec<(u64, Option<String>)> = {
+                let table = self.txn.open_table(OUTBOX)?;
+                let mut found = Vec::new();
+                for entry in table.iter()? {
+                    let (k, v) = entry?;
+                    let Ok(other) = from_json::<OutboxItem>(|| String::new(), v.value()) else {
+                        continue;
+                    };
+                    if other.message.destination.parent_tag() == Some(parent.as_str()) {
+                        found.push((k.value(), other.message.tag));
+                    }
+                }
+                found
+            };
+            for (id, child_tag) in dependants {
+                self.remove_outbox(id)?;
+                dropped += 1;
+                tags.extend(child_tag);
+            }
+        }
+        self.push_inbound(&Inbound::PostDropped {
+            tag,
+            reason: reason.to_owned(),
+        })?;
+        Ok(dropped)
+    }
+
+    /// Someone's `users.info` answer is owed: look them up again later.
+    pub fn want_lookup(&mut self, user: &str, now: DateTime<Utc>) -> Result<()> {
+        let mut table = self.txn.open_table(PENDING_LOOKUPS)?;
+        if table.get(user)?.is_none() {
+            table.insert(user, ms(now))?;
+        }
+        Ok(())
+    }
+
+    pub fn lookup_done(&mut self, user: &str) -> Result<()> {
+        self.txn.open_table(PENDING_LOOKUPS)?.remove(user)?;
+        Ok(())
+    }
+
+    pub fn cache_user(&mut self, user: &CachedUser) -> Result<()> {
+        self.txn
+            .open_table(USERS)?
+            .insert(user.id.as_str(), to_json(user).as_slice())?;
+        Ok(())
+    }
+
     /// Queues a message for delivery; it commits with the rest of this transaction.
     pub fn enqueue(&mut self, message: OutgoingMessage, now: DateTime<Utc>) -> Result<u64> {
         let id = self.next_id("outbox")?;
@@ -704,6 +1075,7 @@ impl Tx<'_> {
             created_at: now,
             not_before: now,
             attempts: 0,
+            maybe_sent: false,
         };
         self.txn
             .open_table(OUTBOX)?

@@ -27,4 +27,14 @@ pub fn init(format: LogFormat, level: &str) {
     };
     // A second call (tests) keeps the first subscriber.
     let _ = result;
+    // A panic is contained to the item it happened in (see `health::contained`); it is logged as
+    // one line here, where its location is known, instead of the default multi-line stderr text.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = crate::health::panic_message(info.payload());
+        tracing::warn!(%location, %message, "panic (contained to the item being processed)");
+    }));
 }
