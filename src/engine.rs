@@ -575,7 +575,7 @@ impl Engine {
     /// Looks people up concurrently (at most [`LOOKUP_CONCURRENCY`] calls at once), waiting at
     /// most `wait` in all. Whoever is not known by then is `Guessed`: their cached zone, however
     /// old, or the fallback zone.
-    async fn quick_people(&self, users: Vec<String>, wait: Duration) -> Vec<(String, Person)> {
+    pub(crate) async fn quick_people(&self, users: Vec<String>, wait: Duration) -> Vec<(String, Person)> {
         let now = (self.now)();
         let ids = users.clone();
         let cached: Vec<Option<CachedUser>> = self

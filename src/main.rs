@@ -36,6 +36,36 @@ enum Command {
         #[command(subcommand)]
         action: DecisionsAction,
     },
+    /// Work set aside after failing repeatedly (events, timers, messages). Run while the bot is
+    /// stopped: list them, put one back to work once its cause is fixed, or discard it.
+    DeadLetters {
+        #[command(subcommand)]
+        action: DeadLettersAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeadLettersAction {
+    /// Every dead letter: id, kind, when, attempts, the error, and the item itself.
+    List {
+        /// A TOML file layered over the built-in defaults (for `store.path`).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Puts a dead letter back to work (the bot picks it up when it next runs).
+    Retry {
+        id: u64,
+        /// A TOML file layered over the built-in defaults (for `store.path`).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
+    /// Deletes a dead letter for good.
+    Discard {
+        id: u64,
+        /// A TOML file layered over the built-in defaults (for `store.path`).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -84,6 +114,7 @@ fn main() -> ExitCode {
             Err(e) => fail(&format!("invalid configuration: {e}")),
         },
         Command::Decisions { action } => decisions(action, &env),
+        Command::DeadLetters { action } => dead_letters(action, &env),
         Command::Serve { config } => {
             let settings = match asyncbot::config::load(config.as_deref(), &env) {
                 Ok(s) => s,
@@ -112,23 +143,85 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens the store of the configuration at `config`, for an offline tool.
+fn open_store(
+    config: Option<&std::path::Path>,
+    env: &[(String, String)],
+) -> Result<asyncbot::store::Store, ExitCode> {
+    let settings = match asyncbot::config::load(config, env) {
+        Ok(s) => s,
+        Err(e) => return Err(fail(&format!("invalid configuration: {e}"))),
+    };
+    if !settings.store_path.exists() {
+        return Err(fail(&format!(
+            "there is no store at {}: run the bot first, or point --config at its configuration",
+            settings.store_path.display()
+        )));
+    }
+    asyncbot::store::Store::open(&settings.store_path).map_err(|e| fail(&e.to_string()))
+}
+
+fn dead_letters(action: DeadLettersAction, env: &[(String, String)]) -> ExitCode {
+    let config = match &action {
+        DeadLettersAction::List { config }
+        | DeadLettersAction::Retry { config, .. }
+        | DeadLettersAction::Discard { config, .. } => config.clone(),
+    };
+    let store = match open_store(config.as_deref(), env) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    match action {
+        DeadLettersAction::List { .. } => match store.dead_letters() {
+            Ok(letters) if letters.is_empty() => {
+                println!("no dead letters: nothing has failed repeatedly");
+                ExitCode::SUCCESS
+            }
+            Ok(letters) => {
+                for l in letters {
+                    println!(
+                        "#{} {} {} at {} after {} attempt(s)\n  error: {}\n  item: {}",
+                        l.id,
+                        l.kind.label(),
+                        l.key,
+                        l.at.to_rfc3339(),
+                        l.attempts,
+                        l.error,
+                        l.payload
+                    );
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e.to_string()),
+        },
+        DeadLettersAction::Retry { id, .. } => {
+            match store.retry_dead_letter(id, chrono::Utc::now()) {
+                Ok(true) => {
+                    println!("dead letter #{id} is back in the queue; the bot runs it when it next starts");
+                    ExitCode::SUCCESS
+                }
+                Ok(false) => fail(&format!("there is no dead letter #{id} (`asyncbot dead-letters list` shows them)")),
+                Err(e) => fail(&e.to_string()),
+            }
+        }
+        DeadLettersAction::Discard { id, .. } => match store.discard_dead_letter(id) {
+            Ok(true) => {
+                println!("dead letter #{id} discarded");
+                ExitCode::SUCCESS
+            }
+            Ok(false) => fail(&format!("there is no dead letter #{id} (`asyncbot dead-letters list` shows them)")),
+            Err(e) => fail(&e.to_string()),
+        },
+    }
+}
+
 fn decisions(action: DecisionsAction, env: &[(String, String)]) -> ExitCode {
     let config = match &action {
         DecisionsAction::List { config } | DecisionsAction::Export { config, .. } => config.clone(),
     };
-    let settings = match asyncbot::config::load(config.as_deref(), env) {
-        Ok(s) => s,
-        Err(e) => return fail(&format!("invalid configuration: {e}")),
-    };
-    if !settings.store_path.exists() {
-        return fail(&format!(
-            "there is no store at {}: run the bot first, or point --config at its configuration",
-            settings.store_path.display()
-        ));
-    }
-    let store = match asyncbot::store::Store::open(&settings.store_path) {
+    let store = match open_store(config.as_deref(), env) {
         Ok(store) => store,
-        Err(e) => return fail(&e.to_string()),
+        Err(code) => return code,
     };
     match action {
         DecisionsAction::List { .. } => match asyncbot::export::list(&store) {

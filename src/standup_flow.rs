@@ -192,7 +192,9 @@ impl Engine {
     }
 
     /// The channel's human members at `at`: those taking part, and the names of those away (an
-    /// absence is in the person's own dates: "away today" means their today).
+    /// absence is in the person's own dates: "away today" means their today). Lookups run
+    /// concurrently within a budget; someone Slack cannot describe in time is taken on their
+    /// cached or the fallback zone (and looked up later).
     async fn roster(&self, channel: &str, at: DateTime<Utc>) -> Roster {
         let mut roster = Roster::default();
         let members = match self.slack.channel_members(channel).await {
@@ -202,30 +204,58 @@ impl Engine {
                 return roster;
             }
         };
-        for user in members {
-            if user == self.identity.user_id {
-                continue;
-            }
-            let Person::Human { tz, name } = self.person(&user).await else {
-                continue;
+        let members: Vec<String> = members
+            .into_iter()
+            .filter(|u| *u != self.identity.user_id)
+            .collect();
+        let people = self
+            .quick_people(members, std::time::Duration::from_secs(5))
+            .await;
+        let ids: Vec<String> = people.iter().map(|(u, _)| u.clone()).collect();
+        let absences: Vec<Vec<Away>> = self
+            .store
+            .call(move |s| s.read(|rx| ids.iter().map(|u| rx.away(u)).collect()))
+            .await
+            .unwrap_or_default();
+        let mut guessed = Vec::new();
+        for (i, (user, person)) in people.into_iter().enumerate() {
+            let (tz, name) = match person {
+                Person::Human { tz, name } => (tz, name),
+                Person::Guessed { tz } => {
+                    guessed.push(user.clone());
+                    (tz, None)
+                }
+                Person::NotTracked => continue,
             };
-            let id = user.clone();
-            let away = self
-                .store
-                .call(move |s| s.read(|rx| rx.away(&id)))
-                .await
-                .unwrap_or_default();
             let name = name.unwrap_or_else(|| user.clone());
-            if is_away(&away, at.with_timezone(&tz).date_naive()) {
+            let away = absences.get(i).map(Vec::as_slice).unwrap_or_default();
+            if is_away(away, at.with_timezone(&tz).date_naive()) {
                 roster.away.push(name);
             } else {
                 roster.present.push(Participant { name, user, tz });
             }
         }
+        if !guessed.is_empty() {
+            let now = (self.now)();
+            let written = self.store.write(|tx| {
+                for user in &guessed {
+                    tx.want_lookup(user, now)?;
+                }
+                Ok(())
+            });
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "could not note the lookups owed");
+            }
+            self.wakers.people.notify_one();
+        }
         roster
     }
 
     /// Does what the channel's standup needs at `now`. Returns whether messages were queued.
+    ///
+    /// The members list comes from Slack first; then one transaction re-reads the schedule and
+    /// the day and decides on them, so an answer recorded or a `/standup off` given while Slack
+    /// was answering is kept, never overwritten by a stale copy.
     pub async fn fire_standup(
         &self,
         channel: &str,
@@ -233,41 +263,60 @@ impl Engine {
     ) -> Result<bool, StoreError> {
         let team = self.team_holidays();
         let key = channel.to_owned();
-        let (schedule, day) = self
+        let peek = self
             .store
             .call(move |s| {
                 s.read(|rx| {
-                    let schedule = rx.standup_schedule(&key)?;
-                    let day = match schedule.as_ref().and_then(|s| s.open_day) {
+                    let Some(schedule) = rx.standup_schedule(&key)? else {
+                        return Ok(None);
+                    };
+                    let day = match schedule.open_day {
                         Some(d) => rx.standup_day(&key, d)?,
                         None => None,
                     };
-                    Ok((schedule, day))
+                    Ok(Some((schedule, day)))
                 })
             })
             .await?;
-        let Some(mut schedule) = schedule else {
+        let Some((schedule, day)) = peek else {
             self.store
                 .write(|tx| tx.drop_timers_named(&format!("standup:{channel}")))?;
             return Ok(false);
         };
-        let mut day = day.filter(|d| !d.summarized);
-        let mut out = Vec::new();
+        let roster_day = day
+            .filter(|d| !d.summarized)
+            .filter(|d| (!d.reminded && d.remind_at <= now) || d.deferred.iter().any(|(_, at)| *at <= now) || d.summary_at <= now);
+        let people = match &roster_day {
+            Some(d) => Some(self.roster(channel, schedule.prompt_time(d.date)).await.present),
+            None => None,
+        };
 
-        if let Some(d) = day.as_mut() {
-            let remind_now = !d.reminded && d.remind_at <= now;
-            let deferred_due: Vec<String> = d
-                .deferred
-                .iter()
-                .filter(|(_, at)| *at <= now)
-                .map(|(u, _)| u.clone())
-                .collect();
-            let summarize = d.summary_at <= now;
-            if remind_now || !deferred_due.is_empty() || summarize {
-                let people = self
-                    .roster(channel, schedule.prompt_time(d.date))
-                    .await
-                    .present;
+        self.store.write(|tx| {
+            let Some(mut schedule) = tx.standup_schedule(channel)? else {
+                tx.drop_timers_named(&format!("standup:{channel}"))?;
+                return Ok(false);
+            };
+            let mut day = match schedule.open_day {
+                Some(d) => tx.standup_day(channel, d)?,
+                None => None,
+            }
+            .filter(|d| !d.summarized);
+            let mut out = Vec::new();
+
+            // The roster is for the day it was fetched for; if another day is open now, wait
+            // for the next firing.
+            let people = people.filter(|_| {
+                day.as_ref().map(|d| d.date) == roster_day.as_ref().map(|d| d.date)
+            });
+            if let (Some(d), Some(people)) = (day.as_mut(), people.as_ref()) {
+                let remind_now = !d.reminded && d.remind_at <= now;
+                let deferred_due: Vec<String> = d
+                    .deferred
+                    .iter()
+                    .filter(|(_, at)| *at <= now)
+                    .map(|(u, _)| u.clone())
+                    .collect();
+                let summarize = d.summary_at <= now;
                 let waiting: Vec<(String, chrono_tz::Tz)> = people
                     .iter()
                     .filter(|p| !d.answers.contains_key(&p.user))
@@ -287,9 +336,6 @@ impl Engine {
                         .into_iter()
                         .filter(|u| waiting.iter().any(|(w, _)| w == u)),
                 );
-                if !summarize {
-                    out.extend(d.reminder(&schedule, &remind));
-                }
                 if summarize {
                     d.expected = people.iter().map(|p| p.user.clone()).collect();
                     let mut names: BTreeMap<String, String> = people
@@ -304,46 +350,45 @@ impl Engine {
                     d.deferred.clear();
                     out.push(d.summary(&schedule));
                     tracing::info!(%channel, date = %d.date, "standup summary");
+                } else {
+                    out.extend(d.reminder(&schedule, &remind));
                 }
             }
-        }
 
-        // The day's prompt, on time or late (within the summary's offset), never twice.
-        if let Some((date, at)) = schedule.latest_prompt(now, &team) {
-            let posted = {
-                let key = channel.to_owned();
-                self.store
-                    .call(move |s| s.read(|rx| Ok(rx.standup_day(&key, date)?.is_some())))
-                    .await?
-            };
-            if !posted && now < at + schedule.summary_after() {
+            // The day's prompt, on time or late (within the summary's offset), never twice.
+            if let Some((date, at)) = schedule.latest_prompt(now, &team)
+                && tx.standup_day(channel, date)?.is_none()
+                && now < at + schedule.summary_after()
+            {
                 if now > at + chrono::Duration::seconds(60) {
                     tracing::info!(%channel, %date, "posting a standup prompt late (the bot was down at its time)");
                 }
-                let new_day = StandupDay::new(&schedule, date, now);
+                if let Some(open) = day.take() {
+                    // The previous day's thread closes unsummarised only if its summary time
+                    // has not come; keep it as it is.
+                    tx.put_standup_day(&open)?;
+                }
                 out.push(schedule.prompt(date));
                 schedule.open_day = Some(date);
-                day = Some(new_day);
+                day = Some(StandupDay::new(&schedule, date, now));
             }
-        }
 
-        schedule.next_due = next_due(
-            &schedule,
-            day.as_ref().filter(|d| !d.summarized),
-            now,
-            &team,
-        );
-        let any = !out.is_empty();
-        self.store.write(|tx| {
+            schedule.next_due = next_due(
+                &schedule,
+                day.as_ref().filter(|d| !d.summarized),
+                now,
+                &team,
+            );
+            let any = !out.is_empty();
             for m in out {
                 tx.enqueue(m, now)?;
             }
             if let Some(d) = &day {
                 tx.put_standup_day(d)?;
             }
-            tx.put_standup_schedule(&schedule)
-        })?;
-        Ok(any)
+            tx.put_standup_schedule(&schedule)?;
+            Ok(any)
+        })
     }
 
     /// `/standup …`: answers in a sentence; never fails loudly.

@@ -57,6 +57,7 @@ const KNOWN_METHODS: &[&str] = &[
     "conversations.members",
     "conversations.info",
     "conversations.replies",
+    "conversations.history",
     "views.open",
     "views.update",
     "views.publish",
@@ -206,6 +207,11 @@ pub enum Failure {
     ApiError(String),
     /// Sleep, then answer normally.
     Hang(Duration),
+    /// Act on the call (a post is posted), then sleep before answering: the answer is lost to
+    /// a client that times out first, as when the bot is killed mid-call.
+    AcceptThenHang(Duration),
+    /// This HTTP status with a text body (401/403 from a proxy, 502…).
+    Status(u16),
 }
 
 struct UserRec {
@@ -227,6 +233,9 @@ struct State {
     members: HashMap<String, Vec<String>>,
     failures: HashMap<String, VecDeque<Failure>>,
     replies: HashMap<(String, String), Vec<Value>>,
+    /// Every message the bot posted, in order: (channel, message as Slack stores it, with
+    /// `metadata` when it was given).
+    posted: Vec<(String, Value)>,
     reactions: HashMap<(String, String), Vec<Value>>,
     dnd: HashMap<String, (bool, bool)>,
     last_ts_micros: u64,
@@ -311,6 +320,7 @@ impl FakeSlack {
                 members: HashMap::new(),
                 failures: HashMap::new(),
                 replies: HashMap::new(),
+                posted: Vec::new(),
                 reactions: HashMap::new(),
                 dnd: HashMap::new(),
                 last_ts_micros: 0,
@@ -427,6 +437,24 @@ impl FakeSlack {
             .entry(method.to_string())
             .or_default()
             .extend(failures);
+    }
+
+    /// Every message the bot posted (channel, message), in order, including those whose answer
+    /// was lost (`AcceptThenHang`).
+    pub fn posted(&self) -> Vec<(String, Value)> {
+        self.shared.lock().posted.clone()
+    }
+
+    /// How many posted messages carry each outbox id in their metadata (asyncbot's posted-once
+    /// marker).
+    pub fn posts_by_outbox_id(&self) -> HashMap<String, usize> {
+        let mut counts = HashMap::new();
+        for (_, m) in self.posted() {
+            if let Some(id) = m["metadata"]["event_payload"]["outbox_id"].as_str() {
+                *counts.entry(id.to_owned()).or_insert(0) += 1;
+            }
+        }
+        counts
     }
 
     /// All recorded calls (valid or not, succeeded or not), in arrival order.
@@ -925,6 +953,10 @@ impl State {
                 if let Some(thread_ts) = arg_str(args, "thread_ts") {
                     message["thread_ts"] = Value::String(thread_ts);
                 }
+                if let Some(metadata) = json_value(args, "metadata") {
+                    message["metadata"] = metadata;
+                }
+                self.posted.push((channel.clone(), message.clone()));
                 json!({"ok": true, "channel": channel, "ts": ts, "message": message})
             }
             "chat.update" => {
@@ -984,11 +1016,43 @@ impl State {
             }
             "conversations.replies" => {
                 let ts = arg_str(args, "ts").unwrap_or_default();
-                let messages = self
+                let with_metadata = arg_str(args, "include_all_metadata").as_deref() == Some("true");
+                let mut messages = self
                     .replies
-                    .get(&(channel, ts))
+                    .get(&(channel.clone(), ts.clone()))
                     .cloned()
                     .unwrap_or_default();
+                messages.extend(
+                    self.posted
+                        .iter()
+                        .filter(|(c, m)| *c == channel && m["thread_ts"].as_str() == Some(&ts))
+                        .map(|(_, m)| strip_metadata(m, with_metadata)),
+                );
+                json!({
+                    "ok": true,
+                    "messages": messages,
+                    "has_more": false,
+                    "response_metadata": {"next_cursor": ""},
+                })
+            }
+            "conversations.history" => {
+                let with_metadata = arg_str(args, "include_all_metadata").as_deref() == Some("true");
+                let oldest: f64 = arg_str(args, "oldest")
+                    .and_then(|o| o.parse().ok())
+                    .unwrap_or(0.0);
+                // Newest first, as Slack answers; top-level messages only.
+                let messages: Vec<Value> = self
+                    .posted
+                    .iter()
+                    .rev()
+                    .filter(|(c, m)| {
+                        *c == channel
+                            && m["thread_ts"].is_null()
+                            && m["ts"].as_str().and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0)
+                                >= oldest
+                    })
+                    .map(|(_, m)| strip_metadata(m, with_metadata))
+                    .collect();
                 json!({
                     "ok": true,
                     "messages": messages,
@@ -1057,12 +1121,32 @@ impl State {
     }
 }
 
+/// A message as `conversations.history`/`replies` return it: `metadata` only when asked for.
+fn strip_metadata(message: &Value, with_metadata: bool) -> Value {
+    let mut m = message.clone();
+    if !with_metadata && let Some(o) = m.as_object_mut() {
+        o.remove("metadata");
+    }
+    m
+}
+
+/// An argument that holds JSON, given as JSON or as a JSON string (form encoding).
+fn json_value(args: &Map<String, Value>, key: &str) -> Option<Value> {
+    match args.get(key)? {
+        Value::String(s) => serde_json::from_str(s).ok(),
+        Value::Null => None,
+        other => Some(other.clone()),
+    }
+}
+
 /// What the synchronous part of request handling decided.
 enum Step {
     /// Answer right away.
     Done(Response),
     /// Sleep (injected `Hang`), then answer normally.
     Hang(Duration, usize),
+    /// Answer normally, but only after sleeping (injected `AcceptThenHang`).
+    AcceptThenHang(Duration, usize),
     /// Answer normally.
     Normal(usize),
 }
@@ -1093,6 +1177,11 @@ async fn handle_api(
         Step::Hang(d, index) => {
             tokio::time::sleep(d).await;
             index
+        }
+        Step::AcceptThenHang(d, index) => {
+            let answer = shared.lock().respond(&method, &args, shared.ws_port);
+            tokio::time::sleep(d).await;
+            return json_response(StatusCode::OK, &answer);
         }
         Step::Normal(index) => index,
     };
@@ -1149,6 +1238,14 @@ fn admit(
     match failure {
         None => Step::Normal(index),
         Some(Failure::Hang(d)) => Step::Hang(d, index),
+        Some(Failure::AcceptThenHang(d)) => Step::AcceptThenHang(d, index),
+        Some(Failure::Status(code)) => Step::Done(
+            Response::builder()
+                .status(StatusCode::from_u16(code).unwrap_or(StatusCode::FORBIDDEN))
+                .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(Body::from("refused by the proxy"))
+                .expect("fake slack: build status"),
+        ),
         Some(Failure::RateLimited { retry_after_secs }) => Step::Done(
             Response::builder()
                 .status(StatusCode::TOO_MANY_REQUESTS)
