@@ -60,9 +60,39 @@ impl Dispatcher {
         Ok(accepted)
     }
 
-    /// Answers a slash command.
+    /// Whether this is the first delivery of a command or an interaction known by `key` (its
+    /// `trigger_id`, its signature). A replay is acked and not processed again. If the store
+    /// cannot say, it is processed (a lost command is worse than a rare double).
+    pub async fn first_delivery(&self, key: &str) -> bool {
+        if key.is_empty() {
+            return true;
+        }
+        let now = (self.engine.now)();
+        let key = key.to_owned();
+        match self
+            .store()
+            .call(move |s| s.first_delivery(&key, now))
+            .await
+        {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not check for a replay");
+                true
+            }
+        }
+    }
+
+    /// Answers a slash command. Nothing here waits for Slack: commands read and write the store
+    /// only; a modal is opened just after the ack.
     pub async fn command(&self, command: Command) -> Reply {
         tracing::info!(command = %command.command, user = %command.user_id, "slash command");
+        if !self
+            .first_delivery(&format!("trigger:{}", command.trigger_id))
+            .await
+        {
+            tracing::info!(command = %command.command, "a replayed command; acked, not run again");
+            return Reply::none();
+        }
         match command.command.as_str() {
             "/rfc" => self.rfc(&command).await,
             "/decisions" => reply(self.engine.search_decisions(&command.text)),
@@ -106,16 +136,17 @@ impl Dispatcher {
                     return Reply::new(refusal.0);
                 }
                 let view = open_modal(channel, engine.settings.rfc.default_window);
-                match engine.slack.open_view(&command.trigger_id, &view).await {
-                    Ok(()) => Reply::none(),
-                    Err(e) => {
-                        tracing::warn!(error = %e, "views.open failed");
-                        Reply::new(format!(
-                            "I couldn't open the form just now. You can also type it:\n\n{}",
-                            rfc_command::USAGE
-                        ))
-                    }
-                }
+                self.open_view_after_ack(
+                    command.trigger_id.clone(),
+                    view,
+                    channel,
+                    user,
+                    format!(
+                        "I couldn't open the form just now. You can also type it:\n\n{}",
+                        rfc_command::USAGE
+                    ),
+                );
+                Reply::none()
             }
             RfcCommand::Open(args) => {
                 match engine.open_rfc(user, channel, args, String::new()).await {
@@ -139,8 +170,40 @@ impl Dispatcher {
         }
     }
 
+    /// Opens a modal right after the ack (Slack requires `views.open` within 3 s of the
+    /// trigger, and the ack must not wait for it). If Slack refuses, `user` gets `fallback` as
+    /// an ephemeral note in `channel`.
+    fn open_view_after_ack(
+        &self,
+        trigger_id: String,
+        view: serde_json::Value,
+        channel: &str,
+        user: &str,
+        fallback: String,
+    ) {
+        let engine = self.engine.clone();
+        let (channel, user) = (channel.to_owned(), user.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = engine.slack.open_view(&trigger_id, &view).await {
+                tracing::warn!(error = %e, "views.open failed");
+                engine.tell(&channel, &user, fallback);
+            }
+        });
+    }
+
     /// Buttons and modals.
     pub async fn interaction(&self, event: &SlackInteractionEvent) -> InteractionReply {
+        let trigger = match event {
+            SlackInteractionEvent::BlockActions(e) => Some(e.trigger_id.0.as_str()),
+            SlackInteractionEvent::ViewSubmission(e) => e.trigger_id.as_ref().map(|t| t.0.as_str()),
+            _ => None,
+        };
+        if let Some(trigger) = trigger
+            && !self.first_delivery(&format!("trigger:{trigger}")).await
+        {
+            tracing::info!("a replayed interaction; acked, not run again");
+            return InteractionReply::Ack;
+        }
         match event {
             SlackInteractionEvent::BlockActions(e) => {
                 self.block_actions(e).await;
@@ -189,17 +252,18 @@ impl Dispatcher {
                         )))),
                         Some(rfc) => {
                             let view = decide_modal(id, verdict, &rfc.title);
-                            match engine.slack.open_view(&e.trigger_id.0, &view).await {
-                                Ok(()) => None,
-                                Err(err) => {
-                                    tracing::warn!(error = %err, "views.open failed");
-                                    Some(Err(Refusal(format!(
-                                        "I couldn't open the form. Decide with `/rfc decide {} {} <rationale>`.",
-                                        rfc.name(),
-                                        verdict.word()
-                                    ))))
-                                }
-                            }
+                            self.open_view_after_ack(
+                                e.trigger_id.0.clone(),
+                                view,
+                                channel.as_deref().unwrap_or(&user),
+                                &user,
+                                format!(
+                                    "I couldn't open the form. Decide with `/rfc decide {} {} <rationale>`.",
+                                    rfc.name(),
+                                    verdict.word()
+                                ),
+                            );
+                            None
                         }
                     }
                 }
@@ -210,9 +274,8 @@ impl Dispatcher {
                 Some(Ok(text)) | Some(Err(Refusal(text))) => text,
             };
             let Some(channel) = &channel else { continue };
-            if let Err(err) = engine.slack.post_ephemeral(channel, &user, &text).await {
-                tracing::warn!(error = %err, "could not answer a button press");
-            }
+            // Through the outbox: durable, paced, and never awaited before the ack.
+            engine.tell(channel, &user, text);
         }
     }
 

@@ -478,6 +478,22 @@ impl Engine {
         Ok(())
     }
 
+    /// A note only `user` sees in `channel` (an answer to a button press), through the outbox.
+    pub fn tell(&self, channel: &str, user: &str, text: String) {
+        let now = (self.now)();
+        let message = OutgoingMessage::new(
+            Destination::Ephemeral {
+                channel: channel.to_owned(),
+                user: user.to_owned(),
+            },
+            text,
+        );
+        match self.store.write(|tx| tx.enqueue(message, now)) {
+            Ok(_) => self.wakers.delivery.notify_one(),
+            Err(e) => tracing::error!(error = %e, "could not queue a note to a person"),
+        }
+    }
+
     /// Slack refused a tagged post for good: the feature that owns it tells its owner.
     fn post_dropped(
         &self,
@@ -575,7 +591,11 @@ impl Engine {
     /// Looks people up concurrently (at most [`LOOKUP_CONCURRENCY`] calls at once), waiting at
     /// most `wait` in all. Whoever is not known by then is `Guessed`: their cached zone, however
     /// old, or the fallback zone.
-    pub(crate) async fn quick_people(&self, users: Vec<String>, wait: Duration) -> Vec<(String, Person)> {
+    pub(crate) async fn quick_people(
+        &self,
+        users: Vec<String>,
+        wait: Duration,
+    ) -> Vec<(String, Person)> {
         let now = (self.now)();
         let ids = users.clone();
         let cached: Vec<Option<CachedUser>> = self

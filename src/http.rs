@@ -162,6 +162,25 @@ async fn events(State(state): State<HttpState>, headers: HeaderMap, body: Bytes)
     }
 }
 
+/// The same signed request again (same body and timestamp, hence the same signature) within
+/// the 5-minute window: acked, not processed twice.
+async fn is_replay(state: &HttpState, headers: &HeaderMap) -> bool {
+    let Some(signature) = headers
+        .get(SlackEventSignatureVerifier::SLACK_SIGNED_HASH_HEADER)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let first = state
+        .dispatcher
+        .first_delivery(&format!("sig:{signature}"))
+        .await;
+    if !first {
+        tracing::info!("a replayed signed request; acked, not run again");
+    }
+    !first
+}
+
 async fn commands(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
     let text = match verified(&state, &headers, &body) {
         Ok(text) => text,
@@ -174,6 +193,9 @@ async fn commands(State(state): State<HttpState>, headers: HeaderMap, body: Byte
             return refuse(StatusCode::BAD_REQUEST, "malformed_payload");
         }
     };
+    if is_replay(&state, &headers).await {
+        return StatusCode::OK.into_response();
+    }
     let reply = state.dispatcher.command(command.into()).await;
     if reply.text.is_empty() {
         // A modal opened: no message in the channel.
@@ -195,6 +217,7 @@ async fn interactions(State(state): State<HttpState>, headers: HeaderMap, body: 
         return refuse(StatusCode::BAD_REQUEST, "missing_payload");
     };
     match serde_json::from_str::<SlackInteractionEvent>(payload) {
+        Ok(_) if is_replay(&state, &headers).await => StatusCode::OK.into_response(),
         Ok(event) => match state.dispatcher.interaction(&event).await {
             InteractionReply::Ack => StatusCode::OK.into_response(),
             InteractionReply::ViewErrors(errors) => {

@@ -197,10 +197,14 @@ fn dead_letters(action: DeadLettersAction, env: &[(String, String)]) -> ExitCode
         DeadLettersAction::Retry { id, .. } => {
             match store.retry_dead_letter(id, chrono::Utc::now()) {
                 Ok(true) => {
-                    println!("dead letter #{id} is back in the queue; the bot runs it when it next starts");
+                    println!(
+                        "dead letter #{id} is back in the queue; the bot runs it when it next starts"
+                    );
                     ExitCode::SUCCESS
                 }
-                Ok(false) => fail(&format!("there is no dead letter #{id} (`asyncbot dead-letters list` shows them)")),
+                Ok(false) => fail(&format!(
+                    "there is no dead letter #{id} (`asyncbot dead-letters list` shows them)"
+                )),
                 Err(e) => fail(&e.to_string()),
             }
         }
@@ -209,7 +213,9 @@ fn dead_letters(action: DeadLettersAction, env: &[(String, String)]) -> ExitCode
                 println!("dead letter #{id} discarded");
                 ExitCode::SUCCESS
             }
-            Ok(false) => fail(&format!("there is no dead letter #{id} (`asyncbot dead-letters list` shows them)")),
+            Ok(false) => fail(&format!(
+                "there is no dead letter #{id} (`asyncbot dead-letters list` shows them)"
+            )),
             Err(e) => fail(&e.to_string()),
         },
     }

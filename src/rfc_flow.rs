@@ -103,22 +103,34 @@ impl Engine {
         if args.approver == self.identity.user_id {
             return Err(Refusal("I can't be the approver: pick a person.".into()));
         }
-        // A command must answer within Slack's 3 seconds: a slow `users.info` falls back to the
-        // default zone (and to trusting that the approver is a person).
-        let quick = std::time::Duration::from_millis(1200);
-        let fallback = self.settings.fallback_timezone;
-        let driver_tz = tokio::time::timeout(quick, self.time_zone(driver))
-            .await
-            .unwrap_or(fallback);
-        let approver = tokio::time::timeout(quick, self.human_time_zone(&args.approver))
-            .await
-            .unwrap_or(Some(fallback));
-        let Some(approver_tz) = approver else {
-            return Err(Refusal(format!(
+        // A command is answered within Slack's 3 seconds without waiting for Slack: people come
+        // from the lookup cache; someone not cached yet starts on the fallback zone (and is
+        // trusted to be a person) and is looked up later.
+        let (driver_tz, driver_guessed) = self.zone_now(driver)?;
+        let (approver_tz, approver_guessed) = self.zone_now(&args.approver).map_err(|_| {
+            Refusal(format!(
                 "{} can't approve an RFC: pick a person (not a bot or a deactivated account).",
                 mention(&args.approver)
-            )));
-        };
+            ))
+        })?;
+        let owed: Vec<String> = [
+            (driver, driver_guessed),
+            (args.approver.as_str(), approver_guessed),
+        ]
+        .into_iter()
+        .filter(|(_, guessed)| *guessed)
+        .map(|(u, _)| u.to_owned())
+        .collect();
+        if !owed.is_empty() {
+            let now = (self.now)();
+            self.store.write(|tx| {
+                for user in &owed {
+                    tx.want_lookup(user, now)?;
+                }
+                Ok(())
+            })?;
+            self.wakers.people.notify_one();
+        }
         let now = (self.now)();
         let new = NewRfc {
             title: args.title,
@@ -310,11 +322,17 @@ impl Engine {
         Ok(format!("{heading}\n{lines}"))
     }
 
-    /// The time zone of a person (fallback when unknown).
-    pub async fn time_zone(&self, user: &str) -> chrono_tz::Tz {
-        self.human_time_zone(user)
-            .await
-            .unwrap_or(self.settings.fallback_timezone)
+    /// A person's zone from the lookup cache, and whether it is a guess (not cached yet).
+    /// `Err` if the cache knows they are not a person.
+    pub(crate) fn zone_now(&self, user: &str) -> Result<(chrono_tz::Tz, bool), Refusal> {
+        match self.cached_person(user) {
+            crate::engine::Person::Human { tz, .. } => Ok((tz, false)),
+            crate::engine::Person::Guessed { tz } => Ok((tz, true)),
+            crate::engine::Person::NotTracked => Err(Refusal(format!(
+                "{} is not a person (a bot or a deactivated account).",
+                mention(user)
+            ))),
+        }
     }
 
     pub fn wake_workers(&self) {

@@ -208,6 +208,12 @@ impl Engine {
             .into_iter()
             .filter(|u| *u != self.identity.user_id)
             .collect();
+        // Remembered for `/standup status`, which answers from the store alone.
+        let key = format!("members:{channel}");
+        let list = serde_json::to_string(&members).unwrap_or_default();
+        if let Err(e) = self.store.set_fact(&key, &list) {
+            tracing::warn!(error = %e, "could not remember a channel's members");
+        }
         let people = self
             .quick_people(members, std::time::Duration::from_secs(5))
             .await;
@@ -251,6 +257,32 @@ impl Engine {
         roster
     }
 
+    /// The roster from the store: the members the standup last saw, with cached zones and
+    /// names. `Err` if this channel's members have never been fetched.
+    fn cached_roster(&self, channel: &str, at: DateTime<Utc>) -> Result<Roster, StoreError> {
+        let members: Vec<String> = self
+            .store
+            .fact(&format!("members:{channel}"))?
+            .and_then(|list| serde_json::from_str(&list).ok())
+            .ok_or_else(|| StoreError::Task("members not known yet".into()))?;
+        let mut roster = Roster::default();
+        for user in members {
+            let (tz, name) = match self.cached_person(&user) {
+                Person::Human { tz, name } => (tz, name),
+                Person::Guessed { tz } => (tz, None),
+                Person::NotTracked => continue,
+            };
+            let away = self.store.read(|rx| rx.away(&user))?;
+            let name = name.unwrap_or_else(|| user.clone());
+            if is_away(&away, at.with_timezone(&tz).date_naive()) {
+                roster.away.push(name);
+            } else {
+                roster.present.push(Participant { name, user, tz });
+            }
+        }
+        Ok(roster)
+    }
+
     /// Does what the channel's standup needs at `now`. Returns whether messages were queued.
     ///
     /// The members list comes from Slack first; then one transaction re-reads the schedule and
@@ -283,11 +315,17 @@ impl Engine {
                 .write(|tx| tx.drop_timers_named(&format!("standup:{channel}")))?;
             return Ok(false);
         };
-        let roster_day = day
-            .filter(|d| !d.summarized)
-            .filter(|d| (!d.reminded && d.remind_at <= now) || d.deferred.iter().any(|(_, at)| *at <= now) || d.summary_at <= now);
+        let roster_day = day.filter(|d| !d.summarized).filter(|d| {
+            (!d.reminded && d.remind_at <= now)
+                || d.deferred.iter().any(|(_, at)| *at <= now)
+                || d.summary_at <= now
+        });
         let people = match &roster_day {
-            Some(d) => Some(self.roster(channel, schedule.prompt_time(d.date)).await.present),
+            Some(d) => Some(
+                self.roster(channel, schedule.prompt_time(d.date))
+                    .await
+                    .present,
+            ),
             None => None,
         };
 
@@ -393,11 +431,19 @@ impl Engine {
 
     /// `/standup …`: answers in a sentence; never fails loudly.
     pub async fn standup_command(&self, user: &str, channel: &str, text: &str) -> String {
-        // Answer within Slack's 3 seconds even when `users.info` is slow.
-        let user_tz =
-            tokio::time::timeout(std::time::Duration::from_millis(800), self.time_zone(user))
-                .await
-                .unwrap_or(self.settings.fallback_timezone);
+        // Answered within Slack's 3 seconds without waiting for Slack: the zone comes from the
+        // lookup cache (the fallback zone until the person has been looked up once).
+        let user_tz = match self.zone_now(user) {
+            Ok((tz, guessed)) => {
+                if guessed {
+                    let now = (self.now)();
+                    let _ = self.store.write(|tx| tx.want_lookup(user, now));
+                    self.wakers.people.notify_one();
+                }
+                tz
+            }
+            Err(_) => self.settings.fallback_timezone,
+        };
         let now = (self.now)();
         let today = now.with_timezone(&user_tz).date_naive();
         let command = match standup_command::parse(text, today) {
@@ -584,12 +630,9 @@ impl Engine {
         if let Some((_, at)) = schedule.next_prompt(now, &team) {
             text.push_str(&format!(" Next: {}.", crate::format::slack_date(at)));
         }
-        // Members and absences need Slack; a slow answer must not hold the command past 3 s.
-        let roster = tokio::time::timeout(
-            std::time::Duration::from_millis(1800),
-            self.roster(channel, now),
-        )
-        .await;
+        // Answered from the store alone (Slack is not asked before the ack): the members the
+        // standup last saw, and what the lookup cache knows of them.
+        let roster = self.cached_roster(channel, now);
         let name_of = |user: &String| match &roster {
             Ok(r) => r
                 .present
@@ -620,7 +663,9 @@ impl Engine {
         match &roster {
             Ok(r) if r.away.is_empty() => text.push_str("\n*Away today:* nobody."),
             Ok(r) => text.push_str(&format!("\n*Away today:* {}.", r.away.join(", "))),
-            Err(_) => text.push_str("\n_I could not check the channel's members just now._"),
+            Err(_) => text.push_str(
+                "\n_Who is away shows here once the standup has run once in this channel._",
+            ),
         }
         Ok(text)
     }

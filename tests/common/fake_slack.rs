@@ -1016,7 +1016,8 @@ impl State {
             }
             "conversations.replies" => {
                 let ts = arg_str(args, "ts").unwrap_or_default();
-                let with_metadata = arg_str(args, "include_all_metadata").as_deref() == Some("true");
+                let with_metadata =
+                    arg_str(args, "include_all_metadata").as_deref() == Some("true");
                 let mut messages = self
                     .replies
                     .get(&(channel.clone(), ts.clone()))
@@ -1036,7 +1037,8 @@ impl State {
                 })
             }
             "conversations.history" => {
-                let with_metadata = arg_str(args, "include_all_metadata").as_deref() == Some("true");
+                let with_metadata =
+                    arg_str(args, "include_all_metadata").as_deref() == Some("true");
                 let oldest: f64 = arg_str(args, "oldest")
                     .and_then(|o| o.parse().ok())
                     .unwrap_or(0.0);
@@ -1048,7 +1050,10 @@ impl State {
                     .filter(|(c, m)| {
                         *c == channel
                             && m["thread_ts"].is_null()
-                            && m["ts"].as_str().and_then(|t| t.parse::<f64>().ok()).unwrap_or(0.0)
+                            && m["ts"]
+                                .as_str()
+                                .and_then(|t| t.parse::<f64>().ok())
+                                .unwrap_or(0.0)
                                 >= oldest
                     })
                     .map(|(_, m)| strip_metadata(m, with_metadata))

@@ -331,6 +331,12 @@ impl TestApp {
         channel: &str,
     ) -> (Value, Duration) {
         let started = std::time::Instant::now();
+        // Each command is a new user action with its own trigger (a repeated one is a replay).
+        let trigger = format!(
+            "{}.{}.trigger",
+            unix_now(),
+            COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
         let form = [
             ("token", "ignored"),
             ("team_id", "T0FAKE"),
@@ -346,7 +352,7 @@ impl TestApp {
                 "response_url",
                 "https://hooks.slack.com/commands/T0FAKE/1/abc",
             ),
-            ("trigger_id", "123.456.abc"),
+            ("trigger_id", trigger.as_str()),
         ];
         let reply = match self.mode {
             Mode::Http => {
