@@ -58,6 +58,7 @@ impl Application {
             client.clone(),
             &secrets.bot_token,
             settings.delivery.request_timeout,
+            secrets.api_url.as_deref(),
         ));
         let identity = who_am_i(slack.as_ref()).await?;
         tracing::info!(bot_user = %identity.user_id, team = %identity.team_id, "connected to Slack");

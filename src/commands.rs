@@ -157,6 +157,10 @@ pub fn norms(settings: &Settings) -> String {
     text.push_str(&format!(
         "A reply in the thread, or a {acks} reaction on the message, closes a request.\n"
     ));
+    text.push_str(&format!(
+        "A message that mentions more than {} people is an announcement: it opens no requests.\n",
+        policy.max_recipients
+    ));
     let cal = &settings.calendar;
     let hours = cal.hours();
     let end = hours

@@ -16,9 +16,14 @@ use crate::rfc_flow::{Refusal, needs_channel};
 use crate::store::Reads;
 use crate::store::{Accepted, Store, StoreError};
 
+#[derive(Clone)]
 pub struct Dispatcher {
     pub engine: Arc<Engine>,
 }
+
+/// The first answer to a command whose real answer needs a person Slack has not described to
+/// the bot yet: it is replaced through the command's `response_url` a moment later.
+pub const ONE_MOMENT: &str = ":hourglass_flowing_sand: One moment…";
 
 /// What an interaction's ack carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +98,52 @@ impl Dispatcher {
             tracing::info!(command = %command.command, "a replayed command; acked, not run again");
             return Reply::none();
         }
+        // A command whose meaning depends on someone's time zone ("away today", "at 09:30",
+        // an RFC's deadlines) waits for that person's lookup, but the ack does not: it says
+        // "one moment" and the answer follows through the response_url.
+        let unknown: Vec<String> = self
+            .people_in(&command)
+            .into_iter()
+            .filter(|u| !matches!(self.engine.store.cached_user(u), Ok(Some(_))))
+            .collect();
+        if !unknown.is_empty() {
+            let this = self.clone();
+            tokio::spawn(async move {
+                this.engine
+                    .quick_people(unknown, std::time::Duration::from_secs(10))
+                    .await;
+                let reply = this.run_command(command.clone()).await;
+                if reply.text.is_empty() {
+                    return;
+                }
+                if let Err(e) = this
+                    .engine
+                    .slack
+                    .respond(&command.response_url, &reply.text)
+                    .await
+                {
+                    tracing::warn!(command = %command.command, error = %e, "could not send a command's answer");
+                }
+            });
+            return Reply::new(ONE_MOMENT);
+        }
+        self.run_command(command).await
+    }
+
+    /// The people whose time zone a command needs: its caller for `/standup` and an RFC, and
+    /// the approver an RFC names.
+    fn people_in(&self, command: &Command) -> Vec<String> {
+        match command.command.as_str() {
+            "/standup" => vec![command.user_id.clone()],
+            "/rfc" => match rfc_command::parse(&command.text) {
+                Ok(RfcCommand::Open(args)) => vec![command.user_id.clone(), args.approver],
+                _ => Vec::new(),
+            },
+            _ => Vec::new(),
+        }
+    }
+
+    async fn run_command(&self, command: Command) -> Reply {
         match command.command.as_str() {
             "/rfc" => self.rfc(&command).await,
             "/decisions" => reply(self.engine.search_decisions(&command.text)),

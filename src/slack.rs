@@ -174,6 +174,8 @@ pub trait SlackPort: Send + Sync {
     async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError>;
     /// Shows `view` (Block Kit JSON) on `user`'s App Home tab.
     async fn publish_home(&self, user: &str, view: &serde_json::Value) -> Result<(), SlackError>;
+    /// Answers a slash command later through its `response_url`, replacing the first answer.
+    async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError>;
 }
 
 /// The metadata `event_type` of every message the bot posts from its outbox.
@@ -216,6 +218,10 @@ pub struct SlackWebApi {
     client: Arc<SlackHyperClient>,
     token: SlackApiToken,
     timeout: Duration,
+    /// Where `response_url`s may point besides `https://hooks.slack.com/`: the origin of
+    /// `SLACK_API_URL`, when set (a proxy, or a local fake in tests). Anything else is refused,
+    /// so a forged URL cannot make the bot post elsewhere.
+    response_origin: Option<String>,
 }
 
 /// Builds the slack-morphism client; `api_url` is the base without a trailing slash.
@@ -234,11 +240,20 @@ pub fn build_client(api_url: Option<&str>) -> std::io::Result<Arc<SlackHyperClie
 }
 
 impl SlackWebApi {
-    pub fn new(client: Arc<SlackHyperClient>, bot_token: &Secret, timeout: Duration) -> Self {
+    pub fn new(
+        client: Arc<SlackHyperClient>,
+        bot_token: &Secret,
+        timeout: Duration,
+        api_url: Option<&str>,
+    ) -> Self {
+        let response_origin = api_url
+            .and_then(|u| url::Url::parse(u).ok())
+            .map(|u| u.origin().ascii_serialization());
         Self {
             client,
             token: SlackApiToken::new(SlackApiTokenValue(bot_token.expose().to_owned())),
             timeout,
+            response_origin,
         }
     }
 
@@ -434,6 +449,24 @@ impl SlackPort for SlackWebApi {
             .map_err(|e| SlackError::Permanent(format!("invalid view: {e}")))?;
         let req = SlackApiViewsPublishRequest::new(SlackUserId(user.into()), view);
         self.timed(session.views_publish(&req)).await?;
+        Ok(())
+    }
+
+    async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError> {
+        let url = url::Url::parse(response_url)
+            .map_err(|_| SlackError::Permanent("invalid response_url".into()))?;
+        let origin = url.origin().ascii_serialization();
+        if origin != "https://hooks.slack.com" && Some(&origin) != self.response_origin.as_ref() {
+            return Err(SlackError::Permanent(
+                "response_url does not point at Slack".into(),
+            ));
+        }
+        let req = SlackApiPostWebhookMessageRequest::new(
+            SlackMessageContent::new().with_text(text.to_owned()),
+        )
+        .with_replace_original(true);
+        self.timed(self.client.respond_to_event(&SlackResponseUrl(url), &req))
+            .await?;
         Ok(())
     }
 

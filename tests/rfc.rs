@@ -325,6 +325,12 @@ async fn an_undecided_rfc_reaches_the_dm_and_the_call() {
     );
 }
 
+/// Each press or submission is a new user action, with its own trigger (a repeated trigger is
+/// a replay, acked and not run again).
+fn new_trigger() -> String {
+    format!("{}.trigger", new_event_id())
+}
+
 fn block_action(user: &str, action_id: &str, id: u64, ts: &str) -> Value {
     json!({
         "type": "block_actions",
@@ -333,7 +339,7 @@ fn block_action(user: &str, action_id: &str, id: u64, ts: &str) -> Value {
         "api_app_id": "A0FAKE",
         "token": "ignored",
         "container": {"type": "message", "message_ts": ts, "channel_id": ARCH, "is_ephemeral": false},
-        "trigger_id": "1111.2222.trigger",
+        "trigger_id": new_trigger(),
         "channel": {"id": ARCH, "name": "arch"},
         "response_url": "https://hooks.slack.com/actions/T0FAKE/1/abc",
         "actions": [{
@@ -351,7 +357,7 @@ fn view_submission(user: &str, callback_id: &str, metadata: &str, values: Value)
         "user": {"id": user, "username": user.to_lowercase(), "team_id": "T0FAKE"},
         "api_app_id": "A0FAKE",
         "token": "ignored",
-        "trigger_id": "3333.4444.trigger",
+        "trigger_id": new_trigger(),
         "view": {
             "id": "V0MODAL", "team_id": "T0FAKE", "type": "modal", "callback_id": callback_id,
             "private_metadata": metadata, "hash": "1700000000.abc",

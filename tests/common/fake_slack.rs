@@ -236,6 +236,8 @@ struct State {
     /// Every message the bot posted, in order: (channel, message as Slack stores it, with
     /// `metadata` when it was given).
     posted: Vec<(String, Value)>,
+    /// Bodies posted to `/response/{id}` (a slash command's `response_url`), by id.
+    responses: HashMap<String, Vec<Value>>,
     reactions: HashMap<(String, String), Vec<Value>>,
     dnd: HashMap<String, (bool, bool)>,
     last_ts_micros: u64,
@@ -321,6 +323,7 @@ impl FakeSlack {
                 failures: HashMap::new(),
                 replies: HashMap::new(),
                 posted: Vec::new(),
+                responses: HashMap::new(),
                 reactions: HashMap::new(),
                 dnd: HashMap::new(),
                 last_ts_micros: 0,
@@ -340,6 +343,7 @@ impl FakeSlack {
 
         let router = Router::new()
             .route("/api/{method}", any(handle_api))
+            .route("/response/{id}", any(handle_response))
             .with_state(shared.clone());
         let http_task = tokio::spawn(async move {
             if let Err(e) = axum::serve(http, router).await {
@@ -437,6 +441,32 @@ impl FakeSlack {
             .entry(method.to_string())
             .or_default()
             .extend(failures);
+    }
+
+    /// The `response_url` of a command with this `id`: `http://127.0.0.1:PORT/response/{id}`.
+    pub fn response_url(&self, id: &str) -> String {
+        format!("{}/response/{id}", self.api_base().trim_end_matches("/api"))
+    }
+
+    /// Waits for the first body posted to [`FakeSlack::response_url`] `id`.
+    pub async fn wait_response(&self, id: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self
+                .shared
+                .lock()
+                .responses
+                .get(id)
+                .and_then(|r| r.first().cloned())
+            {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "fake slack: no answer on response_url {id} within {timeout:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Every message the bot posted (channel, message), in order, including those whose answer
@@ -1126,6 +1156,21 @@ impl State {
     }
 }
 
+/// A slash command's `response_url`: records the JSON body and answers like Slack (`ok`).
+async fn handle_response(
+    AxState(shared): AxState<Arc<Shared>>,
+    UrlPath(id): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    shared.lock().responses.entry(id).or_default().push(value);
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body(Body::from("ok"))
+        .expect("fake slack: build response")
+}
+
 /// A message as `conversations.history`/`replies` return it: `metadata` only when asked for.
 fn strip_metadata(message: &Value, with_metadata: bool) -> Value {
     let mut m = message.clone();
@@ -1183,7 +1228,7 @@ async fn handle_api(
             tokio::time::sleep(d).await;
             index
         }
-        Step::AcceptThenHang(d, index) => {
+        Step::AcceptThenHang(d, _index) => {
             let answer = shared.lock().respond(&method, &args, shared.ws_port);
             tokio::time::sleep(d).await;
             return json_response(StatusCode::OK, &answer);

@@ -337,6 +337,7 @@ impl TestApp {
             unix_now(),
             COUNTER.fetch_add(1, Ordering::SeqCst)
         );
+        let response_url = fake.response_url(&trigger);
         let form = [
             ("token", "ignored"),
             ("team_id", "T0FAKE"),
@@ -348,10 +349,7 @@ impl TestApp {
             ("command", command),
             ("text", text),
             ("api_app_id", "A0FAKE"),
-            (
-                "response_url",
-                "https://hooks.slack.com/commands/T0FAKE/1/abc",
-            ),
+            ("response_url", response_url.as_str()),
             ("trigger_id", trigger.as_str()),
         ];
         let reply = match self.mode {
@@ -389,6 +387,13 @@ impl TestApp {
         };
         let took = started.elapsed();
         match reply.get("text") {
+            // The bot first had to look someone up: the answer follows on the response_url.
+            Some(text) if text.as_str().is_some_and(|t| t.contains("One moment")) => {
+                assert_eq!(reply["response_type"], "ephemeral", "{reply}");
+                let later = fake.wait_response(&trigger, Duration::from_secs(15)).await;
+                assert_eq!(later["replace_original"], true, "{later}");
+                (later["text"].clone(), took)
+            }
             Some(text) => {
                 assert_eq!(reply["response_type"], "ephemeral", "{reply}");
                 (text.clone(), took)
@@ -405,7 +410,7 @@ impl Drop for TestApp {
     }
 }
 
-fn serde_urlencoded_encode(form: &[(&str, &str)]) -> String {
+pub fn serde_urlencoded_encode(form: &[(&str, &str)]) -> String {
     form.iter()
         .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
         .collect::<Vec<_>>()
