@@ -1,0 +1,273 @@
+//! No item can kill a worker, driven in-process on a stepped clock against a Slack port that
+//! panics on purpose: a poisonous event is retried, set aside as a dead letter, and the event
+//! behind it is processed; a poisonous timer likewise, while the other timers keep firing. The
+//! operator can put a dead letter back to work.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use asyncbot::engine::{Engine, MAX_ATTEMPTS, Wakers};
+use asyncbot::health::{Health, HealthLimits};
+use asyncbot::inbound::Inbound;
+use asyncbot::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
+use asyncbot::store::{DeadKind, Reads, Store};
+use asyncbot::time::Now;
+
+/// A Slack that answers everything, except that looking up `UPANIC` or listing `CPANIC`'s
+/// members panics (a stand-in for any bug an input can trigger).
+#[derive(Default)]
+struct PanickySlack {
+    posts: Mutex<Vec<(String, String)>>,
+}
+
+#[async_trait]
+impl SlackPort for PanickySlack {
+    async fn auth_test(&self) -> Result<BotIdentity, SlackError> {
+        Ok(BotIdentity {
+            user_id: "UBOT".into(),
+            team_id: "T1".into(),
+            team_url: "https://fake.slack.com/".into(),
+        })
+    }
+    async fn user_info(&self, user: &str) -> Result<UserProfile, SlackError> {
+        assert_ne!(user, "UPANIC", "a bug that panics on this person");
+        Ok(UserProfile {
+            id: user.into(),
+            name: Some(user.to_lowercase()),
+            tz: Some("UTC".into()),
+            is_bot: false,
+            deleted: false,
+        })
+    }
+    async fn open_conversation(&self, users: &[String]) -> Result<String, SlackError> {
+        Ok(format!("D{}", users.join("")))
+    }
+    async fn post_message(
+        &self,
+        channel: &str,
+        _thread_ts: Option<&str>,
+        text: &str,
+        _blocks: Option<&Value>,
+        _outbox_id: u64,
+    ) -> Result<String, SlackError> {
+        let mut posts = self.posts.lock().unwrap();
+        posts.push((channel.into(), text.into()));
+        Ok(format!("1700000000.{:06}", posts.len()))
+    }
+    async fn find_posted(
+        &self,
+        _channel: &str,
+        _thread_ts: Option<&str>,
+        _outbox_id: u64,
+        _oldest: DateTime<Utc>,
+    ) -> Result<Option<String>, SlackError> {
+        Ok(None)
+    }
+    async fn update_message(
+        &self,
+        _: &str,
+        _: &str,
+        _: &str,
+        _: Option<&Value>,
+    ) -> Result<(), SlackError> {
+        Ok(())
+    }
+    async fn post_ephemeral(&self, _: &str, _: &str, _: &str) -> Result<(), SlackError> {
+        Ok(())
+    }
+    async fn open_view(&self, _: &str, _: &Value) -> Result<(), SlackError> {
+        Ok(())
+    }
+    async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError> {
+        assert_ne!(channel, "CPANIC", "a bug that panics on this channel");
+        Ok(vec!["UBOB".into()])
+    }
+    async fn publish_home(&self, _: &str, _: &Value) -> Result<(), SlackError> {
+        Ok(())
+    }
+    async fn respond(&self, _: &str, _: &str) -> Result<(), SlackError> {
+        Ok(())
+    }
+}
+
+struct Rig {
+    _dir: tempfile::TempDir,
+    store: Store,
+    engine: Arc<Engine>,
+    clock: Arc<Mutex<DateTime<Utc>>>,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        asyncbot::install_crypto_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("asyncbot.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[store]\npath = {:?}\n[calendar]\nworking_days = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nworking_hours = [\"00:00\", \"24:00\"]\n[sla.normal]\nwithin = \"1s\"\nclock = \"wall\"\n",
+                dir.path().join("s.redb").display().to_string()
+            ),
+        )
+        .unwrap();
+        let settings = Arc::new(asyncbot::config::load(Some(&config), &[]).unwrap());
+        let store = Store::open(&settings.store_path).unwrap();
+        let clock = Arc::new(Mutex::new(
+            "2026-11-23T10:00:00Z".parse::<DateTime<Utc>>().unwrap(),
+        ));
+        let read = clock.clone();
+        let now: Now = Arc::new(move || *read.lock().unwrap());
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            Arc::new(PanickySlack::default()),
+            settings,
+            BotIdentity {
+                user_id: "UBOT".into(),
+                team_id: "T1".into(),
+                team_url: "https://fake.slack.com/".into(),
+            },
+            now.clone(),
+            Wakers::default(),
+            Health::new(HealthLimits::default(), now),
+        ));
+        Rig {
+            _dir: dir,
+            store,
+            engine,
+            clock,
+        }
+    }
+
+    fn advance(&self, secs: i64) {
+        *self.clock.lock().unwrap() += chrono::Duration::seconds(secs);
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        *self.clock.lock().unwrap()
+    }
+
+    fn mention(&self, event_id: &str, ts: &str, who: &str) {
+        let event = Inbound::MessagePosted {
+            channel: "CENG".into(),
+            channel_type: Some("channel".into()),
+            user: "UALICE".into(),
+            ts: ts.into(),
+            thread_ts: None,
+            text: format!("<@{who}> can you look?"),
+        };
+        self.store
+            .accept_event(Some(event_id), &event, self.now())
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_poisonous_event_is_set_aside_and_the_next_one_is_processed() {
+    let rig = Rig::new();
+    rig.mention("Ev1", "1.1", "UPANIC");
+    rig.mention("Ev2", "1.2", "UBOB");
+    let mut failures = HashMap::new();
+    let mut rounds = 0;
+    while rig
+        .engine
+        .process_next(&mut failures)
+        .await
+        .unwrap()
+        .is_some()
+    {
+        rounds += 1;
+        assert!(rounds < 10, "the inbox never drained");
+    }
+    // Three tries of the poisonous event, then the good one.
+    assert_eq!(rounds, MAX_ATTEMPTS as usize + 1);
+    let letters = rig.store.dead_letters().unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].kind, DeadKind::Event);
+    assert_eq!(letters[0].attempts, MAX_ATTEMPTS);
+    assert!(
+        letters[0].error.contains("a bug that panics on this person"),
+        "{}",
+        letters[0].error
+    );
+    let open = rig
+        .store
+        .read(|rx| rx.open_requests_for_recipient("UBOB"))
+        .unwrap();
+    assert_eq!(open.len(), 1, "the event behind it was processed");
+
+    // Put back to work, it fails again the same way (the bug is still there), and is set aside
+    // again: a retry never loops forever.
+    assert!(
+        rig.store
+            .retry_dead_letter(letters[0].id, rig.now())
+            .unwrap()
+    );
+    while rig
+        .engine
+        .process_next(&mut failures)
+        .await
+        .unwrap()
+        .is_some()
+    {}
+    assert_eq!(rig.store.dead_letters().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_poisonous_timer_is_set_aside_and_the_other_timers_keep_firing() {
+    let rig = Rig::new();
+    // A standup whose day needs the channel's members (which panics), due now.
+    let settings = asyncbot::config::load(None, &[]).unwrap();
+    let now = rig.now();
+    let mut schedule =
+        settings
+            .standup
+            .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
+    let date = now.date_naive();
+    let mut day = asyncbot::standup::StandupDay::new(&schedule, date, now);
+    day.remind_at = now;
+    day.summary_at = now;
+    schedule.open_day = Some(date);
+    schedule.next_due = Some(now);
+    rig.store
+        .write(|tx| {
+            tx.put_standup_day(&day)?;
+            tx.put_standup_schedule(&schedule)
+        })
+        .unwrap();
+    // And an ordinary request, due in a second.
+    rig.mention("Ev1", "1.1", "UBOB");
+    let mut inbox_failures = HashMap::new();
+    while rig
+        .engine
+        .process_next(&mut inbox_failures)
+        .await
+        .unwrap()
+        .is_some()
+    {}
+
+    let mut failures = HashMap::new();
+    rig.advance(2);
+    rig.engine.fire_due(&mut failures).await.unwrap();
+    let nudges = rig.store.outbox_len().unwrap();
+    assert_eq!(nudges, 1, "the request's nudge fired beside the failing timer");
+    for _ in 1..MAX_ATTEMPTS {
+        rig.advance(4);
+        rig.engine.fire_due(&mut failures).await.unwrap();
+    }
+    let letters = rig.store.dead_letters().unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].kind, DeadKind::Timer);
+    assert_eq!(letters[0].key, "timer standup:CPANIC");
+    // Set aside: it no longer fires, and nothing spins on it.
+    rig.advance(60);
+    let next = rig.engine.fire_due(&mut failures).await.unwrap();
+    assert!(
+        next.is_none_or(|at| at > rig.now()),
+        "nothing is due at once: {next:?}"
+    );
+    assert_eq!(rig.store.dead_letters().unwrap().len(), 1);
+}
