@@ -189,7 +189,9 @@ async fn a_poisonous_event_is_set_aside_and_the_next_one_is_processed() {
     assert_eq!(letters[0].kind, DeadKind::Event);
     assert_eq!(letters[0].attempts, MAX_ATTEMPTS);
     assert!(
-        letters[0].error.contains("a bug that panics on this person"),
+        letters[0]
+            .error
+            .contains("a bug that panics on this person"),
         "{}",
         letters[0].error
     );
@@ -222,10 +224,9 @@ async fn a_poisonous_timer_is_set_aside_and_the_other_timers_keep_firing() {
     // A standup whose day needs the channel's members (which panics), due now.
     let settings = asyncbot::config::load(None, &[]).unwrap();
     let now = rig.now();
-    let mut schedule =
-        settings
-            .standup
-            .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
+    let mut schedule = settings
+        .standup
+        .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
     let date = now.date_naive();
     let mut day = asyncbot::standup::StandupDay::new(&schedule, date, now);
     day.remind_at = now;
@@ -253,7 +254,10 @@ async fn a_poisonous_timer_is_set_aside_and_the_other_timers_keep_firing() {
     rig.advance(2);
     rig.engine.fire_due(&mut failures).await.unwrap();
     let nudges = rig.store.outbox_len().unwrap();
-    assert_eq!(nudges, 1, "the request's nudge fired beside the failing timer");
+    assert_eq!(
+        nudges, 1,
+        "the request's nudge fired beside the failing timer"
+    );
     for _ in 1..MAX_ATTEMPTS {
         rig.advance(4);
         rig.engine.fire_due(&mut failures).await.unwrap();
