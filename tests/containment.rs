@@ -1,7 +1,8 @@
 //! No item can kill a worker, driven in-process on a stepped clock against a Slack port that
 //! panics on purpose: a poisonous event is retried, set aside as a dead letter, and the event
-//! behind it is processed; a poisonous timer likewise, while the other timers keep firing. The
-//! operator can put a dead letter back to work.
+//! behind it is processed; a poisonous timer or message likewise, while the others go on. The
+//! operator can put a dead letter back to work. Delivery also keeps quiet hours at send time and
+//! gives up on a transient failure only when the message is a day old.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -10,9 +11,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use asyncbot::delivery::Delivery;
 use asyncbot::engine::{Engine, MAX_ATTEMPTS, Wakers};
 use asyncbot::health::{Health, HealthLimits};
 use asyncbot::inbound::Inbound;
+use asyncbot::outbox::{Destination, OutgoingMessage};
 use asyncbot::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
 use asyncbot::store::{DeadKind, Reads, Store};
 use asyncbot::time::Now;
@@ -54,6 +57,10 @@ impl SlackPort for PanickySlack {
         _blocks: Option<&Value>,
         _outbox_id: u64,
     ) -> Result<String, SlackError> {
+        assert_ne!(channel, "CPANIC", "a bug that panics on this message");
+        if channel == "CDOWN" {
+            return Err(SlackError::Transient("HTTP 503".into()));
+        }
         let mut posts = self.posts.lock().unwrap();
         posts.push((channel.into(), text.into()));
         Ok(format!("1700000000.{:06}", posts.len()))
@@ -99,17 +106,23 @@ struct Rig {
     store: Store,
     engine: Arc<Engine>,
     clock: Arc<Mutex<DateTime<Utc>>>,
+    slack: Arc<PanickySlack>,
+    settings: Arc<asyncbot::config::Settings>,
 }
 
 impl Rig {
     fn new() -> Rig {
+        Self::with_hours("00:00", "24:00")
+    }
+
+    fn with_hours(start: &str, end: &str) -> Rig {
         asyncbot::install_crypto_provider();
         let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("asyncbot.toml");
         std::fs::write(
             &config,
             format!(
-                "[store]\npath = {:?}\n[calendar]\nworking_days = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nworking_hours = [\"00:00\", \"24:00\"]\n[sla.normal]\nwithin = \"1s\"\nclock = \"wall\"\n",
+                "[store]\npath = {:?}\n[calendar]\nworking_days = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nworking_hours = [{start:?}, {end:?}]\n[sla.normal]\nwithin = \"1s\"\nclock = \"wall\"\n",
                 dir.path().join("s.redb").display().to_string()
             ),
         )
@@ -121,10 +134,11 @@ impl Rig {
         ));
         let read = clock.clone();
         let now: Now = Arc::new(move || *read.lock().unwrap());
+        let slack = Arc::new(PanickySlack::default());
         let engine = Arc::new(Engine::new(
             store.clone(),
-            Arc::new(PanickySlack::default()),
-            settings,
+            slack.clone(),
+            settings.clone(),
             BotIdentity {
                 user_id: "UBOT".into(),
                 team_id: "T1".into(),
@@ -139,7 +153,37 @@ impl Rig {
             store,
             engine,
             clock,
+            slack,
+            settings,
         }
+    }
+
+    fn delivery(&self) -> Delivery {
+        let read = self.clock.clone();
+        let now: Now = Arc::new(move || *read.lock().unwrap());
+        Delivery::new(
+            self.store.clone(),
+            self.slack.clone(),
+            self.settings.clone(),
+            now.clone(),
+            Wakers::default(),
+            Health::new(HealthLimits::default(), now),
+        )
+    }
+
+    fn enqueue(&self, message: OutgoingMessage) {
+        let now = self.now();
+        self.store.write(|tx| tx.enqueue(message, now)).unwrap();
+    }
+
+    fn posted_to(&self, channel: &str) -> usize {
+        self.slack
+            .posts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(c, _)| c == channel)
+            .count()
     }
 
     fn advance(&self, secs: i64) {
@@ -274,4 +318,111 @@ async fn a_poisonous_timer_is_set_aside_and_the_other_timers_keep_firing() {
         "nothing is due at once: {next:?}"
     );
     assert_eq!(rig.store.dead_letters().unwrap().len(), 1);
+}
+
+fn to_channel(channel: &str, text: &str) -> OutgoingMessage {
+    OutgoingMessage::new(
+        Destination::Channel {
+            channel: channel.into(),
+        },
+        text,
+    )
+}
+
+#[tokio::test]
+async fn a_message_that_panics_the_sender_is_set_aside_and_the_others_are_delivered() {
+    let rig = Rig::new();
+    rig.enqueue(to_channel("CPANIC", "poison"));
+    rig.enqueue(to_channel("CENG", "hello"));
+    let mut delivery = rig.delivery();
+    for _ in 0..6 {
+        delivery.pass().await.unwrap();
+        rig.advance(10);
+    }
+    assert_eq!(rig.posted_to("CENG"), 1);
+    let letters = rig.store.dead_letters().unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].kind, DeadKind::Message);
+    assert!(
+        letters[0].error.contains("panics on this message"),
+        "{}",
+        letters[0].error
+    );
+    assert_eq!(rig.store.outbox_len().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_transient_failure_is_retried_until_the_message_is_a_day_old() {
+    let rig = Rig::new();
+    rig.enqueue(to_channel("CDOWN", "patience"));
+    let mut delivery = rig.delivery();
+    // Far more than the old limit of 12 attempts, over 23 hours: still queued.
+    for _ in 0..40 {
+        delivery.pass().await.unwrap();
+        rig.advance(23 * 3600 / 40);
+    }
+    assert_eq!(
+        rig.store.outbox_len().unwrap(),
+        1,
+        "kept while under a day old"
+    );
+    assert!(rig.store.dead_letters().unwrap().is_empty());
+    rig.advance(3600);
+    delivery.pass().await.unwrap();
+    assert_eq!(rig.store.outbox_len().unwrap(), 0);
+    let letters = rig.store.dead_letters().unwrap();
+    assert_eq!(
+        letters.len(),
+        1,
+        "a day old: set aside, not silently dropped"
+    );
+    assert!(letters[0].error.contains("503"), "{}", letters[0].error);
+}
+
+#[tokio::test]
+async fn a_nudge_that_falls_due_at_night_waits_for_the_recipients_morning() {
+    // Working time 09:00-17:00; the clock says 10:00 UTC, which is 02:00 in Los Angeles.
+    let rig = Rig::with_hours("09:00", "17:00");
+    rig.enqueue(
+        to_channel("CENG", "<@UDAVE>, a request waits")
+            .in_working_time_of("UDAVE", chrono_tz::America::Los_Angeles),
+    );
+    rig.enqueue(
+        to_channel("CENG", "for someone in Berlin")
+            .in_working_time_of("UALICE", chrono_tz::Europe::Berlin),
+    );
+    let mut delivery = rig.delivery();
+    let next = delivery.pass().await.unwrap();
+    delivery.pass().await.unwrap();
+    let texts: Vec<String> = rig
+        .slack
+        .posts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(
+        texts,
+        vec!["for someone in Berlin".to_owned()],
+        "only Berlin is at work"
+    );
+    assert!(next.is_some());
+    // 09:00 in Los Angeles is 17:00 UTC.
+    rig.advance(6 * 3600 + 59 * 60);
+    delivery.pass().await.unwrap();
+    assert_eq!(
+        rig.posted_to("CENG"),
+        1,
+        "still night in Los Angeles at 16:59 UTC"
+    );
+    rig.advance(60);
+    for _ in 0..3 {
+        delivery.pass().await.unwrap();
+    }
+    assert_eq!(
+        rig.posted_to("CENG"),
+        2,
+        "delivered at the start of Dave's day"
+    );
 }
