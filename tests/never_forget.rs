@@ -341,3 +341,98 @@ async fn a_standup_prompt_slack_refuses_takes_its_thread_with_it_and_tells_who_s
         "nothing left waiting on the dropped prompt"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_says_which_worker_is_stuck_and_answers_503() {
+    let fake = fake_with_team().await;
+    let config = format!(
+        "{}\n[health]\nstuck_after = \"1s\"\n",
+        FAST_NORMS.replace("request_timeout = \"2s\"", "request_timeout = \"6s\"")
+    );
+    let app = TestApp::start(&fake, Mode::Http, &config).await;
+    fake.fail_next(
+        "chat.postMessage",
+        vec![Failure::Hang(Duration::from_secs(4))],
+    );
+    app.deliver(&fake, dm_to_bot("UALICE")).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = app
+            .http
+            .get(format!("{}/healthz", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        if status == 503 {
+            assert_eq!(body["status"], "unhealthy");
+            assert_eq!(body["workers"]["delivery"]["state"], "stuck", "{body}");
+            assert!(body["workers"]["inbox"]["last_progress"].is_string());
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reported stuck: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Once Slack answers, it is healthy again.
+    wait_until(&app, Duration::from_secs(8), "healthy again", |h| {
+        h["status"] == "ok"
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_and_a_standup_off_given_while_the_summary_asks_slack_are_kept() {
+    let fake = fake_with_team().await;
+    fake.set_members("CLATE", &["UALICE", "UBOB"]);
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
+        .format("%H:%M:%S")
+        .to_string();
+    let config = format!(
+        "{FAST_NORMS}\n[[standups]]\nchannel = \"CLATE\"\nat = \"{at}\"\ntimezone = \"UTC\"\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nremind_after = \"2s\"\nsummary_after = \"5s\"\n"
+    );
+    let app = TestApp::start(&fake, Mode::Http, &config).await;
+    let prompt = fake
+        .wait_for_match("chat.postMessage", Duration::from_secs(10), |c| {
+            c.arg("channel").as_deref() == Some("CLATE") && c.arg("thread_ts").is_none()
+        })
+        .await;
+    let root = prompt.response_ts().unwrap();
+    // The reminder's members list is slow to come; meanwhile Bob answers and Alice turns the
+    // standup off.
+    fake.fail_next(
+        "conversations.members",
+        vec![Failure::Hang(Duration::from_secs(2))],
+    );
+    fake.wait_for("conversations.members", 1, Duration::from_secs(10))
+        .await;
+    app.deliver(
+        &fake,
+        message(
+            "CLATE",
+            "UBOB",
+            &new_ts(),
+            "Done: the release\nBlockers: none",
+            Some(&root),
+        ),
+    )
+    .await;
+    let (off, _) = app
+        .command(&fake, "/standup", "off", "UALICE", "CLATE")
+        .await;
+    assert!(off.contains("is off"), "{off}");
+    let summary = fake
+        .wait_for_match("chat.postMessage", Duration::from_secs(10), |c| {
+            c.arg("thread_ts").as_deref() == Some(root.as_str()) && c.text().contains("summary")
+        })
+        .await;
+    assert!(
+        summary.text().contains("1 of 2"),
+        "Bob's answer counts: {}",
+        summary.text()
+    );
+    let (status, _) = app
+        .command(&fake, "/standup", "status", "UALICE", "CLATE")
+        .await;
+    assert!(status.contains("turned off"), "still off: {status}");
+}
