@@ -197,9 +197,7 @@ fn atoms(text: &str) -> impl Iterator<Item = Atom<'_>> {
         let c = rest.chars().next()?;
         let atom = if c == '<' {
             match rest[1..].find(['<', '>']) {
-                Some(i) if rest.as_bytes()[1 + i] == b'>' && i > 0 => {
-                    Atom::Token(&rest[..i + 2])
-                }
+                Some(i) if rest.as_bytes()[1 + i] == b'>' && i > 0 => Atom::Token(&rest[..i + 2]),
                 _ => Atom::Char(c),
             }
         } else if c == '&' {
@@ -416,7 +414,9 @@ mod tests {
     #[test]
     fn slack_text_reads_plainly_outside_slack() {
         assert_eq!(
-            slack_to_plain("<@U1|bob> &amp; <#C1|dev>: <https://x.io|doc>, <https://y.io>, <!here>, <@U2>"),
+            slack_to_plain(
+                "<@U1|bob> &amp; <#C1|dev>: <https://x.io|doc>, <https://y.io>, <!here>, <@U2>"
+            ),
             "@bob & #dev: doc (https://x.io), https://y.io, @here, @U2"
         );
         assert_eq!(slack_to_plain("<!date^1^{date}|Tue 24>"), "Tue 24");
