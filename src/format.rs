@@ -262,6 +262,31 @@ pub fn excerpt(text: &str, max: usize) -> String {
     format!("{}…", cut.trim_end())
 }
 
+/// At most `max` characters of a multi-line text (line breaks kept), `…` marking a cut that
+/// never falls inside a token or an entity: for long free text in a section (Slack allows 3,000
+/// characters) where splitting makes no sense.
+pub fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    if max == 0 {
+        return String::new();
+    }
+    let mut cut = String::new();
+    let mut used = 0;
+    for atom in atoms(text) {
+        if used + atom.chars() > max - 1 {
+            break;
+        }
+        used += atom.chars();
+        match atom {
+            Atom::Token(s) | Atom::Entity(s) => cut.push_str(s),
+            Atom::Char(c) => cut.push(c),
+        }
+    }
+    format!("{}…", cut.trim_end())
+}
+
 /// Splits a message into pieces of at most `max` characters (`max` ≥ 1), at line ends where it
 /// can, else between atoms; only a single token longer than `max` is cut inside. Nothing is
 /// lost: the pieces hold every character of `text` except the line breaks they were split at.
@@ -421,6 +446,14 @@ mod tests {
         );
         assert_eq!(slack_to_plain("<!date^1^{date}|Tue 24>"), "Tue 24");
         assert_eq!(slack_to_plain("<!subteam^S1|@eng>"), "@eng");
+    }
+
+    #[test]
+    fn shortened_text_keeps_its_lines_and_its_tokens() {
+        assert_eq!(shorten("a\nb", 10), "a\nb");
+        assert_eq!(shorten("line one\nline two", 12), "line one\nli…");
+        assert_eq!(shorten("see <https://x.io|doc> now", 10), "see…");
+        assert_eq!(shorten("abc", 0), "");
     }
 
     #[test]
