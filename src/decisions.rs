@@ -157,7 +157,8 @@ impl<'a> Indexed<'a> {
 /// id. Best score first, ties newest (opened_at) first. An empty/only-stopwords query returns the
 /// latest records (newest first) with score 0. `limit` caps the result.
 pub fn search<'a>(records: &'a [Rfc], query: &str, limit: usize) -> Vec<Hit<'a>> {
-    let terms = terms(query);
+    // `/decisions` text comes from Slack: `R&amp;D` is searched as `R&D`, `<@U1|bob>` as `bob`.
+    let terms = terms(&slack_to_plain(query));
     let mut hits: Vec<Hit<'a>> = if terms.is_empty() {
         records.iter().map(|rfc| Hit { rfc, score: 0 }).collect()
     } else {
@@ -693,6 +694,8 @@ mod tests {
         // Search reads what a person sees: the mention's name, not "amp" or the id.
         assert_eq!(ids(&search(&log, "carol", 10)), vec![7]);
         assert!(search(&log, "amp", 10).is_empty());
+        // A `/decisions` query arrives as Slack text too.
+        assert_eq!(ids(&search(&log, "<@U0CAROL|carol>", 10)), vec![7]);
         // Markdown is not Slack.
         let md = markdown(&log[0], &Names::new(), None);
         assert!(md.contains("Costs & risks, ask @carol in #dev"), "{md}");
