@@ -15,6 +15,9 @@ use crate::format::{escape, mention, quote_slack, split_text};
 /// The most characters of summary text in one message: Slack advises at most 4,000 in a
 /// message's `text`; the rest of the room is for the part's title line.
 pub const SUMMARY_PART_CHARS: usize = 3_800;
+
+/// The most people one thread reminder mentions (each `<@U…>` is about 14 characters).
+const MENTIONS_PER_MESSAGE: usize = 100;
 use crate::outbox::{Destination, OutgoingMessage};
 
 /// How the reminder reaches people who have not answered.
@@ -407,16 +410,23 @@ impl StandupDay {
             return Vec::new();
         }
         match schedule.remind {
-            RemindMode::Thread => vec![OutgoingMessage::new(
-                Destination::ThreadOfTag {
-                    channel: self.channel.clone(),
-                    tag: schedule.tag(self.date),
-                },
-                format!(
-                    "{}: a gentle reminder to add your standup here when you can.",
-                    users.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" ")
-                ),
-            )],
+            // A big channel's mentions are spread over several messages, each well inside
+            // Slack's limits, so nobody is left out of the reminder.
+            RemindMode::Thread => users
+                .chunks(MENTIONS_PER_MESSAGE)
+                .map(|group| {
+                    OutgoingMessage::new(
+                        Destination::ThreadOfTag {
+                            channel: self.channel.clone(),
+                            tag: schedule.tag(self.date),
+                        },
+                        format!(
+                            "{}: a gentle reminder to add your standup here when you can.",
+                            group.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" ")
+                        ),
+                    )
+                })
+                .collect(),
             RemindMode::DirectMessage => users
                 .iter()
                 .map(|u| {
@@ -1005,6 +1015,23 @@ mod tests {
             assert!(all.contains(&format!("blocker-{i:03}")), "blocker {i} kept");
         }
         assert_eq!(day.summary_posted, update.len());
+    }
+
+    #[test]
+    fn a_big_channels_reminder_is_spread_over_messages() {
+        let s = schedule(chrono_tz::UTC, "09:00", ALL);
+        let date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let day = StandupDay::new(&s, date, utc_fixed(2026, 11, 24, 9, 0));
+        let users: Vec<String> = (0..250).map(|i| format!("U{i:08}")).collect();
+        let messages = day.reminder(&s, &users);
+        assert_eq!(messages.len(), 3);
+        for m in &messages {
+            assert!(m.text.chars().count() <= 3_900, "{}", m.text.len());
+        }
+        let all: String = messages.iter().map(|m| m.text.as_str()).collect();
+        for u in &users {
+            assert!(all.contains(&format!("<@{u}>")), "{u} reminded");
+        }
     }
 
     #[test]
