@@ -139,6 +139,109 @@ async fn standup_answers_with_dotted_i_and_kelvin_are_summarised_and_the_bot_kee
     assert!(nudge.text().contains("<@UBOB>"), "{}", nudge.text());
 }
 
+/// A summary with more blockers than one message holds is split into parts, none lost; a late
+/// answer edits the parts in place and posts the part the summary grew into.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_summary_with_many_blockers_is_split_and_a_late_answer_updates_every_part() {
+    let fake = fake_with_team().await;
+    let people: Vec<String> = (0..12).map(|i| format!("UP{i:03}")).collect();
+    for id in &people {
+        fake.add_user(id, &id.to_lowercase(), "UTC");
+    }
+    let mut members: Vec<&str> = people.iter().map(String::as_str).collect();
+    members.push("UALICE");
+    fake.set_members(TEAM, &members);
+    let at = (Utc::now() + chrono::Duration::seconds(3))
+        .format("%H:%M:%S")
+        .to_string();
+    let config = format!(
+        "{FAST_NORMS}\n[[standups]]\nchannel = \"{TEAM}\"\nat = \"{at}\"\ntimezone = \"UTC\"\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nremind_after = \"3s\"\nsummary_after = \"5s\"\n"
+    );
+    let app = TestApp::start(&fake, Mode::Http, &config).await;
+    let prompt = fake
+        .wait_for_match("chat.postMessage", Duration::from_secs(15), |c| {
+            c.arg("channel").as_deref() == Some(TEAM) && c.arg("thread_ts").is_none()
+        })
+        .await;
+    let root = prompt.response_ts().unwrap();
+    let long = "the vendor has not answered ".repeat(15);
+    for (i, id) in people.iter().enumerate() {
+        app.deliver(
+            &fake,
+            message(
+                TEAM,
+                id,
+                &new_ts(),
+                &format!("Blockers: blocker-{i:03} {long}"),
+                Some(&root),
+            ),
+        )
+        .await;
+    }
+    let summary_parts = |fake: &FakeSlack| {
+        posts(fake)
+            .into_iter()
+            .filter(|c| {
+                c.arg("thread_ts").as_deref() == Some(root.as_str())
+                    && c.text().contains("Standup summary")
+            })
+            .collect::<Vec<_>>()
+    };
+    fake.wait_for_match("chat.postMessage", Duration::from_secs(12), |c| {
+        c.text().contains("(part 2 of 2)")
+    })
+    .await;
+    let parts = summary_parts(&fake);
+    assert_eq!(parts.len(), 2, "{}", fake.describe_calls());
+    let all: String = parts.iter().map(|p| p.text()).collect();
+    for i in 0..people.len() {
+        assert!(
+            all.contains(&format!("blocker-{i:03}")),
+            "blocker {i} kept: {all}"
+        );
+    }
+    for part in &parts {
+        assert!(part.text().chars().count() <= 3_900);
+    }
+
+    // Alice answers late, with more than fits: both parts are edited, a third is posted.
+    app.deliver(
+        &fake,
+        message(
+            TEAM,
+            "UALICE",
+            &new_ts(),
+            &format!("Blockers: blocker-late {}", "x".repeat(3_000)),
+            Some(&root),
+        ),
+    )
+    .await;
+    let third = fake
+        .wait_for_match("chat.postMessage", Duration::from_secs(10), |c| {
+            c.text().contains("(part 3 of 3)")
+        })
+        .await;
+    let edits = fake
+        .wait_for("chat.update", 2, Duration::from_secs(10))
+        .await;
+    let edited: Vec<Option<String>> = edits.iter().map(|e| e.arg("ts")).collect();
+    for part in &parts {
+        assert!(
+            edited.contains(&part.response_ts()),
+            "every part edited: {edited:?}"
+        );
+    }
+    let now: String = edits
+        .iter()
+        .map(|e| e.text())
+        .chain([third.text()])
+        .collect();
+    assert!(now.contains("blocker-late"), "{now}");
+    for i in 0..people.len() {
+        assert!(now.contains(&format!("blocker-{i:03}")), "blocker {i} kept");
+    }
+}
+
 /// (b) A broadcast in an RFC's title and in the rationale of `/rfc decide` reaches no post: not
 /// the RFC, not its thread, not the Informed channel.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
