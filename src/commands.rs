@@ -76,11 +76,24 @@ fn sla(
         other => {
             return Ok(Reply::new(format!(
                 "I don't understand `/sla {}`.\n{SLA_USAGE}",
-                crate::format::escape(other)
+                crate::format::quote_slack(other)
             )));
         }
     }
     overview(&command.user_id, store, settings, team_url, now).map(Reply::new)
+}
+
+/// The most requests listed in each half of the overview: each line is up to ~300 characters,
+/// and the whole reply must stay within what Slack shows in one ephemeral message.
+pub const MAX_LISTED: usize = 10;
+
+/// "… and 3 more." after a list cut at [`MAX_LISTED`]; empty when nothing was cut.
+fn more(total: usize) -> String {
+    if total > MAX_LISTED {
+        format!("… and {} more.\n", total - MAX_LISTED)
+    } else {
+        String::new()
+    }
 }
 
 /// The norms, what waits on `user` and what `user` waits on: `/sla` and the App Home.
@@ -103,9 +116,10 @@ pub fn overview(
     if waiting_on_me.is_empty() {
         text.push_str("Nothing. :tada:\n");
     }
-    for r in &waiting_on_me {
+    for r in waiting_on_me.iter().take(MAX_LISTED) {
         text.push_str(&line(r, &r.author, "from", team_url, now));
     }
+    text.push_str(&more(waiting_on_me.len()));
     text.push_str(&format!(
         "\n*You are waiting on ({})*\n",
         waiting_on_others.len()
@@ -113,9 +127,10 @@ pub fn overview(
     if waiting_on_others.is_empty() {
         text.push_str("Nobody.\n");
     }
-    for r in &waiting_on_others {
+    for r in waiting_on_others.iter().take(MAX_LISTED) {
         text.push_str(&line(r, &r.recipient, "for", team_url, now));
     }
+    text.push_str(&more(waiting_on_others.len()));
     Ok(text)
 }
 
@@ -206,7 +221,8 @@ fn line(
     team_url: Option<&str>,
     now: DateTime<Utc>,
 ) -> String {
-    let quote = crate::format::escape(&excerpt(&r.excerpt, 60));
+    // The excerpt is Slack text: quoted as it is (mentions render as names), broadcasts inert.
+    let quote = crate::format::quote_slack(&excerpt(&r.excerpt, 60));
     let target = match team_url {
         Some(url) => {
             let thread = (r.thread_root != r.message_ts).then_some(r.thread_root.as_str());
@@ -225,4 +241,49 @@ fn line(
         r.channel,
         r.tier.as_str()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn request(excerpt: &str) -> SlaRequest {
+        let at = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
+        SlaRequest {
+            id: 1,
+            channel: "C1".into(),
+            message_ts: "1.2".into(),
+            thread_root: "1.2".into(),
+            author: "UALICE".into(),
+            recipient: "UBOB".into(),
+            recipient_tz: chrono_tz::UTC,
+            tier: Tier::Normal,
+            excerpt: excerpt.into(),
+            opened_at: at,
+            deadline: at,
+            steps_taken: 0,
+            next_due: None,
+            state: crate::sla::RequestState::Open,
+        }
+    }
+
+    #[test]
+    fn a_request_is_quoted_as_slack_shows_it() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let r = request("<@U0BOB0001|bob> can you review &amp; <!here> sign off?");
+        let text = line(&r, "UALICE", "from", None, now);
+        assert!(
+            text.contains("“<@U0BOB0001|bob> can you review &amp; @\u{2060}here sign off?”"),
+            "{text}"
+        );
+        assert!(!text.contains("&lt;@"), "{text}");
+        assert!(!text.contains("<!here>"), "{text}");
+    }
+
+    #[test]
+    fn long_lists_end_with_how_many_more() {
+        assert_eq!(more(MAX_LISTED), "");
+        assert_eq!(more(MAX_LISTED + 3), "… and 3 more.\n");
+    }
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::format::{escape, excerpt, link, slack_date};
+use crate::format::{escape, excerpt, link, quote_slack, slack_date, slack_to_plain};
 use crate::rfc::{Rfc, RfcStatus, rfc_name};
 
 /// Names for user ids when rendering outside Slack (the CLI export); missing ids print as the id.
@@ -104,8 +104,10 @@ impl<'a> Indexed<'a> {
         Indexed {
             rfc,
             title: words(&rfc.title),
-            context: words(&rfc.context),
-            rationale: words(rfc.rationale.as_deref().unwrap_or("")),
+            // Context and rationale are Slack mrkdwn: search what a person reads (`&amp;` is
+            // not the word "amp", `<@U1|bob>` is "bob").
+            context: words(&slack_to_plain(&rfc.context)),
+            rationale: words(&slack_to_plain(rfc.rationale.as_deref().unwrap_or(""))),
         }
     }
 
@@ -155,7 +157,8 @@ impl<'a> Indexed<'a> {
 /// id. Best score first, ties newest (opened_at) first. An empty/only-stopwords query returns the
 /// latest records (newest first) with score 0. `limit` caps the result.
 pub fn search<'a>(records: &'a [Rfc], query: &str, limit: usize) -> Vec<Hit<'a>> {
-    let terms = terms(query);
+    // `/decisions` text comes from Slack: `R&amp;D` is searched as `R&D`, `<@U1|bob>` as `bob`.
+    let terms = terms(&slack_to_plain(query));
     let mut hits: Vec<Hit<'a>> = if terms.is_empty() {
         records.iter().map(|rfc| Hit { rfc, score: 0 }).collect()
     } else {
@@ -212,7 +215,12 @@ pub fn slack_lines(hits: &[Hit<'_>], permalink: &dyn Fn(&Rfc) -> Option<String>)
             if !rfc.status.is_open()
                 && let Some(why) = rationale(rfc)
             {
-                let _ = write!(line, " — “{}”", escape(&excerpt(why, RATIONALE_EXCERPT)));
+                // Mrkdwn from Slack or the modal: quoted as it is, broadcasts made inert.
+                let _ = write!(
+                    line,
+                    " — “{}”",
+                    quote_slack(&excerpt(why, RATIONALE_EXCERPT))
+                );
             }
             if let Some(url) = permalink(rfc) {
                 let _ = write!(line, " — {}", link(&url, "thread"));
@@ -400,11 +408,12 @@ pub fn markdown(rfc: &Rfc, names: &Names, permalink: Option<&str>) -> String {
     }
 
     // Context.
-    let context = rfc.context.trim();
+    // Markdown is not Slack: the stored mrkdwn is written as a person reads it.
+    let context = slack_to_plain(rfc.context.trim());
     let context = if context.is_empty() {
         "_Not recorded._"
     } else {
-        context
+        context.as_str()
     };
     let _ = writeln!(md, "\n## Context\n\n{context}");
 
@@ -432,7 +441,10 @@ pub fn markdown(rfc: &Rfc, names: &Names, permalink: Option<&str>) -> String {
             let _ = writeln!(
                 md,
                 "{}",
-                rationale(rfc).unwrap_or("_No rationale recorded._")
+                rationale(rfc)
+                    .map(slack_to_plain)
+                    .as_deref()
+                    .unwrap_or("_No rationale recorded._")
             );
         }
         (_, None) => {
@@ -658,6 +670,36 @@ mod tests {
             record(2, "Billing B", "", None, 5),
         ];
         assert_eq!(ids(&search(&log, "billing", 10)), vec![2, 1]);
+    }
+
+    #[test]
+    fn slack_text_in_records_is_quoted_in_slack_and_read_plainly_elsewhere() {
+        let rfc = record(
+            7,
+            "R&D <budget>",
+            "Costs &amp; risks, ask <@U0CAROL|carol> in <#C1|dev>",
+            Some("<!channel> <@U0CAROL|carol> measured it &lt;3"),
+            3,
+        );
+        let log = vec![rfc];
+        // The line in Slack: title escaped, rationale quoted with the broadcast made inert.
+        let text = slack_lines(&search(&log, "", 10), &|_: &Rfc| None);
+        assert!(text.contains("R&amp;D &lt;budget&gt;"), "{text}");
+        assert!(
+            text.contains("<@U0CAROL|carol> measured it &lt;3"),
+            "{text}"
+        );
+        assert!(!text.contains("<!channel>"), "{text}");
+        assert!(!text.contains("&amp;lt;"), "not escaped twice: {text}");
+        // Search reads what a person sees: the mention's name, not "amp" or the id.
+        assert_eq!(ids(&search(&log, "carol", 10)), vec![7]);
+        assert!(search(&log, "amp", 10).is_empty());
+        // A `/decisions` query arrives as Slack text too.
+        assert_eq!(ids(&search(&log, "<@U0CAROL|carol>", 10)), vec![7]);
+        // Markdown is not Slack.
+        let md = markdown(&log[0], &Names::new(), None);
+        assert!(md.contains("Costs & risks, ask @carol in #dev"), "{md}");
+        assert!(md.contains("@channel @carol measured it <3"), "{md}");
     }
 
     #[test]

@@ -377,15 +377,41 @@ impl Dispatcher {
                 }
                 let mut contributors = values.users("contributors");
                 contributors.retain(|c| *c != approver);
+                let informed_users = values.users("informed_users");
+                let informed_channels = values.users("informed_channels");
+                for (block, crowd, count) in [
+                    (
+                        "contributors",
+                        rfc_command::Crowd::Contributors,
+                        contributors.len(),
+                    ),
+                    (
+                        "informed_users",
+                        rfc_command::Crowd::InformedPeople,
+                        informed_users.len(),
+                    ),
+                    (
+                        "informed_channels",
+                        rfc_command::Crowd::InformedChannels,
+                        informed_channels.len(),
+                    ),
+                ] {
+                    if count > crowd.max() {
+                        return errors(block, crowd.too_many(count));
+                    }
+                }
                 let args = OpenArgs {
-                    title: title.trim().to_owned(),
+                    // The title stays plain text (see `Rfc::title`), collapsed to one line
+                    // like a title typed after `/rfc`.
+                    title: title.split_whitespace().collect::<Vec<_>>().join(" "),
                     approver,
                     contributors,
-                    informed_users: values.users("informed_users"),
-                    informed_channels: values.users("informed_channels"),
+                    informed_users,
+                    informed_channels,
                     window,
                 };
-                let context = values.text("context").unwrap_or_default();
+                // A modal gives raw plain text; the RFC stores mrkdwn (see `Rfc::context`).
+                let context = crate::format::escape(&values.text("context").unwrap_or_default());
                 match self.engine.open_rfc(&user, &metadata, args, context).await {
                     Ok(_) => InteractionReply::Ack,
                     Err(refusal) => errors("title", refusal.0),
@@ -409,6 +435,8 @@ impl Dispatcher {
                         "Say why: the rationale is what the decision log keeps.".into(),
                     );
                 }
+                // Raw plain text from the modal; the RFC stores mrkdwn (see `Rfc::rationale`).
+                let rationale = crate::format::escape(&rationale);
                 match self.engine.decide_rfc(&user, id, verdict, &rationale).await {
                     Ok(_) => InteractionReply::Ack,
                     Err(refusal) => errors("rationale", refusal.0),

@@ -20,6 +20,8 @@ pub mod health;
 pub mod http;
 pub mod inbound;
 pub mod outbox;
+#[cfg(test)]
+mod parser_props;
 pub mod rfc;
 pub mod rfc_command;
 pub mod rfc_flow;

@@ -11,9 +11,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::calendar::{BusinessCalendar, Clock};
-use crate::format::{escape, human_duration, link, mention, slack_date};
+use crate::format::{
+    escape, excerpt, human_duration, link, mention, quote_slack, shorten, slack_date,
+};
 use crate::outbox::{Destination, OutgoingMessage};
-use crate::rfc_command::Verdict;
+use crate::rfc_command::{MAX_CONTRIBUTORS, MAX_INFORMED_CHANNELS, MAX_INFORMED_PEOPLE, Verdict};
 use crate::sla::{LadderStep, StepAction};
 
 /// The `[rfc]` norms.
@@ -89,8 +91,12 @@ pub struct StatusChange {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rfc {
     pub id: u64,
+    /// Plain text, as a person reads it (Slack entities decoded, no tokens): shown as is in
+    /// plain_text blocks and Markdown, passed through `escape` in mrkdwn.
     pub title: String,
     /// The problem, as the driver described it (the modal's Context field); may be empty.
+    /// Stored as Slack mrkdwn (the modal's plain text is escaped on the way in), like the
+    /// rationale: posted through `quote_slack`, read outside Slack through `slack_to_plain`.
     #[serde(default)]
     pub context: String,
     pub channel: String,
@@ -110,6 +116,8 @@ pub struct Rfc {
     pub responses: BTreeMap<String, Response>,
     pub status: RfcStatus,
     pub history: Vec<StatusChange>,
+    /// Slack mrkdwn: as Slack sent it with `/rfc decide`, or escaped from the decide modal.
+    /// Posted through `quote_slack` (mentions stay, broadcasts go inert).
     pub rationale: Option<String>,
     pub decided_at: Option<DateTime<Utc>>,
     /// Ladder steps taken after the close (the close itself counts as the thread mention).
@@ -139,6 +147,15 @@ pub enum RfcError {
 pub fn rfc_name(id: u64) -> String {
     format!("RFC-{id}")
 }
+
+/// Slack's limit for a header block's plain text.
+const HEADER_CHARS: usize = 150;
+/// Free text in a section block: Slack allows 3,000 characters, the rest is for our words.
+const SECTION_TEXT_CHARS: usize = 2_500;
+/// Free text quoted in a plain message (Slack advises at most 4,000 characters in all).
+const MESSAGE_QUOTE_CHARS: usize = 3_000;
+/// What the modals accept in a free-text field; escaping may lengthen it, `shorten` bounds it.
+const MODAL_TEXT_CHARS: usize = 2_500;
 
 /// The tag of the RFC's top-level message.
 pub fn message_tag(id: u64) -> String {
@@ -573,24 +590,29 @@ impl Rfc {
         self.next_step_at = None;
         self.remind_at = None;
         let verb = status.label().to_lowercase();
+        let why = quote_slack(&shorten(rationale.trim(), MESSAGE_QUOTE_CHARS));
         let mut out = vec![
             self.edit(),
             self.thread(format!(
-                "*{}* was *{verb}* by {}: {}",
+                "*{}* was *{verb}* by {}: {why}",
                 self.name(),
                 mention(by),
-                rationale.trim()
             )),
         ];
         let rfc_link = match &ctx.permalink {
             Some(url) => link(url, &format!("{}: {}", self.name(), self.title)),
             None => format!("*{}: {}*", self.name(), escape(&self.title)),
         };
+        // Every line of the rationale is quoted, not only the first.
+        let quoted = why
+            .lines()
+            .map(|line| format!(">{line}"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let notice = format!(
-            ":memo: {rfc_link} was *{verb}* by {} on {}.\n>{}",
+            ":memo: {rfc_link} was *{verb}* by {} on {}.\n{quoted}",
             mention(by),
             slack_date(now),
-            rationale.trim()
         );
         for channel in &self.informed_channels {
             out.push(OutgoingMessage::new(
@@ -672,7 +694,12 @@ impl Rfc {
 
     /// The notification text of the RFC message.
     pub fn fallback_text(&self) -> String {
-        format!("{}: {} ({})", self.name(), self.title, self.status.label())
+        format!(
+            "{}: {} ({})",
+            self.name(),
+            escape(&self.title),
+            self.status.label()
+        )
     }
 
     fn status_line(&self) -> String {
@@ -698,7 +725,10 @@ impl Rfc {
                 self.status.label(),
                 mention(&self.approver),
                 self.decided_at.map(slack_date).unwrap_or_default(),
-                self.rationale.as_deref().unwrap_or("")
+                quote_slack(&shorten(
+                    self.rationale.as_deref().unwrap_or(""),
+                    SECTION_TEXT_CHARS
+                ))
             ),
             RfcStatus::Withdrawn => ":no_entry_sign: *Withdrawn* by the driver.".to_owned(),
             RfcStatus::Superseded => format!(
@@ -724,7 +754,8 @@ impl Rfc {
             .chain(self.informed_users.iter().map(|u| mention(u)))
             .collect();
         let mut blocks = vec![
-            json!({"type": "header", "text": {"type": "plain_text", "text": format!("{}: {}", self.name(), self.title)}}),
+            // A header holds at most 150 characters of plain text; the title alone may be 150.
+            json!({"type": "header", "text": {"type": "plain_text", "text": excerpt(&format!("{}: {}", self.name(), self.title), HEADER_CHARS)}}),
             json!({"type": "section", "text": {"type": "mrkdwn", "text": self.status_line()}}),
             json!({"type": "section", "fields": [
                 {"type": "mrkdwn", "text": format!("*Driver*\n{}", mention(&self.driver))},
@@ -739,7 +770,7 @@ impl Rfc {
         let context = if self.context.trim().is_empty() {
             "_The problem, and why now._".to_owned()
         } else {
-            escape(self.context.trim())
+            quote_slack(&shorten(self.context.trim(), SECTION_TEXT_CHARS))
         };
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
             "*Context*\n{context}\n*Options considered*\n_Each option with its pros, cons, cost and effort._\n\
@@ -773,15 +804,15 @@ pub fn open_modal(channel: &str, default_window: Duration) -> Value {
              "element": {"type": "plain_text_input", "action_id": "value", "max_length": 150,
                          "placeholder": {"type": "plain_text", "text": "Adopt Rust for the billing service"}}},
             {"type": "input", "block_id": "context", "optional": true, "label": {"type": "plain_text", "text": "Context: the problem, and why now"},
-             "element": {"type": "plain_text_input", "action_id": "value", "multiline": true}},
+             "element": {"type": "plain_text_input", "action_id": "value", "multiline": true, "max_length": MODAL_TEXT_CHARS}},
             {"type": "input", "block_id": "approver", "label": {"type": "plain_text", "text": "Approver (exactly one)"},
              "element": {"type": "users_select", "action_id": "value"}},
             {"type": "input", "block_id": "contributors", "optional": true, "label": {"type": "plain_text", "text": "Contributors"},
-             "element": {"type": "multi_users_select", "action_id": "value"}},
+             "element": {"type": "multi_users_select", "action_id": "value", "max_selected_items": MAX_CONTRIBUTORS}},
             {"type": "input", "block_id": "informed_channels", "optional": true, "label": {"type": "plain_text", "text": "Informed channels"},
-             "element": {"type": "multi_conversations_select", "action_id": "value", "filter": {"include": ["public", "private"]}}},
+             "element": {"type": "multi_conversations_select", "action_id": "value", "max_selected_items": MAX_INFORMED_CHANNELS, "filter": {"include": ["public", "private"]}}},
             {"type": "input", "block_id": "informed_users", "optional": true, "label": {"type": "plain_text", "text": "Informed people"},
-             "element": {"type": "multi_users_select", "action_id": "value"}},
+             "element": {"type": "multi_users_select", "action_id": "value", "max_selected_items": MAX_INFORMED_PEOPLE}},
             {"type": "input", "block_id": "window", "optional": true, "label": {"type": "plain_text", "text": "Comment window"},
              "hint": {"type": "plain_text", "text": format!("Like 48h or 3d. Default: {}.", human_duration(default_window))},
              "element": {"type": "plain_text_input", "action_id": "value",
@@ -806,7 +837,7 @@ pub fn decide_modal(id: u64, verdict: Verdict, title: &str) -> Value {
         "blocks": [
             {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{}: {}*", rfc_name(id), escape(title))}},
             {"type": "input", "block_id": "rationale", "label": {"type": "plain_text", "text": "Rationale: why this decision"},
-             "element": {"type": "plain_text_input", "action_id": "value", "multiline": true}},
+             "element": {"type": "plain_text_input", "action_id": "value", "multiline": true, "max_length": MODAL_TEXT_CHARS}},
         ]
     })
 }
@@ -857,6 +888,92 @@ mod tests {
             driver_tz: chrono_tz::Europe::Berlin,
             approver_tz: chrono_tz::Europe::Berlin,
         }
+    }
+
+    /// Every mrkdwn text a message carries: its text and its blocks, except the header, whose
+    /// plain_text Slack shows literally (a title typed as `<!here>` reads `<!here>` and pings nobody).
+    fn all_mrkdwn(messages: &[OutgoingMessage]) -> String {
+        let mut out = String::new();
+        for m in messages {
+            out.push_str(&m.text);
+            for block in m
+                .blocks
+                .iter()
+                .flat_map(|b| b.as_array().cloned().unwrap_or_default())
+            {
+                if block["type"] != "header" {
+                    out.push_str(&block.to_string());
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn user_text_never_broadcasts_and_fits_slack() {
+        let s = settings();
+        let cal = BusinessCalendar::always();
+        let ladder = ladder();
+        let ctx = RfcContext {
+            settings: &s,
+            calendar: &cal,
+            ladder: &ladder,
+            permalink: Some("https://acme.slack.com/archives/CARCH/p1".into()),
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
+        let mut new = new_rfc();
+        // A title is plain text: whatever it holds is escaped on the way out.
+        new.title = format!("<!here> {}", "t".repeat(142));
+        // The context is mrkdwn (escaped from the modal, or as Slack sent it).
+        new.context = format!("<!channel> see <@UCAROL|carol> {}", "c".repeat(5_000));
+        let (mut rfc, mut out) = Rfc::open(12, new, now, &ctx);
+        let blocks = out[0].blocks.clone().unwrap();
+        let header = blocks[0]["text"]["text"].as_str().unwrap();
+        assert!(
+            header.chars().count() <= 150,
+            "a header holds 150 characters"
+        );
+        for block in blocks.as_array().unwrap() {
+            if let Some(text) = block["text"]["text"].as_str() {
+                assert!(
+                    text.chars().count() <= 3_000,
+                    "a section holds 3,000 characters"
+                );
+            }
+        }
+        let rationale =
+            "<!channel> because <@UCAROL|carol> measured it\nsecond line <!subteam^S1|@eng>";
+        out.extend(
+            rfc.decide("UBOB", Verdict::Accept, rationale, now, &ctx)
+                .unwrap(),
+        );
+        let everything = all_mrkdwn(&out);
+        for broadcast in ["<!here", "<!channel", "<!everyone", "<!subteam"] {
+            assert!(
+                !everything.contains(broadcast),
+                "{broadcast} in {everything}"
+            );
+        }
+        assert!(
+            everything.contains("<@UCAROL|carol> measured it"),
+            "mentions stay mentions"
+        );
+        let notice = out
+            .iter()
+            .find(
+                |m| matches!(&m.destination, Destination::Channel { channel } if channel == "CANN"),
+            )
+            .unwrap();
+        assert!(
+            notice.text.contains("\n>@\u{2060}channel because"),
+            "{}",
+            notice.text
+        );
+        assert!(
+            notice.text.contains("\n>second line"),
+            "every line is quoted: {}",
+            notice.text
+        );
     }
 
     #[test]

@@ -27,6 +27,57 @@ pub const USAGE: &str = "*`/rfc`* alone opens a form to start an RFC.\n\
 /// The longest title accepted, in characters.
 pub const MAX_TITLE_CHARS: usize = 150;
 
+/// The most contributors an RFC asks: each gets a reminder mention and is listed on the RFC.
+pub const MAX_CONTRIBUTORS: usize = 50;
+/// The most people an RFC informs directly: each gets a DM with the outcome.
+pub const MAX_INFORMED_PEOPLE: usize = 50;
+/// The most channels an RFC informs: each gets a post with the outcome.
+pub const MAX_INFORMED_CHANNELS: usize = 10;
+
+/// A list of an RFC that has a cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crowd {
+    Contributors,
+    InformedPeople,
+    InformedChannels,
+}
+
+impl Crowd {
+    pub fn max(self) -> usize {
+        match self {
+            Crowd::Contributors => MAX_CONTRIBUTORS,
+            Crowd::InformedPeople => MAX_INFORMED_PEOPLE,
+            Crowd::InformedChannels => MAX_INFORMED_CHANNELS,
+        }
+    }
+
+    /// The sentence that refuses `count` of them: plain text (no mrkdwn), so a modal's field
+    /// error can show it too.
+    pub fn too_many(self, count: usize) -> String {
+        let max = self.max();
+        match self {
+            Crowd::Contributors => format!(
+                "An RFC can ask at most {max} contributors, and you listed {count}: keep the people whose input you need and inform the others."
+            ),
+            Crowd::InformedPeople => format!(
+                "An RFC can inform at most {max} people directly, and you listed {count}: inform a channel they are in instead."
+            ),
+            Crowd::InformedChannels => format!(
+                "An RFC can inform at most {max} channels, and you listed {count}: keep the channels that must hear the outcome."
+            ),
+        }
+    }
+
+    /// The refusal if `count` is over the cap.
+    pub fn check(self, count: usize) -> Result<(), RfcParseError> {
+        if count > self.max() {
+            Err(RfcParseError::TooMany { crowd: self, count })
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// The longest comment window accepted (a year).
 pub const MAX_WINDOW: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
@@ -268,6 +319,8 @@ pub enum RfcParseError {
     SameRfc { id: u64 },
     #[error("{}", trailing(*.command, .text))]
     TrailingText { command: Subcommand, text: String },
+    #[error("{}", .crowd.too_many(*.count))]
+    TooMany { crowd: Crowd, count: usize },
 }
 
 fn empty_field(field: Field) -> String {
@@ -335,14 +388,17 @@ fn trailing(command: Subcommand, text: &str) -> String {
     )
 }
 
-/// Shows user text as inline code: backticks can't be nested, and long text is cut short.
+/// Shows user text as inline code: backticks can't be nested, long text is cut short (never
+/// inside a Slack token), and a broadcast in it stays inert.
 fn code(text: &str) -> String {
     const MAX: usize = 60;
-    let mut shown: String = text.chars().take(MAX).collect::<String>().replace('`', "'");
-    if text.chars().count() > MAX {
-        shown.push('…');
-    }
-    format!("`{shown}`")
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let shown = if one_line.chars().count() > MAX {
+        crate::format::excerpt(&one_line, MAX + 1)
+    } else {
+        one_line
+    };
+    format!("`{}`", crate::format::quote_slack(&shown).replace('`', "'"))
 }
 
 /// Parses the text of `/rfc` (everything after the command).
@@ -599,6 +655,9 @@ fn parse_open(text: &str, tokens: &[Token<'_>]) -> Result<OpenArgs, RfcParseErro
     }
     let approver = approver.ok_or(RfcParseError::MissingApprover)?;
     contributors.retain(|user| *user != approver);
+    Crowd::Contributors.check(contributors.len())?;
+    Crowd::InformedPeople.check(informed_users.len())?;
+    Crowd::InformedChannels.check(informed_channels.len())?;
 
     Ok(OpenArgs {
         title,
@@ -610,14 +669,12 @@ fn parse_open(text: &str, tokens: &[Token<'_>]) -> Result<OpenArgs, RfcParseErro
     })
 }
 
-/// Turns Slack's escaped title into plain text on one line.
+/// Turns Slack's escaped title into plain text on one line, as a person reads it: `<@U1|bob>`
+/// becomes `@bob`, a link its label, and a broadcast (`<!here>`) inert text that pings nobody
+/// wherever the title is shown later.
 fn plain_title(raw: &str) -> String {
-    raw.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    crate::format::slack_to_plain(&crate::format::quote_slack(&one_line))
 }
 
 /// One item of a field's value.
@@ -1389,6 +1446,93 @@ mod tests {
             // Inline code spans are balanced.
             assert_eq!(message.matches('`').count() % 2, 0, "{text:?}: {message}");
         }
+    }
+
+    #[test]
+    fn crowds_are_capped_with_a_sentence_that_says_the_cap() {
+        let people = |n: usize, prefix: &str| {
+            (0..n)
+                .map(|i| format!("<@U{prefix}{i:03}|p{i}>"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let channels = |n: usize| {
+            (0..n)
+                .map(|i| format!("<#C{i:03}|c{i}>"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let ok = format!(
+            "Plan approver:<@U1> contributors:{} informed:{} {}",
+            people(50, "C"),
+            people(50, "I"),
+            channels(10)
+        );
+        let args = parse_open_ok(&ok);
+        assert_eq!(
+            (
+                args.contributors.len(),
+                args.informed_users.len(),
+                args.informed_channels.len()
+            ),
+            (50, 50, 10)
+        );
+        let cases = [
+            (
+                format!("Plan approver:<@U1> informed:{}", people(51, "I")),
+                Crowd::InformedPeople,
+                51,
+                "at most 50 people",
+            ),
+            (
+                format!("Plan approver:<@U1> informed:{}", channels(11)),
+                Crowd::InformedChannels,
+                11,
+                "at most 10 channels",
+            ),
+            (
+                format!("Plan approver:<@U1> contributors:{}", people(60, "C")),
+                Crowd::Contributors,
+                60,
+                "at most 50 contributors",
+            ),
+        ];
+        for (text, crowd, count, phrase) in cases {
+            let err = parse(&text).unwrap_err();
+            assert_eq!(err, RfcParseError::TooMany { crowd, count });
+            assert!(err.to_string().contains(phrase), "{err}");
+            assert!(
+                err.to_string().contains(&format!("you listed {count}")),
+                "{err}"
+            );
+        }
+        // The same person twice counts once.
+        let twice = format!("Plan approver:<@U1> informed:{} <@UI000>", people(50, "I"));
+        assert_eq!(parse_open_ok(&twice).informed_users.len(), 50);
+    }
+
+    #[test]
+    fn titles_read_plainly_and_never_broadcast() {
+        let args = parse_open_ok("<!here> Ship it with <@U2|carol> &amp; <#C1|dev> approver:<@U1>");
+        assert!(!args.title.contains('<'), "{}", args.title);
+        assert!(
+            args.title.contains("Ship it with @carol & #dev"),
+            "{}",
+            args.title
+        );
+        assert!(args.title.starts_with("@\u{2060}here"), "{}", args.title);
+        // An echoed broadcast in an error is inert too.
+        let err = parse("Plan approver:<@U1> contributors:<!channel>").unwrap_err();
+        assert!(!err.to_string().contains("<!channel>"), "{err}");
+        // The rationale is kept as Slack sent it; whoever posts it quotes it.
+        assert_eq!(
+            parse("decide RFC-3 accept <!channel> because <@U2|bob> said so"),
+            Ok(RfcCommand::Decide {
+                id: 3,
+                verdict: Verdict::Accept,
+                rationale: "<!channel> because <@U2|bob> said so".to_string(),
+            })
+        );
     }
 
     #[test]

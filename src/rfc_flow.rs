@@ -313,10 +313,13 @@ impl Engine {
         } else if hits.is_empty() {
             return Ok(format!(
                 "Nothing in the decision log matches “{}”. Try fewer or shorter words.",
-                escape(query.trim())
+                crate::format::quote_slack(query.trim())
             ));
         } else {
-            format!("*Decisions matching “{}”*", escape(query.trim()))
+            format!(
+                "*Decisions matching “{}”*",
+                crate::format::quote_slack(query.trim())
+            )
         };
         let lines = decisions::slack_lines(&hits, &|r: &Rfc| links.get(&r.id).cloned());
         Ok(format!("{heading}\n{lines}"))

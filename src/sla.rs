@@ -117,6 +117,13 @@ impl SlaPolicy {
 /// Whether lower-cased `text` carries `marker`: emoji anywhere, words and phrases as whole words,
 /// not preceded by a negation.
 fn has_marker(text: &str, marker: &str) -> bool {
+    // Markers come from the config: compare them lower-cased like the text, and never search for
+    // an empty one (it would match everywhere, and step past the end of the text).
+    let marker = marker.trim().to_lowercase();
+    let marker = marker.as_str();
+    if marker.is_empty() {
+        return false;
+    }
     if marker.starts_with(':') && marker.ends_with(':') && marker.len() > 2 {
         return text.contains(marker);
     }
@@ -162,6 +169,11 @@ pub fn mentioned_users(text: &str) -> Vec<String> {
         let after = &rest[start + 2..];
         let Some(close) = after.find('>') else { break };
         let inner = &after[..close];
+        if inner.contains('<') {
+            // `<@U1 <@U2>`: the first `<@` opens no token; look again from the next one.
+            rest = after;
+            continue;
+        }
         let id = inner.split('|').next().unwrap_or("");
         let valid = id.len() >= 2
             && (id.starts_with('U') || id.starts_with('W'))
@@ -460,7 +472,8 @@ impl SlaRequest {
                 format!(
                     "{author} is waiting on you, since {since}:\n> {quote}\nCould you reply in the thread, \
                      or react :{ack}: (there or here) if you need more time? {link}",
-                    quote = crate::format::escape(&self.excerpt),
+                    // The request came from Slack: mentions stay mentions, broadcasts go inert.
+                    quote = crate::format::quote_slack(&self.excerpt),
                     ack = ctx
                         .policy
                         .ack_reactions
@@ -555,10 +568,48 @@ mod tests {
             ("<@U123ABC|alice>?", &["U123ABC"]),
             ("<@>", &[]),
             ("<@bad id>", &[]),
+            ("<@U1 <@U2>", &["U2"]),
+            ("İİ <@U\u{212A}> <@UİX> <@U3|İ>", &["U3"]),
         ];
         for (text, want) in cases {
             assert_eq!(mentioned_users(text), *want, "{text}");
         }
+    }
+
+    #[test]
+    fn markers_survive_text_whose_lower_case_changes_length() {
+        let p = policy();
+        assert_eq!(p.classify("İİİİ urgent <@U1>"), Tier::Urgent);
+        assert_eq!(p.classify("\u{212A}\u{212A} fyi"), Tier::Low);
+        assert_eq!(p.classify("İ"), Tier::Normal);
+        // An empty or upper-case marker from the config neither loops nor misses.
+        assert!(!has_marker("abc", ""));
+        assert!(!has_marker("abc", "  "));
+        assert!(has_marker("x urgent", "URGENT"));
+    }
+
+    #[test]
+    fn the_dm_quotes_the_request_as_slack_shows_it() {
+        let p = policy();
+        let cal = BusinessCalendar::always();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
+        let text = "<@UBOB|bob> can you review <#C9|dev> &amp; <https://x.io|the doc>? <!channel> <!subteam^S1|@eng>";
+        let r = SlaRequest::open(1, new_request(chrono_tz::UTC, text), now, &ctx);
+        let dm = r.render(StepAction::DirectMessage, &ctx);
+        assert!(
+            dm.text
+                .contains("> <@UBOB|bob> can you review <#C9|dev> &amp; <https://x.io|the doc>?"),
+            "mentions, channels and links render, not &lt;@UBOB&gt;: {}",
+            dm.text
+        );
+        assert!(!dm.text.contains("&lt;@"), "{}", dm.text);
+        assert!(!dm.text.contains("<!channel>"), "{}", dm.text);
+        assert!(!dm.text.contains("<!subteam"), "{}", dm.text);
     }
 
     #[test]

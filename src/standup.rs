@@ -10,7 +10,14 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use crate::calendar::local_to_utc;
-use crate::format::{escape, mention};
+use crate::format::{escape, mention, quote_slack, split_text};
+
+/// The most characters of summary text in one message: Slack advises at most 4,000 in a
+/// message's `text`; the rest of the room is for the part's title line.
+pub const SUMMARY_PART_CHARS: usize = 3_800;
+
+/// The most people one thread reminder mentions (each `<@U…>` is about 14 characters).
+const MENTIONS_PER_MESSAGE: usize = 100;
 use crate::outbox::{Destination, OutgoingMessage};
 
 /// How the reminder reaches people who have not answered.
@@ -141,6 +148,15 @@ impl Schedule {
         format!("standup:{}:{date}:summary", self.channel)
     }
 
+    /// Part `part` (from 1) of the day's summary: part 1 is [`Self::summary_tag`].
+    pub fn summary_part_tag(&self, date: NaiveDate, part: usize) -> String {
+        if part <= 1 {
+            self.summary_tag(date)
+        } else {
+            format!("{}:{part}", self.summary_tag(date))
+        }
+    }
+
     /// The day's one top-level message.
     pub fn prompt(&self, date: NaiveDate) -> OutgoingMessage {
         let mut text = format!(
@@ -206,6 +222,10 @@ pub struct StandupDay {
     /// Who was expected, with their names (set at the summary).
     pub expected: Vec<String>,
     pub names: BTreeMap<String, String>,
+    /// How many summary messages (parts) are in the thread, so a late answer edits each of them
+    /// and posts only the parts the summary grew into.
+    #[serde(default)]
+    pub summary_posted: usize,
 }
 
 impl StandupDay {
@@ -225,6 +245,7 @@ impl StandupDay {
             summarized: false,
             expected: Vec::new(),
             names: BTreeMap::new(),
+            summary_posted: 0,
         }
     }
 
@@ -267,9 +288,10 @@ impl StandupDay {
             .unwrap_or_else(|| user.to_owned())
     }
 
-    /// The summary, in the thread: answered out of expected, who has not (names, no @-ping),
-    /// and every blocker with its author.
-    pub fn summary(&self, schedule: &Schedule) -> OutgoingMessage {
+    /// The summary's text, split into parts that each fit one Slack message: answered out of
+    /// expected, who has not (names, no @-ping), and every blocker with its author. A day with
+    /// many blockers gets several parts; no blocker is ever left out.
+    pub fn summary_parts(&self) -> Vec<String> {
         let answered: Vec<&String> = self.answers.keys().collect();
         let expected_answered = self
             .expected
@@ -282,14 +304,9 @@ impl StandupDay {
             .filter(|u| !self.answers.contains_key(*u))
             .map(|u| escape(&self.name(u)))
             .collect();
-        let mut text = format!(
-            "*Standup summary — {}*\nAnswered: {} of {}",
-            self.date.format("%a %-d %b"),
-            expected_answered,
-            self.expected.len()
-        );
+        let mut body = format!("Answered: {} of {}", expected_answered, self.expected.len());
         if !answered.is_empty() {
-            text.push_str(&format!(
+            body.push_str(&format!(
                 " ({})",
                 answered
                     .iter()
@@ -298,23 +315,54 @@ impl StandupDay {
                     .join(", ")
             ));
         }
-        text.push('\n');
+        body.push('\n');
         if !missing.is_empty() {
-            text.push_str(&format!("Not yet: {}\n", missing.join(", ")));
+            body.push_str(&format!("Not yet: {}\n", missing.join(", ")));
         }
+        // Answers came from Slack: quoted as they are, with broadcasts made inert.
         let blockers: Vec<String> = self
             .answers
             .iter()
             .filter_map(|(u, a)| {
-                blockers(&a.text).map(|b| format!("• {}: {}", escape(&self.name(u)), b))
+                blockers(&a.text)
+                    .map(|b| format!("• {}: {}", escape(&self.name(u)), quote_slack(&b)))
             })
             .collect();
         if blockers.is_empty() {
-            text.push_str("*Blockers:* none reported.");
+            body.push_str("*Blockers:* none reported.");
         } else {
-            text.push_str(&format!("*Blockers*\n{}", blockers.join("\n")));
+            body.push_str(&format!("*Blockers*\n{}", blockers.join("\n")));
         }
-        text.push_str("\n_Late answers still count: this summary updates when they arrive._");
+        body.push_str("\n_Late answers still count: this summary updates when they arrive._");
+        let title = format!("*Standup summary — {}*", self.date.format("%a %-d %b"));
+        let chunks = split_text(&body, SUMMARY_PART_CHARS);
+        let parts = chunks.len();
+        chunks
+            .into_iter()
+            .enumerate()
+            .map(|(i, chunk)| {
+                if parts == 1 {
+                    format!("{title}\n{chunk}")
+                } else {
+                    format!("{title} (part {} of {parts})\n{chunk}", i + 1)
+                }
+            })
+            .collect()
+    }
+
+    /// The summary, posted in the day's thread: one message per part, part 1 tagged
+    /// `summary_tag`, part n `summary_part_tag(n)`.
+    pub fn summary(&mut self, schedule: &Schedule) -> Vec<OutgoingMessage> {
+        let parts = self.summary_parts();
+        self.summary_posted = parts.len();
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| self.summary_post(schedule, i + 1, text))
+            .collect()
+    }
+
+    fn summary_post(&self, schedule: &Schedule, part: usize, text: String) -> OutgoingMessage {
         OutgoingMessage::new(
             Destination::ThreadOfTag {
                 channel: self.channel.clone(),
@@ -322,18 +370,42 @@ impl StandupDay {
             },
             text,
         )
-        .tagged(schedule.summary_tag(self.date))
+        .tagged(schedule.summary_part_tag(self.date, part))
     }
 
-    /// The summary again, as an edit of the one posted.
-    pub fn summary_update(&self, schedule: &Schedule) -> OutgoingMessage {
-        let mut msg = self.summary(schedule);
-        msg.destination = Destination::Edit {
-            channel: self.channel.clone(),
-            tag: schedule.summary_tag(self.date),
-        };
-        msg.tag = None;
-        msg
+    /// The summary again after a late answer: the parts already posted are edited in place, a
+    /// part the summary grew into is posted, and a part no longer needed says so.
+    pub fn summary_update(&mut self, schedule: &Schedule) -> Vec<OutgoingMessage> {
+        let parts = self.summary_parts();
+        // A day summarised before parts existed has posted exactly one message.
+        let posted = self.summary_posted.max(1);
+        let mut out = Vec::new();
+        for (i, text) in parts.iter().enumerate() {
+            let part = i + 1;
+            if part <= posted {
+                out.push(OutgoingMessage::new(
+                    Destination::Edit {
+                        channel: self.channel.clone(),
+                        tag: schedule.summary_part_tag(self.date, part),
+                    },
+                    text.clone(),
+                ));
+            } else {
+                out.push(self.summary_post(schedule, part, text.clone()));
+            }
+        }
+        for part in parts.len() + 1..=posted {
+            out.push(OutgoingMessage::new(
+                Destination::Edit {
+                    channel: self.channel.clone(),
+                    tag: schedule.summary_part_tag(self.date, part),
+                },
+                "_This part of the standup summary is no longer needed: it all fits above._"
+                    .to_owned(),
+            ));
+        }
+        self.summary_posted = posted.max(parts.len());
+        out
     }
 
     /// The reminder for `users`: one thread message, or a DM each.
@@ -342,16 +414,23 @@ impl StandupDay {
             return Vec::new();
         }
         match schedule.remind {
-            RemindMode::Thread => vec![OutgoingMessage::new(
-                Destination::ThreadOfTag {
-                    channel: self.channel.clone(),
-                    tag: schedule.tag(self.date),
-                },
-                format!(
-                    "{}: a gentle reminder to add your standup here when you can.",
-                    users.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" ")
-                ),
-            )],
+            // A big channel's mentions are spread over several messages, each well inside
+            // Slack's limits, so nobody is left out of the reminder.
+            RemindMode::Thread => users
+                .chunks(MENTIONS_PER_MESSAGE)
+                .map(|group| {
+                    OutgoingMessage::new(
+                        Destination::ThreadOfTag {
+                            channel: self.channel.clone(),
+                            tag: schedule.tag(self.date),
+                        },
+                        format!(
+                            "{}: a gentle reminder to add your standup here when you can.",
+                            group.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" ")
+                        ),
+                    )
+                })
+                .collect(),
             RemindMode::DirectMessage => users
                 .iter()
                 .map(|u| {
@@ -417,12 +496,9 @@ pub fn blockers(answer: &str) -> Option<String> {
     let mut inside = false;
     for line in answer.lines() {
         let cleaned = strip_markup(line);
-        let lower = cleaned.to_lowercase();
-        if let Some(rest) = heading_rest(
-            &lower,
-            &cleaned,
-            &["blockers", "blocker", "blocked by", "blocking"],
-        ) {
+        if let Some(rest) =
+            heading_rest(&cleaned, &["blockers", "blocker", "blocked by", "blocking"])
+        {
             inside = true;
             if !rest.is_empty() {
                 found.push(rest);
@@ -430,7 +506,7 @@ pub fn blockers(answer: &str) -> Option<String> {
             continue;
         }
         if inside {
-            if is_other_heading(&lower) {
+            if is_other_heading(&cleaned) {
                 inside = false;
                 continue;
             }
@@ -480,34 +556,54 @@ fn strip_markup(line: &str) -> String {
         .to_owned()
 }
 
+/// `text` without `word` at its start, compared case-insensitively on `text` itself: each char
+/// of `text` is lower-cased and must spell the next chars of `word` (lower-case ASCII). Indices
+/// come only from `text`, so a char whose lower case has another length (`İ` → 3 bytes,
+/// Kelvin `K` → 1) can never make a slice cut inside a char.
+fn strip_prefix_ci<'a>(text: &'a str, word: &str) -> Option<&'a str> {
+    let mut want = word.chars();
+    let mut wanted = want.clone().count();
+    for (i, c) in text.char_indices() {
+        if wanted == 0 {
+            return Some(&text[i..]);
+        }
+        for lower in c.to_lowercase() {
+            if want.next() != Some(lower) {
+                return None;
+            }
+            wanted -= 1;
+        }
+    }
+    (wanted == 0).then_some("")
+}
+
 /// If the line starts with one of `words` as a heading, what follows it on the line (without a
 /// colon, dash or emphasis).
-fn heading_rest(lower: &str, original: &str, words: &[&str]) -> Option<String> {
+fn heading_rest(line: &str, words: &[&str]) -> Option<String> {
     for word in words {
-        if let Some(rest) = lower.strip_prefix(word) {
-            let next = rest.chars().next();
-            if next.is_some_and(|c| c.is_alphanumeric()) {
-                continue;
-            }
-            let cut = original.len() - rest.len();
-            let tail = original[cut..]
-                .trim_start_matches(['*', '_', ':', '-', '–', '—', ' ', ')', '('])
-                .trim();
-            // "Blockers (and who can help):" — skip the rest of the heading's parenthesis.
-            let tail = if rest.trim_start().starts_with('(') {
-                tail.split_once(')')
-                    .map(|(_, after)| after.trim_start_matches(['*', '_', ':', '-', ' ']).trim())
-                    .unwrap_or("")
-            } else {
-                tail
-            };
-            return Some(tail.to_owned());
+        let Some(rest) = strip_prefix_ci(line, word) else {
+            continue;
+        };
+        if rest.chars().next().is_some_and(|c| c.is_alphanumeric()) {
+            continue;
         }
+        let tail = rest
+            .trim_start_matches(['*', '_', ':', '-', '–', '—', ' ', ')', '('])
+            .trim();
+        // "Blockers (and who can help):" — skip the rest of the heading's parenthesis.
+        let tail = if rest.trim_start().starts_with('(') {
+            tail.split_once(')')
+                .map(|(_, after)| after.trim_start_matches(['*', '_', ':', '-', ' ']).trim())
+                .unwrap_or("")
+        } else {
+            tail
+        };
+        return Some(tail.to_owned());
     }
     None
 }
 
-fn is_other_heading(lower: &str) -> bool {
+fn is_other_heading(line: &str) -> bool {
     [
         "completed",
         "done",
@@ -522,8 +618,7 @@ fn is_other_heading(lower: &str) -> bool {
     ]
     .iter()
     .any(|w| {
-        lower
-            .strip_prefix(w)
+        strip_prefix_ci(line, w)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' ', '(', '*', '-']))
     })
 }
@@ -789,7 +884,9 @@ mod tests {
         ]
         .into();
         day.summarized = true;
-        let summary = day.summary(&s);
+        let mut summary = day.summary(&s);
+        assert_eq!(summary.len(), 1, "a short summary is one message");
+        let summary = summary.remove(0);
         assert!(
             summary.text.contains("Answered: 1 of 2 (Alice)"),
             "{}",
@@ -806,7 +903,9 @@ mod tests {
             day.record_answer("UBOB", "all fine", utc_fixed(2026, 11, 24, 16, 0)),
             "a late answer updates the summary"
         );
-        let update = day.summary_update(&s);
+        let mut update = day.summary_update(&s);
+        assert_eq!(update.len(), 1);
+        let update = update.remove(0);
         assert!(
             matches!(update.destination, Destination::Edit { ref tag, .. } if tag == "standup:CTEAM:2026-11-24:summary")
         );
@@ -815,6 +914,145 @@ mod tests {
         let prompt = s.prompt(date);
         assert!(prompt.text.starts_with("*Async standup — Tue 24 Nov*"));
         assert!(prompt.text.contains("1. *Completed yesterday*"));
+    }
+
+    #[test]
+    fn headings_match_case_insensitively_on_the_original_text() {
+        let cases: &[(&str, Option<&str>)] = &[
+            // Lower-casing these changes their length in bytes: they must neither panic nor be cut.
+            ("Blockers: İİİİİİİİİİİİ", Some("İİİİİİİİİİİİ")),
+            ("İİİİ Blockers: none", None),
+            ("Blockers: \u{212A}", Some("\u{212A}")),
+            (
+                "BLOC\u{212A}ERS: the \u{212A}elvin sign",
+                Some("the \u{212A}elvin sign"),
+            ),
+            ("blocKERS (who can help): İ", Some("İ")),
+            (
+                "Blockers:\nİstanbul office is closed\nToday: İzmir",
+                Some("İstanbul office is closed"),
+            ),
+            (
+                "Blocked by: ß and 🙂 and \u{202E}rtl",
+                Some("ß and 🙂 and \u{202E}rtl"),
+            ),
+            ("Blocke\u{0301}rs: x", None),
+            ("\u{0130}", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(blockers(text).as_deref(), *want, "{text:?}");
+        }
+        assert_eq!(
+            strip_prefix_ci("İx", "i"),
+            None,
+            "half of İ's lower case is no match"
+        );
+        assert_eq!(strip_prefix_ci("\u{212A}ey", "key"), Some(""));
+        assert_eq!(strip_prefix_ci("Done: x", "done"), Some(": x"));
+    }
+
+    #[test]
+    fn a_summary_with_many_blockers_is_split_and_loses_none() {
+        let s = schedule(chrono_tz::UTC, "09:00", ALL);
+        let date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let mut day = StandupDay::new(&s, date, utc_fixed(2026, 11, 24, 9, 0));
+        let long = "x".repeat(300);
+        for i in 0..40 {
+            day.record_answer(
+                &format!("U{i:03}"),
+                &format!("Blockers: blocker-{i:03} <!channel> {long}"),
+                utc_fixed(2026, 11, 24, 9, 5),
+            );
+        }
+        day.expected = day.answers.keys().cloned().collect();
+        day.summarized = true;
+        let posts = day.summary(&s);
+        assert!(posts.len() > 1, "40 long blockers do not fit one message");
+        assert_eq!(day.summary_posted, posts.len());
+        let all: String = posts.iter().map(|p| p.text.as_str()).collect();
+        for i in 0..40 {
+            assert!(all.contains(&format!("blocker-{i:03}")), "blocker {i} kept");
+        }
+        assert!(
+            !all.contains("<!channel>"),
+            "a broadcast in an answer is inert"
+        );
+        for (i, post) in posts.iter().enumerate() {
+            assert!(post.text.chars().count() <= 3_900, "part {i} fits Slack");
+            assert!(
+                post.text
+                    .contains(&format!("(part {} of {})", i + 1, posts.len()))
+            );
+            assert_eq!(
+                post.tag.as_deref(),
+                Some(s.summary_part_tag(date, i + 1).as_str())
+            );
+        }
+        assert_eq!(posts[0].tag.as_deref(), Some(s.summary_tag(date).as_str()));
+
+        // A late answer edits every part posted and posts the part the summary grew into.
+        let before = posts.len();
+        for i in 40..60 {
+            day.record_answer(
+                &format!("U{i:03}"),
+                &format!("Blockers: blocker-{i:03} {long}"),
+                utc_fixed(2026, 11, 24, 17, 0),
+            );
+        }
+        let update = day.summary_update(&s);
+        assert!(update.len() > before);
+        for (i, message) in update.iter().enumerate() {
+            let tag = s.summary_part_tag(date, i + 1);
+            if i < before {
+                assert!(
+                    matches!(&message.destination, Destination::Edit { tag: t, .. } if *t == tag)
+                );
+            } else {
+                assert!(matches!(
+                    message.destination,
+                    Destination::ThreadOfTag { .. }
+                ));
+                assert_eq!(message.tag.as_deref(), Some(tag.as_str()));
+            }
+        }
+        let all: String = update.iter().map(|p| p.text.as_str()).collect();
+        for i in 0..60 {
+            assert!(all.contains(&format!("blocker-{i:03}")), "blocker {i} kept");
+        }
+        assert_eq!(day.summary_posted, update.len());
+    }
+
+    #[test]
+    fn a_big_channels_reminder_is_spread_over_messages() {
+        let s = schedule(chrono_tz::UTC, "09:00", ALL);
+        let date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let day = StandupDay::new(&s, date, utc_fixed(2026, 11, 24, 9, 0));
+        let users: Vec<String> = (0..250).map(|i| format!("U{i:08}")).collect();
+        let messages = day.reminder(&s, &users);
+        assert_eq!(messages.len(), 3);
+        for m in &messages {
+            assert!(m.text.chars().count() <= 3_900, "{}", m.text.len());
+        }
+        let all: String = messages.iter().map(|m| m.text.as_str()).collect();
+        for u in &users {
+            assert!(all.contains(&format!("<@{u}>")), "{u} reminded");
+        }
+    }
+
+    #[test]
+    fn a_summary_that_shrinks_empties_its_extra_parts() {
+        let s = schedule(chrono_tz::UTC, "09:00", ALL);
+        let date = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let mut day = StandupDay::new(&s, date, utc_fixed(2026, 11, 24, 9, 0));
+        day.record_answer("UALICE", "Blockers: one", utc_fixed(2026, 11, 24, 9, 5));
+        day.summarized = true;
+        day.summary_posted = 2;
+        let update = day.summary_update(&s);
+        assert_eq!(update.len(), 2);
+        assert!(update[1].text.contains("no longer needed"));
+        assert!(
+            matches!(&update[1].destination, Destination::Edit { tag, .. } if *tag == s.summary_part_tag(date, 2))
+        );
     }
 
     fn utc_fixed(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {

@@ -150,11 +150,10 @@ pub enum StandupParseError {
 /// Shows user text as a code span: backticks replaced, long text shortened.
 fn code(text: &str) -> String {
     const MAX: usize = 60;
-    let mut shown: String = text.chars().take(MAX).collect::<String>().replace('`', "'");
-    if text.chars().count() > MAX {
-        shown.push('…');
-    }
-    format!("`{shown}`")
+    // Cut on atoms (never inside a `<…>` token) and keep a broadcast inert: the text came from
+    // Slack, and a reply echoing `<!here>` must not mean it.
+    let shown = crate::format::excerpt(text, MAX + 1);
+    format!("`{}`", crate::format::quote_slack(&shown).replace('`', "'"))
 }
 
 fn unknown_zone(token: &str, suggestion: Option<&str>) -> String {
@@ -390,6 +389,10 @@ fn parse_zone(token: &str) -> Option<Tz> {
 /// The zone to suggest for a zone-looking word that is not a zone: the closest name by edit
 /// distance if it is close, else a zone whose city matches the last part (`Germany/Berlin`).
 fn suggest_zone(token: &str) -> Option<&'static str> {
+    // No zone name is this long; comparing a long paste with every zone would cost seconds.
+    if token.chars().count() > 64 {
+        return None;
+    }
     let wanted = token.to_ascii_lowercase();
     let max_distance = (wanted.chars().count() / 4).clamp(1, 3);
     let closest = chrono_tz::TZ_VARIANTS

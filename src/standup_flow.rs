@@ -58,7 +58,9 @@ pub fn record_answer(
     let update = day.record_answer(user, text, now);
     tracing::info!(%channel, %date, %user, late = update, "standup answer");
     if update {
-        tx.enqueue(day.summary_update(&schedule), now)?;
+        for message in day.summary_update(&schedule) {
+            tx.enqueue(message, now)?;
+        }
     }
     tx.put_standup_day(&day)?;
     // An answer may cancel a deferred reminder: the channel's timer follows the day.
@@ -386,7 +388,7 @@ impl Engine {
                     d.names = names;
                     d.summarized = true;
                     d.deferred.clear();
-                    out.push(d.summary(&schedule));
+                    out.extend(d.summary(&schedule));
                     tracing::info!(%channel, date = %d.date, "standup summary");
                 } else {
                     out.extend(d.reminder(&schedule, &remind));
