@@ -176,6 +176,7 @@ fn schedule() -> Schedule {
         next_due: None,
         effective_from: None,
         open_day: None,
+        set_by: None,
     }
 }
 
@@ -377,6 +378,7 @@ proptest! {
     #[test]
     fn tier_markers_and_mentions_never_panic(text in hostile(200)) {
         let policy = crate::sla::SlaPolicy {
+            max_recipients: 8,
             urgent: rule(&["urgent", "asap", ":rotating_light:", "İ", ""]),
             normal: rule(&[]),
             low: rule(&["fyi", "no rush", "\u{212A}"]),
