@@ -836,6 +836,296 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
     use rand::rngs::StdRng;
+    use std::collections::VecDeque;
+    use std::net::SocketAddr;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::net::TcpListener;
+
+    type ServerWs = WebSocketStream<TcpStream>;
+
+    /// A tiny Socket Mode server: every accepted connection gets `hello` and is handed to the test.
+    async fn fake_server() -> (SocketAddr, mpsc::UnboundedReceiver<ServerWs>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await {
+                        let hello = json!({"type": "hello", "num_connections": 1});
+                        let _ = ws.send(Message::text(hello.to_string())).await;
+                        let _ = tx.send(ws);
+                    }
+                });
+            }
+        });
+        (addr, rx)
+    }
+
+    /// Hands out ticket URLs to [`fake_server`], after the scripted failures.
+    struct ScriptedOpener {
+        addr: SocketAddr,
+        failures: Mutex<VecDeque<OpenError>>,
+        opened: Arc<AtomicUsize>,
+    }
+
+    impl ScriptedOpener {
+        fn new(addr: SocketAddr, failures: Vec<OpenError>) -> (Self, Arc<AtomicUsize>) {
+            let opened = Arc::new(AtomicUsize::new(0));
+            let opener = Self {
+                addr,
+                failures: Mutex::new(failures.into()),
+                opened: opened.clone(),
+            };
+            (opener, opened)
+        }
+    }
+
+    #[async_trait]
+    impl Opener for ScriptedOpener {
+        async fn open(&self) -> Result<String, OpenError> {
+            let n = self.opened.fetch_add(1, Ordering::SeqCst) + 1;
+            if let Some(failure) = self.failures.lock().unwrap().pop_front() {
+                return Err(failure);
+            }
+            Ok(format!("ws://{}/link/?ticket={n}", self.addr))
+        }
+    }
+
+    /// Does what the payload's `do` says: `slow`, `panic`, `withhold`, or echo at once.
+    struct ScriptedHandler;
+
+    #[async_trait]
+    impl EnvelopeHandler for ScriptedHandler {
+        async fn handle(&self, _kind: EnvelopeKind, payload: Value) -> Ack {
+            match payload["do"].as_str() {
+                Some("panic") => panic!("a handler bug"),
+                Some("withhold") => Ack::Withhold,
+                Some("slow") => {
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    Ack::Payload(payload)
+                }
+                _ => Ack::Payload(payload),
+            }
+        }
+    }
+
+    fn fast() -> Tuning {
+        Tuning {
+            max_in_flight: 8,
+            ping_every: Duration::from_millis(50),
+            silent_limit: Duration::from_millis(300),
+            connect_timeout: Duration::from_secs(2),
+            backoff_base: Duration::from_millis(10),
+            backoff_cap: Duration::from_millis(50),
+            healthy_after: Duration::from_secs(30),
+            drain_limit: Duration::from_secs(2),
+        }
+    }
+
+    fn patient() -> Tuning {
+        Tuning {
+            silent_limit: Duration::from_secs(10),
+            ..fast()
+        }
+    }
+
+    struct Running {
+        health: SocketHealth,
+        shutdown: CancellationToken,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    fn start(opener: ScriptedOpener, tuning: Tuning) -> Running {
+        let health = SocketHealth::default();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(serve(
+            Arc::new(ScriptedHandler),
+            opener,
+            1,
+            tuning,
+            health.clone(),
+            shutdown.clone(),
+        ));
+        Running {
+            health,
+            shutdown,
+            task,
+        }
+    }
+
+    async fn accepted(conns: &mut mpsc::UnboundedReceiver<ServerWs>) -> ServerWs {
+        tokio::time::timeout(Duration::from_secs(5), conns.recv())
+            .await
+            .expect("the client connects")
+            .expect("the server runs")
+    }
+
+    async fn send_envelope(ws: &mut ServerWs, id: &str, kind: &str, payload: Value) {
+        let envelope = json!({"envelope_id": id, "type": kind, "payload": payload});
+        ws.send(Message::text(envelope.to_string())).await.unwrap();
+    }
+
+    /// The next JSON frame from the client; `None` once the connection closes.
+    async fn next_json(ws: &mut ServerWs) -> Option<Value> {
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("a frame within 5 s");
+            match frame? {
+                Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).unwrap()),
+                Ok(Message::Close(_)) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    async fn wait_live(health: &SocketHealth, n: usize) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while health.live_connections() != n {
+            assert!(Instant::now() < deadline, "never {n} live connection(s)");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn envelopes_are_handled_concurrently_and_a_panic_is_contained() {
+        let (addr, mut conns) = fake_server().await;
+        let (opener, _) = ScriptedOpener::new(addr, vec![]);
+        // The panic hook (printing a backtrace) can stall this one-thread runtime for a while.
+        let bot = start(opener, patient());
+        let mut ws = accepted(&mut conns).await;
+        wait_live(&bot.health, 1).await;
+        assert_eq!(bot.health.disconnected_for(Instant::now()), None);
+
+        send_envelope(&mut ws, "e1", "slash_commands", json!({"do": "slow"})).await;
+        send_envelope(&mut ws, "e2", "events_api", json!({"do": "panic"})).await;
+        send_envelope(&mut ws, "e3", "events_api", json!({"do": "withhold"})).await;
+        send_envelope(&mut ws, "e4", "interactive", json!({"n": 4})).await;
+        let first = next_json(&mut ws).await.unwrap();
+        let second = next_json(&mut ws).await.unwrap();
+        // The quick one is not held up by the slow one; the panicked and withheld are not acked.
+        assert_eq!(first, json!({"envelope_id": "e4", "payload": {"n": 4}}));
+        assert_eq!(
+            second,
+            json!({"envelope_id": "e1", "payload": {"do": "slow"}})
+        );
+        send_envelope(&mut ws, "e5", "events_api", json!({"n": 5})).await;
+        assert_eq!(next_json(&mut ws).await.unwrap()["envelope_id"], "e5");
+        // Types this version does not know are acked and ignored.
+        send_envelope(&mut ws, "e6", "something_new", json!({})).await;
+        assert_eq!(
+            next_json(&mut ws).await.unwrap(),
+            json!({"envelope_id": "e6"})
+        );
+
+        bot.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), bot.task)
+            .await
+            .expect("serve stops on shutdown")
+            .unwrap();
+        assert_eq!(next_json(&mut ws).await, None, "the connection is closed");
+        assert!(bot.health.disconnected_for(Instant::now()).is_some());
+    }
+
+    #[tokio::test]
+    async fn a_disconnect_request_connects_the_new_one_before_closing_the_old() {
+        let (addr, mut conns) = fake_server().await;
+        let (opener, opened) = ScriptedOpener::new(addr, vec![]);
+        // This test reads one connection at a time: the other must not be judged silent meanwhile.
+        let bot = start(opener, patient());
+        let mut old = accepted(&mut conns).await;
+        wait_live(&bot.health, 1).await;
+
+        send_envelope(&mut old, "e1", "events_api", json!({"do": "slow"})).await;
+        let disconnect = json!({"type": "disconnect", "reason": "refresh_requested"});
+        old.send(Message::text(disconnect.to_string()))
+            .await
+            .unwrap();
+        let mut new = accepted(&mut conns).await;
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        // The envelope in flight on the old connection is acked there, then it closes.
+        assert_eq!(next_json(&mut old).await.unwrap()["envelope_id"], "e1");
+        assert_eq!(next_json(&mut old).await, None);
+
+        send_envelope(&mut new, "e2", "events_api", json!({})).await;
+        assert_eq!(next_json(&mut new).await.unwrap()["envelope_id"], "e2");
+        assert_eq!(bot.health.live_connections(), 1);
+        bot.shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn a_silent_or_closed_connection_is_replaced() {
+        let (addr, mut conns) = fake_server().await;
+        let (opener, opened) = ScriptedOpener::new(addr, vec![]);
+        let bot = start(opener, fast());
+        // Never read: pings go unanswered, as on a dead network path.
+        let silent = accepted(&mut conns).await;
+        let mut second = accepted(&mut conns).await;
+        assert_eq!(opened.load(Ordering::SeqCst), 2);
+        drop(silent);
+        // Closed by the server without a `disconnect`.
+        second.close(None).await.unwrap();
+        let mut third = accepted(&mut conns).await;
+        send_envelope(&mut third, "e1", "events_api", json!({})).await;
+        assert_eq!(next_json(&mut third).await.unwrap()["envelope_id"], "e1");
+        wait_live(&bot.health, 1).await;
+        bot.shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn refusals_and_outages_are_retried_and_health_says_down_meanwhile() {
+        let (addr, mut conns) = fake_server().await;
+        let failures = vec![
+            OpenError::Refused("invalid_auth".into()),
+            OpenError::Transient("HTTP 503".into()),
+            OpenError::Refused("token_revoked".into()),
+        ];
+        let (opener, opened) = ScriptedOpener::new(addr, failures);
+        let health = SocketHealth::default();
+        assert!(health.disconnected_for(Instant::now()).is_some());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(serve(
+            Arc::new(ScriptedHandler),
+            opener,
+            1,
+            fast(),
+            health.clone(),
+            shutdown.clone(),
+        ));
+        let _ws = accepted(&mut conns).await;
+        assert_eq!(opened.load(Ordering::SeqCst), 4);
+        wait_live(&health, 1).await;
+        assert_eq!(health.disconnected_for(Instant::now()), None);
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn the_start_check_stops_at_a_refusal_and_retries_an_outage() {
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        let (refusing, calls) = ScriptedOpener::new(
+            addr,
+            vec![OpenError::Refused("not_allowed_token_type".into())],
+        );
+        assert_eq!(
+            check_with(&refusing, Duration::from_millis(1)).await,
+            Err(AppTokenError::Refused("not_allowed_token_type".into()))
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a refusal is not retried");
+
+        let outage = vec![OpenError::Transient("HTTP 500".into()); 2];
+        let (flaky, calls) = ScriptedOpener::new(addr, outage);
+        assert_eq!(check_with(&flaky, Duration::from_millis(1)).await, Ok(()));
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+        let (down, _) =
+            ScriptedOpener::new(addr, vec![OpenError::Transient("HTTP 500".into()); 10]);
+        assert!(matches!(
+            check_with(&down, Duration::from_millis(1)).await,
+            Err(AppTokenError::Unreachable(_))
+        ));
+    }
 
     #[test]
     fn backoff_doubles_to_the_cap_and_never_exceeds_the_ceiling() {
