@@ -512,16 +512,33 @@ pub async fn serve<H: EnvelopeHandler, O: Opener>(
         shutdown,
     });
     let mut slots = tokio::task::JoinSet::new();
+    let mut slot_of = std::collections::HashMap::new();
     for slot in 1..=connections.max(1) {
-        slots.spawn(run_slot(slot, ctx.clone()));
+        let task = slots.spawn(run_slot(slot, ctx.clone()));
+        slot_of.insert(task.id(), slot);
     }
     tracing::info!(connections, "Socket Mode started");
-    while let Some(done) = slots.join_next().await {
-        if let Err(e) = done
-            && e.is_panic()
-        {
-            tracing::error!("a Socket Mode connection task panicked; the others keep serving");
+    while let Some(done) = slots.join_next_with_id().await {
+        let Err(e) = done else { continue };
+        let Some(slot) = slot_of.remove(&e.id()) else {
+            continue;
+        };
+        if !e.is_panic() || ctx.shutdown.is_cancelled() {
+            continue;
         }
+        // A bug in our connection code must not leave the bot with fewer connections, or none.
+        tracing::error!(
+            connection = slot,
+            "a Socket Mode connection task panicked; restarting it"
+        );
+        let ctx = ctx.clone();
+        let task = slots.spawn(async move {
+            let pause = ctx.tuning.backoff_base;
+            if !sleep_or_shutdown(pause, &ctx.shutdown).await {
+                run_slot(slot, ctx).await;
+            }
+        });
+        slot_of.insert(task.id(), slot);
     }
     tracing::info!("Socket Mode stopped");
 }
@@ -1098,6 +1115,39 @@ mod tests {
         assert_eq!(opened.load(Ordering::SeqCst), 4);
         wait_live(&health, 1).await;
         assert_eq!(health.disconnected_for(Instant::now()), None);
+        shutdown.cancel();
+    }
+
+    /// Panics on its first call: a bug in the connection code, not in an envelope's handler.
+    struct PanicsOnce(ScriptedOpener, std::sync::atomic::AtomicBool);
+
+    #[async_trait]
+    impl Opener for PanicsOnce {
+        async fn open(&self) -> Result<String, OpenError> {
+            if !self.1.swap(true, Ordering::SeqCst) {
+                panic!("a connection bug");
+            }
+            self.0.open().await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_task_that_panics_is_restarted() {
+        let (addr, mut conns) = fake_server().await;
+        let (opener, _) = ScriptedOpener::new(addr, vec![]);
+        let health = SocketHealth::default();
+        let shutdown = CancellationToken::new();
+        tokio::spawn(serve(
+            Arc::new(ScriptedHandler),
+            PanicsOnce(opener, Default::default()),
+            1,
+            fast(),
+            health.clone(),
+            shutdown.clone(),
+        ));
+        let mut ws = accepted(&mut conns).await;
+        send_envelope(&mut ws, "e1", "events_api", json!({})).await;
+        assert_eq!(next_json(&mut ws).await.unwrap()["envelope_id"], "e1");
         shutdown.cancel();
     }
 
