@@ -350,13 +350,18 @@ impl Ack {
     }
 
     fn frame(self, envelope_id: &str) -> Option<Message> {
-        let body = match self {
-            Self::Withhold => return None,
-            Self::Empty => json!({ "envelope_id": envelope_id }),
-            Self::Payload(payload) => json!({ "envelope_id": envelope_id, "payload": payload }),
-        };
-        Some(Message::text(body.to_string()))
+        match self {
+            Self::Withhold => None,
+            Self::Empty => Some(bare_ack(envelope_id)),
+            Self::Payload(payload) => Some(Message::text(
+                json!({ "envelope_id": envelope_id, "payload": payload }).to_string(),
+            )),
+        }
     }
+}
+
+fn bare_ack(envelope_id: &str) -> Message {
+    Message::text(json!({ "envelope_id": envelope_id }).to_string())
 }
 
 fn ephemeral(text: &str) -> Value {
@@ -774,16 +779,19 @@ async fn serve_connection<H: EnvelopeHandler, O: Opener>(
                             tracing::debug!(connection = slot, kind, "a frame without envelope_id; ignored");
                             continue;
                         };
+                        let Some(kind) = EnvelopeKind::parse(kind) else {
+                            tracing::debug!(connection = slot, kind, "an envelope type this version does not handle; acked");
+                            // A full channel drops this ack: Slack delivers it again, acked then.
+                            let _ = ack_tx.try_send(bare_ack(&envelope_id));
+                            continue;
+                        };
                         let permit = tokio::select! {
                             _ = ctx.shutdown.cancelled() => break End::Shutdown,
                             permit = in_flight.clone().acquire_owned() => permit,
                         };
                         let Ok(permit) = permit else { continue };
-                        let Some(kind) = EnvelopeKind::parse(kind) else {
-                            tracing::debug!(connection = slot, kind, "an envelope type this version does not handle; acked");
-                            let _ = ack_tx.try_send(Ack::Empty.frame(&envelope_id).expect("an empty ack is a frame"));
-                            continue;
-                        };
+                        // We did not read while every handler was busy: that was not Slack's silence.
+                        last_heard = Instant::now();
                         let payload = frame.payload.unwrap_or(Value::Null);
                         let handler = ctx.handler.clone();
                         let acks = ack_tx.clone();
