@@ -201,12 +201,12 @@ async fn sla_command(fake: &FakeSlack) -> String {
 }
 
 /// Slack drops every connection without warning, then asks for a refresh: each time the bot
-/// reconnects and events and commands still flow. Its log, at debug level for every library,
+/// reconnects and events and commands still flow. Its log, at trace level for every library,
 /// never carries a ticket URL, a token or a `response_url`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_reconnects_after_slack_drops_every_connection_and_logs_no_secret() {
     let fake = fake_with_team().await;
-    let mut bot = Bot::spawn(&fake, APP_TOKEN, "debug", FAST_NORMS);
+    let mut bot = Bot::spawn(&fake, APP_TOKEN, "trace", FAST_NORMS);
     fake.wait_socket_connections(2, Duration::from_secs(30))
         .await;
     assert!(sla_command(&fake).await.contains("Our response-time norms"));
