@@ -698,6 +698,10 @@ struct Frame {
     envelope_id: Option<String>,
     payload: Option<Value>,
     reason: Option<String>,
+    /// Above 0 when Slack delivers an envelope again (it was not acked in time).
+    #[serde(default)]
+    retry_attempt: u32,
+    retry_reason: Option<String>,
 }
 
 type Replacement<'a> = Pin<Box<dyn Future<Output = Result<Live, ConnectError>> + Send + 'a>>;
@@ -792,6 +796,14 @@ async fn serve_connection<H: EnvelopeHandler, O: Opener>(
                         let Ok(permit) = permit else { continue };
                         // We did not read while every handler was busy: that was not Slack's silence.
                         last_heard = Instant::now();
+                        if frame.retry_attempt > 0 {
+                            tracing::info!(
+                                connection = slot,
+                                retry = frame.retry_attempt,
+                                reason = frame.retry_reason.as_deref().unwrap_or(""),
+                                "Slack is retrying a delivery"
+                            );
+                        }
                         let payload = frame.payload.unwrap_or(Value::Null);
                         let handler = ctx.handler.clone();
                         let acks = ack_tx.clone();
