@@ -698,10 +698,10 @@ struct Frame {
     envelope_id: Option<String>,
     payload: Option<Value>,
     reason: Option<String>,
-    /// Above 0 when Slack delivers an envelope again (it was not acked in time).
-    #[serde(default)]
-    retry_attempt: u32,
-    retry_reason: Option<String>,
+    /// Above 0 when Slack delivers an envelope again (it was not acked in time). Optional, so
+    /// that an odd value (null) cannot make the whole envelope unreadable.
+    retry_attempt: Option<Value>,
+    retry_reason: Option<Value>,
 }
 
 type Replacement<'a> = Pin<Box<dyn Future<Output = Result<Live, ConnectError>> + Send + 'a>>;
@@ -796,13 +796,10 @@ async fn serve_connection<H: EnvelopeHandler, O: Opener>(
                         let Ok(permit) = permit else { continue };
                         // We did not read while every handler was busy: that was not Slack's silence.
                         last_heard = Instant::now();
-                        if frame.retry_attempt > 0 {
-                            tracing::info!(
-                                connection = slot,
-                                retry = frame.retry_attempt,
-                                reason = frame.retry_reason.as_deref().unwrap_or(""),
-                                "Slack is retrying a delivery"
-                            );
+                        let retry = frame.retry_attempt.as_ref().and_then(Value::as_u64).unwrap_or(0);
+                        if retry > 0 {
+                            let reason = frame.retry_reason.as_ref().and_then(Value::as_str).unwrap_or("");
+                            tracing::info!(connection = slot, retry, reason, "Slack is retrying a delivery");
                         }
                         let payload = frame.payload.unwrap_or(Value::Null);
                         let handler = ctx.handler.clone();
@@ -1050,6 +1047,11 @@ mod tests {
         );
         send_envelope(&mut ws, "e5", "events_api", json!({"n": 5})).await;
         assert_eq!(next_json(&mut ws).await.unwrap()["envelope_id"], "e5");
+        // A redelivery, even with odd retry fields, is still an envelope.
+        let retried = json!({"envelope_id": "e7", "type": "events_api", "payload": {},
+            "retry_attempt": null, "retry_reason": 3});
+        ws.send(Message::text(retried.to_string())).await.unwrap();
+        assert_eq!(next_json(&mut ws).await.unwrap()["envelope_id"], "e7");
         // Types this version does not know are acked and ignored.
         send_envelope(&mut ws, "e6", "something_new", json!({})).await;
         assert_eq!(
