@@ -18,6 +18,7 @@ use crate::engine::{Engine, INBOX_WORKER, PEOPLE_WORKER, TIMER_WORKER, Wakers};
 use crate::health::{Health, supervise};
 use crate::http::{HttpState, router};
 use crate::slack::{BotIdentity, SlackError, SlackPort, SlackWebApi, build_client};
+use crate::socket::AppTokenError;
 use crate::store::Store;
 use crate::time::{Now, system};
 
@@ -30,6 +31,10 @@ pub enum StartError {
     Bind { addr: SocketAddr, reason: String },
     #[error("Slack refused the bot token ({0}): check SLACK_BOT_TOKEN")]
     Auth(String),
+    #[error(
+        "Slack refused the app-level token ({0}): check SLACK_APP_TOKEN. It must be an app-level token (xapp-…, from your app's Basic Information page) with the connections:write scope, not the bot token (xoxb-…)"
+    )]
+    AppToken(String),
     #[error("cannot reach Slack: {0}")]
     Unreachable(String),
     #[error("cannot set up TLS: {0}")]
@@ -46,6 +51,8 @@ pub struct Application {
     client: Arc<slack_morphism::prelude::SlackHyperClient>,
     identity: BotIdentity,
     now: Now,
+    /// Socket Mode's connection state; `None` over HTTP.
+    socket_health: Option<crate::socket::SocketHealth>,
 }
 
 impl Application {
@@ -62,6 +69,18 @@ impl Application {
         ));
         let identity = who_am_i(slack.as_ref()).await?;
         tracing::info!(bot_user = %identity.user_id, team = %identity.team_id, "connected to Slack");
+        let socket_health = match &secrets.transport {
+            Transport::SocketMode { app_token } => {
+                crate::socket::check_app_token(client.clone(), app_token)
+                    .await
+                    .map_err(|e| match e {
+                        AppTokenError::Refused(code) => StartError::AppToken(code),
+                        AppTokenError::Unreachable(reason) => StartError::Unreachable(reason),
+                    })?;
+                Some(crate::socket::SocketHealth::default())
+            }
+            Transport::Http { .. } => None,
+        };
         // Offline tools (the decision log export) build permalinks from it.
         store.set_fact("team_url", &identity.team_url)?;
         let listener = TcpListener::bind(settings.listen)
@@ -84,6 +103,7 @@ impl Application {
             client,
             identity,
             now: system(),
+            socket_health,
         })
     }
 
@@ -92,10 +112,18 @@ impl Application {
         self.addr
     }
 
+    /// Socket Mode's connection state (`None` over HTTP), for `/healthz`.
+    pub fn socket_health(&self) -> Option<crate::socket::SocketHealth> {
+        self.socket_health.clone()
+    }
+
     /// Serves until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let wakers = Wakers::default();
         let health = Health::new(self.settings.health, self.now.clone());
+        if let Some(socket) = &self.socket_health {
+            health.watch_socket(socket.clone());
+        }
         let engine = Arc::new(Engine::new(
             self.store.clone(),
             self.slack.clone(),
@@ -186,10 +214,9 @@ impl Application {
                 let client = self.client.clone();
                 let connections = self.settings.socket_connections;
                 let stop = shutdown.clone();
+                let health = self.socket_health.clone().unwrap_or_default();
                 tasks.spawn(async move {
-                    if let Err(e) = crate::socket::run(d, client, &token, connections, stop).await {
-                        tracing::error!(error = %e, "Socket Mode stopped");
-                    }
+                    crate::socket::run(d, client, &token, connections, health, stop).await;
                 });
                 (None, "socket_mode")
             }

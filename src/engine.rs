@@ -608,7 +608,7 @@ impl Engine {
         for (user, cached) in users.into_iter().zip(cached) {
             match cached {
                 Some(c) if now - c.fetched_at < USER_CACHE_TTL => {
-                    out.push((user, self.from_record(&c)));
+                    out.push((user, self.person_from_record(&c)));
                 }
                 stale => to_fetch.push((user, stale)),
             }
@@ -653,7 +653,7 @@ impl Engine {
                     if let Err(e) = self.store.call(move |s| s.cache_user(&to_store)).await {
                         tracing::warn!(error = %e, "could not cache a user");
                     }
-                    self.from_record(&record)
+                    self.person_from_record(&record)
                 }
                 Some(Err(SlackError::Permanent(code))) => {
                     tracing::info!(%user, %code, "mentioned user cannot be looked up; not tracking");
@@ -666,7 +666,7 @@ impl Engine {
                         }
                         tracing::warn!(%user, error = %e, "users.info failed; starting on the cached or fallback time zone, to be corrected later");
                     }
-                    match stale.as_ref().map(|c| self.from_record(c)) {
+                    match stale.as_ref().map(|c| self.person_from_record(c)) {
                         Some(Person::NotTracked) => Person::NotTracked,
                         Some(Person::Human { tz, .. }) => Person::Guessed { tz },
                         _ => Person::Guessed {
@@ -691,7 +691,7 @@ impl Engine {
         self.wakers.people.notify_one();
     }
 
-    fn from_record(&self, u: &CachedUser) -> Person {
+    fn person_from_record(&self, u: &CachedUser) -> Person {
         if u.is_bot || u.deleted {
             return Person::NotTracked;
         }
@@ -709,7 +709,7 @@ impl Engine {
     /// within Slack's 3 seconds. Unknown people are `Guessed` on the fallback zone.
     pub(crate) fn cached_person(&self, user: &str) -> Person {
         match self.store.cached_user(user) {
-            Ok(Some(c)) => self.from_record(&c),
+            Ok(Some(c)) => self.person_from_record(&c),
             _ => Person::Guessed {
                 tz: self.settings.fallback_timezone,
             },
@@ -783,7 +783,7 @@ impl Engine {
         };
         let person = found
             .as_ref()
-            .map_or(Person::NotTracked, |c| self.from_record(c));
+            .map_or(Person::NotTracked, |c| self.person_from_record(c));
         let written = self.store.write(|tx| {
             if let Some(record) = &found {
                 tx.cache_user(record)?;

@@ -35,14 +35,13 @@ struct Worker {
     restarts: u32,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct State {
     workers: BTreeMap<&'static str, Worker>,
     /// Why delivery is paused (a workspace-wide refusal), if it is.
     delivery_paused: Option<String>,
-    /// When Socket Mode last lost its last connection; `None` while connected (or in HTTP mode).
-    socket_down_since: Option<DateTime<Utc>>,
-    socket_mode: bool,
+    /// Socket Mode's connections (`None` in HTTP mode).
+    socket: Option<crate::socket::SocketHealth>,
 }
 
 /// Thresholds for calling the bot unhealthy.
@@ -145,17 +144,9 @@ impl Health {
         self.with(|s| s.delivery_paused = reason);
     }
 
-    /// Socket Mode's connection state: `connected` false starts the down clock (once).
-    pub fn set_socket_connected(&self, connected: bool) {
-        let now = (self.now)();
-        self.with(|s| {
-            s.socket_mode = true;
-            if connected {
-                s.socket_down_since = None;
-            } else if s.socket_down_since.is_none() {
-                s.socket_down_since = Some(now);
-            }
-        });
+    /// Socket Mode's connections, reported from now on.
+    pub fn watch_socket(&self, socket: crate::socket::SocketHealth) {
+        self.with(|s| s.socket = Some(socket));
     }
 
     /// The verdict and a JSON report of every worker.
@@ -163,8 +154,6 @@ impl Health {
         let now = (self.now)();
         let stuck_after =
             chrono::Duration::from_std(self.limits.stuck_after).unwrap_or(chrono::Duration::MAX);
-        let socket_after = chrono::Duration::from_std(self.limits.socket_down_after)
-            .unwrap_or(chrono::Duration::MAX);
         self.with(|s| {
             let mut verdict = Verdict::Ok;
             let mut workers = serde_json::Map::new();
@@ -196,18 +185,22 @@ impl Health {
                     }),
                 );
             }
-            let socket = if s.socket_mode {
-                match s.socket_down_since {
-                    None => json!({ "state": "connected" }),
-                    Some(since) => {
-                        if now - since > socket_after {
-                            verdict = Verdict::Unhealthy;
-                        }
-                        json!({ "state": "disconnected", "since": since.to_rfc3339() })
+            let socket = match &s.socket {
+                None => Value::Null,
+                Some(socket) => {
+                    let at = tokio::time::Instant::now();
+                    let down = socket.disconnected_for(at);
+                    if down.is_some_and(|d| d > self.limits.socket_down_after) {
+                        verdict = Verdict::Unhealthy;
                     }
+                    let mut status = serde_json::to_value(socket.status(at)).unwrap_or_default();
+                    status["state"] = json!(if down.is_some() {
+                        "disconnected"
+                    } else {
+                        "connected"
+                    });
+                    status
                 }
-            } else {
-                Value::Null
             };
             if let Some(reason) = &s.delivery_paused
                 && verdict == Verdict::Ok
@@ -319,24 +312,31 @@ mod tests {
     }
 
     #[test]
-    fn paused_delivery_is_degraded_and_a_long_socket_outage_unhealthy() {
-        let (at, now) = clock(Utc::now());
+    fn paused_delivery_is_degraded() {
+        let (_, now) = clock(Utc::now());
         let health = Health::new(HealthLimits::default(), now);
         health.set_delivery_paused(Some("invalid_auth".into()));
         let (verdict, report) = health.report();
         assert_eq!(verdict, Verdict::Degraded);
         assert_eq!(report["delivery"]["why"], "invalid_auth");
         health.set_delivery_paused(None);
-        health.set_socket_connected(false);
-        assert_eq!(
-            health.report().0,
-            Verdict::Ok,
-            "a short outage is a reconnect"
-        );
-        *at.lock().unwrap() += chrono::Duration::seconds(121);
-        assert_eq!(health.report().0, Verdict::Unhealthy);
-        health.set_socket_connected(true);
         assert_eq!(health.report().0, Verdict::Ok);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_socket_mode_outage_is_unhealthy() {
+        let health = Health::new(HealthLimits::default(), crate::time::system());
+        let socket = crate::socket::SocketHealth::new(tokio::time::Instant::now());
+        health.watch_socket(socket);
+        let (verdict, report) = health.report();
+        assert_eq!(
+            verdict,
+            Verdict::Ok,
+            "a short outage is a reconnect: {report}"
+        );
+        assert_eq!(report["socket_mode"]["state"], "disconnected");
+        tokio::time::advance(Duration::from_secs(121)).await;
+        assert_eq!(health.report().0, Verdict::Unhealthy);
     }
 
     #[tokio::test]

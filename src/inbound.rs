@@ -65,7 +65,7 @@ impl Inbound {
 }
 
 /// A slash command, from either transport.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Command {
     pub command: String,
     pub text: String,
@@ -73,6 +73,21 @@ pub struct Command {
     pub channel_id: String,
     pub trigger_id: String,
     pub response_url: String,
+}
+
+/// `response_url` lets anyone post into the channel for 30 minutes, and `trigger_id` opens a
+/// modal: neither may reach a log line through `{:?}`.
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Command")
+            .field("command", &self.command)
+            .field("text", &self.text)
+            .field("user_id", &self.user_id)
+            .field("channel_id", &self.channel_id)
+            .field("trigger_id", &"[redacted]")
+            .field("response_url", &"[redacted]")
+            .finish()
+    }
 }
 
 impl From<SlackCommandEvent> for Command {
@@ -180,6 +195,27 @@ fn from_message(m: &SlackMessageEvent) -> Option<Inbound> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_prints_without_its_response_url_or_trigger_id() {
+        let command = Command {
+            command: "/rfc".into(),
+            text: "help".into(),
+            user_id: "U1".into(),
+            channel_id: "C1".into(),
+            trigger_id: "123.456.secret-trigger".into(),
+            response_url: "https://hooks.slack.com/commands/T1/2/secret-hook".into(),
+        };
+        let printed = format!("{command:?}");
+        assert!(
+            printed.contains("/rfc") && printed.contains("U1"),
+            "{printed}"
+        );
+        assert!(
+            !printed.contains("secret") && !printed.contains("hooks.slack.com"),
+            "{printed}"
+        );
+    }
     use std::path::PathBuf;
 
     /// Real payloads from `../shared/slack/events/`, read in place.

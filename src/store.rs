@@ -1023,7 +1023,7 @@ impl Tx<'_> {
                 let mut found = Vec::new();
                 for entry in table.iter()? {
                     let (k, v) = entry?;
-                    let Ok(other) = from_json::<OutboxItem>(|| String::new(), v.value()) else {
+                    let Ok(other) = from_json::<OutboxItem>(String::new, v.value()) else {
                         continue;
                     };
                     if other.message.destination.parent_tag() == Some(parent.as_str()) {

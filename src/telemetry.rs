@@ -7,6 +7,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+const NO_TICKETS: &str = "tungstenite=info";
+
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init(format: LogFormat, level: &str) {
     let filter = std::env::var("RUST_LOG")
@@ -16,7 +18,11 @@ pub fn init(format: LogFormat, level: &str) {
         .unwrap_or_else(|| {
             EnvFilter::try_new(format!("warn,asyncbot={level}"))
                 .unwrap_or_else(|_| EnvFilter::new("warn,asyncbot=info"))
-        });
+        })
+        // tungstenite traces the handshake request (its URL carries the Socket Mode ticket, a
+        // credential) and every frame (commands carry a `response_url`): never let those lines
+        // through, whatever RUST_LOG asks for.
+        .add_directive(NO_TICKETS.parse().expect("a valid directive"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())

@@ -436,3 +436,73 @@ async fn an_answer_and_a_standup_off_given_while_the_summary_asks_slack_are_kept
         .await;
     assert!(status.contains("turned off"), "still off: {status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_answers_503_while_socket_mode_stays_disconnected() {
+    let fake = fake_with_team().await;
+    let config = format!("{FAST_NORMS}\n[health]\nsocket_down_after = \"1s\"\n");
+    let app = TestApp::start(&fake, Mode::SocketMode, &config).await;
+    assert_eq!(app.health().await["socket_mode"]["state"], "connected");
+    // Slack drops every connection and cannot hand out new ones for a while.
+    fake.fail_next("apps.connections.open", vec![Failure::ServerError; 200]);
+    fake.socket_drop_all();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = app
+            .http
+            .get(format!("{}/healthz", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        if status == 503 {
+            assert_eq!(body["socket_mode"]["state"], "disconnected", "{body}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never unhealthy: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_command_envelope_runs_once_over_socket_mode() {
+    let fake = fake_with_team().await;
+    let app = TestApp::start(&fake, Mode::SocketMode, FAST_NORMS).await;
+    for user in ["UALICE", "UBOB"] {
+        let (_, _) = app.command(&fake, "/standup", "help", user, CHANNEL).await;
+    }
+    let payload = json!({
+        "command": "/rfc",
+        "text": "Once only approver: <@UBOB>",
+        "user_id": "UALICE",
+        "channel_id": CHANNEL,
+        "team_id": "T0FAKE",
+        "response_url": fake.response_url("once"),
+        "trigger_id": "777.777.once",
+    });
+    let first = fake
+        .socket_send("slash_commands", payload.clone(), Duration::from_secs(5))
+        .await;
+    let again = fake
+        .socket_send("slash_commands", payload, Duration::from_secs(5))
+        .await;
+    assert!(
+        first["payload"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("RFC-1")),
+        "{first}"
+    );
+    assert!(
+        !again.to_string().contains("RFC-2"),
+        "the redelivery is acked, not run: {again}"
+    );
+    fake.wait_for("chat.postMessage", 1, Duration::from_secs(5))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rfc_posts = posts(&fake)
+        .iter()
+        .filter(|c| c.text().contains("Once only"))
+        .count();
+    assert_eq!(rfc_posts, 1, "{}", fake.describe_calls());
+}

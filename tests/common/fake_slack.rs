@@ -717,6 +717,13 @@ impl FakeSlack {
         }
     }
 
+    /// Closes every live connection without a `disconnect` message first, as a network fault
+    /// or a restart on Slack's side would. The client is expected to notice and reconnect.
+    pub fn socket_drop_all(&self) {
+        // Dropping a connection's sender ends its writer, which closes the WebSocket.
+        self.shared.lock().ws_conns.clear();
+    }
+
     /// How many WebSocket connections have been accepted (and sent `hello`) in total.
     pub fn socket_connections(&self) -> usize {
         self.shared.lock().ws_total
