@@ -421,11 +421,15 @@ impl Store {
         })
     }
 
-    /// The earliest pending timer due after `now`.
+    /// The earliest pending timer not before `now`'s millisecond. Timers are kept at
+    /// millisecond precision while entities record their due times to the nanosecond, so one in
+    /// `now`'s own millisecond may not have been due yet when it was looked at: it is included
+    /// (at worst the worker looks again within a millisecond). Earlier ones are those that were
+    /// due and deliberately skipped (a failing timer waiting for its retry).
     pub fn next_timer_due_after(&self, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
         self.read(|rx| {
             let table = rx.txn.open_table(TIMERS)?;
-            let mut after = table.range((ms(now).saturating_add(1), "")..)?;
+            let mut after = table.range((ms(now), "")..)?;
             Ok(after.next().transpose()?.map(|(k, _)| from_ms(k.value().0)))
         })
     }
@@ -1306,6 +1310,26 @@ mod tests {
         assert_eq!(ev, event());
         assert!(s.pending_outbox(10).unwrap().is_empty());
         assert_eq!(s.outbox_len().unwrap(), 0);
+    }
+
+    #[test]
+    fn a_timer_in_the_current_millisecond_is_still_ahead() {
+        let (_dir, s) = store();
+        let at: DateTime<Utc> = "2026-11-22T03:51:49.011883469Z".parse().unwrap();
+        s.write(|tx| {
+            tx.txn.open_table(TIMERS)?.insert((ms(at), "sla:150"), ())?;
+            tx.txn
+                .open_table(TIMERS)?
+                .insert((ms(at) - 5, "sla:149"), ())?;
+            Ok(())
+        })
+        .unwrap();
+        // Looked at half a millisecond before it is due, within its millisecond: the timer is
+        // not due yet (its request says .011883) but must still be the next wake-up.
+        let now: DateTime<Utc> = "2026-11-22T03:51:49.011500Z".parse().unwrap();
+        assert_eq!(s.next_timer_due_after(now).unwrap(), Some(from_ms(ms(at))));
+        let later: DateTime<Utc> = "2026-11-22T03:51:49.012000Z".parse().unwrap();
+        assert_eq!(s.next_timer_due_after(later).unwrap(), None);
     }
 
     #[test]
