@@ -188,7 +188,8 @@ async fn sla_command(fake: &FakeSlack) -> String {
         "channel_id": "CENG", "channel_name": "eng", "user_id": "UBOB", "user_name": "bob",
         "command": "/sla", "text": "", "api_app_id": "A0FAKE",
         "response_url": "https://hooks.slack.com/commands/T0FAKE/1/abc",
-        "trigger_id": "123.456.abc",
+        // A new action each time: a repeated trigger is a replay, acked and not run again.
+        "trigger_id": format!("{}.trigger", new_event_id()),
     });
     let ack = fake
         .socket_send("slash_commands", payload, Duration::from_secs(10))
