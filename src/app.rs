@@ -119,87 +119,23 @@ impl Application {
 
     /// Serves until `shutdown` is cancelled.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let wakers = Wakers::default();
-        let health = Health::new(self.settings.health, self.now.clone());
-        if let Some(socket) = &self.socket_health {
-            health.watch_socket(socket.clone());
-        }
-        let engine = Arc::new(Engine::new(
+        let core = Core::start(
             self.store.clone(),
             self.slack.clone(),
             self.settings.clone(),
             self.identity.clone(),
             self.now.clone(),
-            wakers.clone(),
-            health.clone(),
-        ));
-        let dispatcher = Arc::new(Dispatcher {
-            engine: engine.clone(),
-        });
-
-        engine.seed_standups()?;
-        let mut tasks = tokio::task::JoinSet::new();
-        // Every worker is supervised: one that stops (a panic its per-item containment did not
-        // catch) is restarted with a backoff, and /healthz says so meanwhile.
-        {
-            let (e, stop) = (engine.clone(), shutdown.clone());
-            tasks.spawn(supervise(
-                INBOX_WORKER,
-                health.clone(),
-                shutdown.clone(),
-                move || e.clone().run_inbox(stop.clone()),
-            ));
-        }
-        {
-            let (e, stop) = (engine.clone(), shutdown.clone());
-            tasks.spawn(supervise(
-                TIMER_WORKER,
-                health.clone(),
-                shutdown.clone(),
-                move || e.clone().run_timers(stop.clone()),
-            ));
-        }
-        {
-            let (e, stop) = (engine.clone(), shutdown.clone());
-            tasks.spawn(supervise(
-                PEOPLE_WORKER,
-                health.clone(),
-                shutdown.clone(),
-                move || e.clone().run_people(stop.clone()),
-            ));
-        }
-        {
-            let (store, slack, settings, now, wakers, h, stop) = (
-                self.store.clone(),
-                self.slack.clone(),
-                self.settings.clone(),
-                self.now.clone(),
-                wakers.clone(),
-                health.clone(),
-                shutdown.clone(),
-            );
-            tasks.spawn(supervise(
-                crate::delivery::WORKER,
-                health.clone(),
-                shutdown.clone(),
-                move || {
-                    Delivery::new(
-                        store.clone(),
-                        slack.clone(),
-                        settings.clone(),
-                        now.clone(),
-                        wakers.clone(),
-                        h.clone(),
-                    )
-                    .run(stop.clone())
-                },
-            ));
-        }
-        tasks.spawn(prune_periodically(
-            self.store.clone(),
-            self.now.clone(),
             shutdown.clone(),
-        ));
+        )?;
+        if let Some(socket) = &self.socket_health {
+            core.health.watch_socket(socket.clone());
+        }
+        let Core {
+            dispatcher,
+            health,
+            mut tasks,
+            ..
+        } = core;
 
         let (verifier, transport) = match &self.secrets.transport {
             Transport::Http { signing_secret } => (
@@ -269,6 +205,109 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The bot without its transports: the engine's workers (inbox, timers, people), delivery and
+/// the pruning, all supervised, and the dispatcher that takes what Slack sends. The caller
+/// brings the clock and the Slack port: the real ones in `serve`, a virtual clock and the
+/// in-memory Slack in `simulate` and in tests.
+pub struct Core {
+    pub dispatcher: Arc<Dispatcher>,
+    pub engine: Arc<Engine>,
+    pub health: Health,
+    /// The workers; they stop when the `shutdown` given to [`Core::start`] is cancelled.
+    pub tasks: tokio::task::JoinSet<()>,
+}
+
+impl Core {
+    pub fn start(
+        store: Store,
+        slack: Arc<dyn SlackPort>,
+        settings: Arc<Settings>,
+        identity: BotIdentity,
+        now: Now,
+        shutdown: CancellationToken,
+    ) -> Result<Core, StartError> {
+        let wakers = Wakers::default();
+        let health = Health::new(settings.health, now.clone());
+        let engine = Arc::new(Engine::new(
+            store.clone(),
+            slack.clone(),
+            settings.clone(),
+            identity,
+            now.clone(),
+            wakers.clone(),
+            health.clone(),
+        ));
+        let dispatcher = Arc::new(Dispatcher {
+            engine: engine.clone(),
+        });
+        engine.seed_standups()?;
+        let mut tasks = tokio::task::JoinSet::new();
+        // Every worker is supervised: one that stops (a panic its per-item containment did not
+        // catch) is restarted with a backoff, and /healthz says so meanwhile.
+        {
+            let (e, stop) = (engine.clone(), shutdown.clone());
+            tasks.spawn(supervise(
+                INBOX_WORKER,
+                health.clone(),
+                shutdown.clone(),
+                move || e.clone().run_inbox(stop.clone()),
+            ));
+        }
+        {
+            let (e, stop) = (engine.clone(), shutdown.clone());
+            tasks.spawn(supervise(
+                TIMER_WORKER,
+                health.clone(),
+                shutdown.clone(),
+                move || e.clone().run_timers(stop.clone()),
+            ));
+        }
+        {
+            let (e, stop) = (engine.clone(), shutdown.clone());
+            tasks.spawn(supervise(
+                PEOPLE_WORKER,
+                health.clone(),
+                shutdown.clone(),
+                move || e.clone().run_people(stop.clone()),
+            ));
+        }
+        {
+            let (store, slack, settings, now, wakers, h, stop) = (
+                store.clone(),
+                slack.clone(),
+                settings.clone(),
+                now.clone(),
+                wakers.clone(),
+                health.clone(),
+                shutdown.clone(),
+            );
+            tasks.spawn(supervise(
+                crate::delivery::WORKER,
+                health.clone(),
+                shutdown.clone(),
+                move || {
+                    Delivery::new(
+                        store.clone(),
+                        slack.clone(),
+                        settings.clone(),
+                        now.clone(),
+                        wakers.clone(),
+                        h.clone(),
+                    )
+                    .run(stop.clone())
+                },
+            ));
+        }
+        tasks.spawn(prune_periodically(store, now, shutdown));
+        Ok(Core {
+            dispatcher,
+            engine,
+            health,
+            tasks,
+        })
+    }
+}
+
 /// `auth.test`, retried while Slack is unreachable; a refused token stops the start.
 async fn who_am_i(slack: &dyn SlackPort) -> Result<BotIdentity, StartError> {
     let mut wait = Duration::from_millis(500);
@@ -276,7 +315,9 @@ async fn who_am_i(slack: &dyn SlackPort) -> Result<BotIdentity, StartError> {
     loop {
         match slack.auth_test().await {
             Ok(identity) => return Ok(identity),
-            Err(SlackError::Permanent(code)) => return Err(StartError::Auth(code)),
+            Err(SlackError::Permanent(code) | SlackError::Workspace(code)) => {
+                return Err(StartError::Auth(code));
+            }
             Err(e) if attempts >= 5 => return Err(StartError::Unreachable(e.to_string())),
             Err(e) => {
                 tracing::warn!(error = %e, "auth.test failed; retrying");

@@ -55,6 +55,8 @@ pub struct Delivery {
     next_allowed: HashMap<String, DateTime<Utc>>,
     /// Set while the workspace refuses the bot: nothing is sent before `until`.
     paused: Option<Pause>,
+    /// When the current pass started.
+    pass_started: DateTime<Utc>,
 }
 
 /// Sends one message; shared by the concurrent sends of a pass.
@@ -72,6 +74,8 @@ struct Pause {
     until: DateTime<Utc>,
     wait: Duration,
     code: String,
+    /// When this pause was decided: several refusals in one pass double the wait once.
+    set_at: DateTime<Utc>,
 }
 
 /// What became of one attempt.
@@ -120,6 +124,7 @@ impl Delivery {
             health,
             next_allowed: HashMap::new(),
             paused: None,
+            pass_started: DateTime::<Utc>::MIN_UTC,
         }
     }
 
@@ -153,6 +158,7 @@ impl Delivery {
         {
             return Ok(Some(pause.until));
         }
+        self.pass_started = now;
         let items = self.store.call(|s| s.pending_outbox(SCAN)).await?;
         let mut blocked: HashSet<String> = HashSet::new();
         let mut batch: Vec<OutboxItem> = Vec::new();
@@ -236,7 +242,9 @@ impl Delivery {
         let now = (self.now)();
         let interval = chrono::Duration::from_std(self.settings.delivery.per_channel_interval)
             .unwrap_or(chrono::Duration::seconds(1));
-        if !matches!(outcome, Outcome::Pause(_))
+        // Only an answer from Slack about the message itself shows the credentials work again
+        // (not a quiet-hours wait, a panic, or a wait for another message).
+        if matches!(outcome, Outcome::Sent(_) | Outcome::Drop(_))
             && let Some(pause) = self.paused.take()
         {
             tracing::info!(was = %pause.code, "Slack accepts the bot's credentials again; delivery resumed");
@@ -280,10 +288,11 @@ impl Delivery {
                 self.wakers.delivery.notify_one();
             }
             Outcome::Pause(code) => {
-                let wait = self
-                    .paused
-                    .as_ref()
-                    .map_or(Duration::from_secs(1), |p| (p.wait * 2).min(MAX_PAUSE));
+                let wait = match &self.paused {
+                    None => Duration::from_secs(1),
+                    Some(p) if p.set_at >= self.pass_started => p.wait,
+                    Some(p) => (p.wait * 2).min(MAX_PAUSE),
+                };
                 if self.paused.is_none() {
                     tracing::error!(
                         %code,
@@ -299,19 +308,22 @@ impl Delivery {
                     until: now + chrono::Duration::from_std(wait).unwrap_or_default(),
                     wait,
                     code,
+                    set_at: now,
                 });
-                // The message itself is fine: it keeps its place and its attempt count.
-                item.maybe_sent = false;
+                // The message itself is fine: it keeps its place, its attempt count, and its
+                // mark if an earlier attempt may have posted it (this one did not).
                 self.store.call(move |s| s.outbox_retry(&item)).await?;
             }
             Outcome::Later(at) => {
                 tracing::info!(outbox_id = item.id, %at, "outside the recipient's working time; the message waits");
+                // Not attempted: an earlier attempt's mark, if any, stays.
                 item.not_before = at;
-                item.maybe_sent = false;
                 self.store.call(move |s| s.outbox_retry(&item)).await?;
             }
             Outcome::Panicked(panic) => {
                 item.attempts += 1;
+                // It may have panicked after Slack took the post.
+                item.maybe_sent |= item.message.destination.is_post();
                 if item.attempts >= MAX_PANICS {
                     self.set_aside(item, &panic).await?;
                 } else {
@@ -327,8 +339,10 @@ impl Delivery {
                 why,
             } => {
                 item.attempts += 1;
-                item.maybe_sent = maybe_sent;
-                let age = (now - item.created_at).to_std().unwrap_or_default();
+                // Once in doubt, in doubt until a look-up settles it.
+                item.maybe_sent |= maybe_sent;
+                let failing_since = *item.first_failed_at.get_or_insert(now);
+                let age = (now - failing_since).to_std().unwrap_or_default();
                 if age >= self.settings.delivery.give_up_after {
                     return self.set_aside(item, &why).await;
                 }

@@ -655,7 +655,7 @@ impl Engine {
                     }
                     self.person_from_record(&record)
                 }
-                Some(Err(SlackError::Permanent(code))) => {
+                Some(Err(SlackError::Permanent(code))) if is_not_a_person(&code) => {
                     tracing::info!(%user, %code, "mentioned user cannot be looked up; not tracking");
                     Person::NotTracked
                 }
@@ -778,7 +778,7 @@ impl Engine {
                 deleted: profile.deleted,
                 fetched_at: now,
             }),
-            Err(SlackError::Permanent(_)) => None,
+            Err(SlackError::Permanent(code)) if is_not_a_person(&code) => None,
             Err(e) => return Err(e),
         };
         let person = found
@@ -849,6 +849,10 @@ impl Engine {
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let now = (self.now)();
         let due = self.store.call(move |s| s.due_timers(now)).await?;
+        // A failing timer that is no longer due (its request was answered, its standup moved)
+        // is forgotten: its retry time must not keep waking the worker.
+        let due_names: std::collections::HashSet<String> = due.iter().map(TimerKey::name).collect();
+        failures.retain(|name, _| due_names.contains(name));
         let mut sent = false;
         for key in due {
             let name = key.name();
@@ -1021,6 +1025,15 @@ fn home_view(text: &str) -> serde_json::Value {
         "Commands: `/sla`, `/rfc help`, `/decisions`, `/standup help`."}]}),
     );
     serde_json::json!({"type": "home", "blocks": blocks})
+}
+
+/// `users.info` answers that mean the id is not a person the bot can track. Any other refusal
+/// (a proxy's 404, an unknown code) is a failed lookup, tried again later.
+fn is_not_a_person(code: &str) -> bool {
+    matches!(
+        code,
+        "user_not_found" | "user_not_visible" | "users_not_found"
+    )
 }
 
 /// ✅ on an RFC counts as a contributor's response.

@@ -19,6 +19,7 @@ pub mod format;
 pub mod health;
 pub mod http;
 pub mod inbound;
+pub mod memory_slack;
 pub mod outbox;
 #[cfg(test)]
 mod parser_props;

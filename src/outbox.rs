@@ -127,4 +127,9 @@ pub struct OutboxItem {
     /// the post's metadata, so it is posted once.
     #[serde(default)]
     pub maybe_sent: bool,
+    /// When Slack first failed it transiently (5xx, timeout, 429). A message is given up on a
+    /// day after that, not a day after it was queued: time spent waiting for working hours or
+    /// for a revoked token to be fixed does not count.
+    #[serde(default)]
+    pub first_failed_at: Option<DateTime<Utc>>,
 }

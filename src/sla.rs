@@ -493,7 +493,8 @@ impl SlaRequest {
                      so the next similar question is answered there. {link}",
                     link = self.link_to_message(ctx, "The request"),
                 ),
-            ),
+            )
+            .tagged(format!("sla:{}:call", self.id)),
         }
     }
 }

@@ -124,6 +124,10 @@ impl SlackError {
             SlackClientError::HttpError(e) => {
                 SlackError::Permanent(format!("HTTP {}", e.status_code))
             }
+            // Its text can quote the whole answer (message texts, a ticket URL): never logged.
+            SlackClientError::ProtocolError(_) => {
+                SlackError::Transient("an answer from Slack that could not be read".into())
+            }
             other => SlackError::Transient(other.to_string()),
         }
     }

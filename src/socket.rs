@@ -205,7 +205,11 @@ impl OpenError {
             }
             SlackClientError::HttpError(e) => Self::Transient(format!("HTTP {}", e.status_code)),
             SlackClientError::RateLimitError(_) => Self::Transient("rate limited".into()),
-            // Network and protocol errors; their text names no token (tokens travel in a header).
+            // An unreadable answer's text can quote the whole answer, ticket URL included.
+            SlackClientError::ProtocolError(_) => {
+                Self::Transient("an answer from Slack that could not be read".into())
+            }
+            // Network errors; their text names no token (tokens travel in a header).
             other => Self::Transient(other.to_string()),
         }
     }
@@ -805,7 +809,6 @@ async fn serve_connection<H: EnvelopeHandler, O: Opener>(
                         let handler = ctx.handler.clone();
                         let acks = ack_tx.clone();
                         tokio::spawn(async move {
-                            let _permit = permit;
                             let ack = match AssertUnwindSafe(handler.handle(kind, payload)).catch_unwind().await {
                                 Ok(ack) => ack,
                                 Err(_) => {
@@ -813,6 +816,10 @@ async fn serve_connection<H: EnvelopeHandler, O: Opener>(
                                     Ack::after_panic(kind)
                                 }
                             };
+                            // The slot is free once the work is done, before the ack is queued:
+                            // a read loop waiting for a slot must never wait on an ack queue that
+                            // only it drains.
+                            drop(permit);
                             if let Some(frame) = ack.frame(&envelope_id) {
                                 // The connection may be gone; an un-acked envelope is redelivered.
                                 let _ = acks.send(frame).await;

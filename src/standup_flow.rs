@@ -202,8 +202,18 @@ impl Engine {
         let members = match self.slack.channel_members(channel).await {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(%channel, error = %e, "conversations.members failed; nobody is reminded");
-                return roster;
+                // The members the standup saw last time stand in: a reminder or a summary is
+                // not silently emptied by one failed call.
+                return match self.cached_roster(channel, at) {
+                    Ok(cached) => {
+                        tracing::warn!(%channel, error = %e, "conversations.members failed; using the members seen last time");
+                        cached
+                    }
+                    Err(_) => {
+                        tracing::warn!(%channel, error = %e, "conversations.members failed and no members are known yet; nobody is reminded");
+                        roster
+                    }
+                };
             }
         };
         let members: Vec<String> = members

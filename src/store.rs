@@ -581,13 +581,16 @@ impl Store {
                     tx.push_inbound(&event)?;
                 }
                 DeadKind::Message => {
-                    let item: OutboxItem =
+                    let mut item: OutboxItem =
                         serde_json::from_value(letter.payload).map_err(corrupt)?;
-                    let new_id = tx.enqueue(item.message, now)?;
-                    if item.maybe_sent {
-                        // Keep the old id's search: it may have been posted under it.
-                        tracing::info!(old = item.id, new = new_id, "re-queued a message");
-                    }
+                    // Back under its own id, with its `maybe_sent` mark: if it was posted after
+                    // all, the look-up by metadata finds it instead of posting it twice.
+                    item.attempts = 0;
+                    item.first_failed_at = None;
+                    item.not_before = now;
+                    tx.txn
+                        .open_table(OUTBOX)?
+                        .insert(item.id, to_json(&item).as_slice())?;
                 }
                 DeadKind::Timer => {
                     let key = letter.payload.as_str().unwrap_or(&letter.key).to_owned();
@@ -1080,6 +1083,7 @@ impl Tx<'_> {
             not_before: now,
             attempts: 0,
             maybe_sent: false,
+            first_failed_at: None,
         };
         self.txn
             .open_table(OUTBOX)?
@@ -1137,6 +1141,26 @@ impl Tx<'_> {
             } else {
                 by_recipient.remove(request.recipient.as_str(), request.id)?;
                 by_author.remove(request.author.as_str(), request.id)?;
+            }
+        }
+        if was_open && !request.is_open() {
+            // Answered or cancelled: a nudge still queued (waiting for working hours, or for
+            // a revoked token to be fixed) would nag someone who already replied.
+            let prefix = format!("sla:{}:", request.id);
+            let mut outbox = self.txn.open_table(OUTBOX)?;
+            let stale = outbox.extract_if(|_, v| {
+                from_json::<OutboxItem>(String::new, v)
+                    .ok()
+                    .and_then(|item| item.message.tag)
+                    .is_some_and(|tag| tag.starts_with(&prefix))
+            })?;
+            let removed = stale.count();
+            if removed > 0 {
+                tracing::info!(
+                    request = request.id,
+                    removed,
+                    "the request closed; its queued nudges were withdrawn"
+                );
             }
         }
         self.txn

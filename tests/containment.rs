@@ -25,6 +25,8 @@ use asyncbot::time::Now;
 #[derive(Default)]
 struct PanickySlack {
     posts: Mutex<Vec<(String, String)>>,
+    /// Outbox ids posted to `CFLAKY` (whose first answer is lost).
+    flaky_ids: Mutex<Vec<u64>>,
 }
 
 #[async_trait]
@@ -55,11 +57,24 @@ impl SlackPort for PanickySlack {
         _thread_ts: Option<&str>,
         text: &str,
         _blocks: Option<&Value>,
-        _outbox_id: u64,
+        outbox_id: u64,
     ) -> Result<String, SlackError> {
         assert_ne!(channel, "CPANIC", "a bug that panics on this message");
         if channel == "CDOWN" {
             return Err(SlackError::Transient("HTTP 503".into()));
+        }
+        if channel == "CRATE" {
+            return Err(SlackError::RateLimited { retry_after: None });
+        }
+        if channel == "CFLAKY" {
+            // Slack takes the post, but the first answer never arrives.
+            let mut posts = self.posts.lock().unwrap();
+            posts.push((channel.into(), text.into()));
+            self.flaky_ids.lock().unwrap().push(outbox_id);
+            if posts.iter().filter(|(c, _)| c == "CFLAKY").count() == 1 {
+                return Err(SlackError::Transient("no answer within 10s".into()));
+            }
+            return Ok(format!("1700000000.{:06}", posts.len()));
         }
         let mut posts = self.posts.lock().unwrap();
         posts.push((channel.into(), text.into()));
@@ -69,10 +84,11 @@ impl SlackPort for PanickySlack {
         &self,
         _channel: &str,
         _thread_ts: Option<&str>,
-        _outbox_id: u64,
+        outbox_id: u64,
         _oldest: DateTime<Utc>,
     ) -> Result<Option<String>, SlackError> {
-        Ok(None)
+        let posted = self.flaky_ids.lock().unwrap().contains(&outbox_id);
+        Ok(posted.then(|| "1700000000.000001".to_owned()))
     }
     async fn update_message(
         &self,
@@ -424,5 +440,132 @@ async fn a_nudge_that_falls_due_at_night_waits_for_the_recipients_morning() {
         rig.posted_to("CENG"),
         2,
         "delivered at the start of Dave's day"
+    );
+}
+
+#[tokio::test]
+async fn a_failing_timer_that_goes_away_does_not_keep_the_worker_awake() {
+    let rig = Rig::new();
+    let settings = asyncbot::config::load(None, &[]).unwrap();
+    let now = rig.now();
+    let mut schedule = settings
+        .standup
+        .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
+    let date = now.date_naive();
+    let mut day = asyncbot::standup::StandupDay::new(&schedule, date, now);
+    day.remind_at = now;
+    day.summary_at = now;
+    schedule.open_day = Some(date);
+    schedule.next_due = Some(now);
+    rig.store
+        .write(|tx| {
+            tx.put_standup_day(&day)?;
+            tx.put_standup_schedule(&schedule)
+        })
+        .unwrap();
+    let mut failures = HashMap::new();
+    rig.engine.fire_due(&mut failures).await.unwrap();
+    // Its timer goes away before the retry (the standup was moved, the request answered).
+    rig.store
+        .write(|tx| tx.drop_timers_named("standup:CPANIC"))
+        .unwrap();
+    rig.advance(5);
+    for _ in 0..3 {
+        let next = rig.engine.fire_due(&mut failures).await.unwrap();
+        assert!(
+            next.is_none_or(|at| at > rig.now()),
+            "the next wake-up {next:?} is in the past: the worker would spin"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_post_in_doubt_stays_in_doubt_across_a_quiet_hours_wait() {
+    let rig = Rig::with_hours("09:00", "17:00");
+    rig.enqueue(to_channel("CFLAKY", "nudge").in_working_time_of("UDAVE", chrono_tz::UTC));
+    let mut delivery = rig.delivery();
+    delivery.pass().await.unwrap(); // 10:00: posted, but the answer is lost
+    rig.advance(7 * 3600 + 60); // 17:01: the retry falls after hours
+    delivery.pass().await.unwrap();
+    rig.advance(16 * 3600); // the next morning
+    for _ in 0..3 {
+        delivery.pass().await.unwrap();
+        rig.advance(2);
+    }
+    assert_eq!(
+        rig.posted_to("CFLAKY"),
+        1,
+        "found by its metadata, not posted twice"
+    );
+    assert_eq!(rig.store.outbox_len().unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_message_that_waited_a_day_is_not_set_aside_on_its_first_429() {
+    let rig = Rig::new();
+    rig.enqueue(to_channel("CRATE", "after a long pause"));
+    rig.advance(25 * 3600);
+    let mut delivery = rig.delivery();
+    delivery.pass().await.unwrap();
+    assert!(
+        rig.store.dead_letters().unwrap().is_empty(),
+        "the day counts from the first failure, not from when it was queued"
+    );
+    assert_eq!(rig.store.outbox_len().unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_queued_nudge_is_withdrawn_when_the_request_is_answered() {
+    let rig = Rig::with_hours("09:00", "17:00");
+    // 10:00 UTC: the request's nudge is due at 10:00:01, but Dave is in Los Angeles (02:00).
+    rig.store
+        .write(|tx| {
+            tx.cache_user(&asyncbot::store::CachedUser {
+                id: "UDAVE".into(),
+                name: Some("Dave".into()),
+                tz: Some("America/Los_Angeles".into()),
+                is_bot: false,
+                deleted: false,
+                fetched_at: rig.now(),
+            })
+        })
+        .unwrap();
+    rig.mention("Ev1", "1.1", "UDAVE");
+    let mut inbox = HashMap::new();
+    while rig.engine.process_next(&mut inbox).await.unwrap().is_some() {}
+    let open = rig
+        .store
+        .read(|rx| rx.open_requests_for_recipient("UDAVE"))
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    // Queue the nudge as if the step had been taken (a timer fired just before the night).
+    let mut request = open[0].clone();
+    request.steps_taken = 0;
+    rig.enqueue(
+        to_channel("CENG", "<@UDAVE>, a request waits")
+            .tagged(format!("sla:{}:nudge", request.id))
+            .in_working_time_of("UDAVE", chrono_tz::America::Los_Angeles),
+    );
+    assert_eq!(rig.store.outbox_len().unwrap(), 1);
+    // Dave answers in the thread before his morning.
+    rig.store
+        .accept_event(
+            Some("Ev2"),
+            &Inbound::MessagePosted {
+                channel: "CENG".into(),
+                channel_type: Some("channel".into()),
+                user: "UDAVE".into(),
+                ts: "1.2".into(),
+                thread_ts: Some("1.1".into()),
+                text: "on it".into(),
+            },
+            rig.now(),
+        )
+        .unwrap();
+    while rig.engine.process_next(&mut inbox).await.unwrap().is_some() {}
+    assert_eq!(
+        rig.store.outbox_len().unwrap(),
+        0,
+        "nobody is nudged about a request they answered"
     );
 }

@@ -1,0 +1,316 @@
+//! An in-memory Slack: a [`SlackPort`] that records every message the bot sends and answers
+//! lookups from a directory it is given. It backs `asyncbot simulate` and in-process tests: the
+//! real engine, store and delivery run against it on a virtual clock, with no network.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use crate::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
+use crate::time::Now;
+
+/// One thing the bot did in Slack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// When (on the clock the port was given).
+    pub at: DateTime<Utc>,
+    pub kind: SentKind,
+    /// The conversation: a channel id, or the DM/group DM id the port handed out.
+    pub channel: String,
+    /// For a post: its `ts`; for an edit: the `ts` it replaced.
+    pub ts: String,
+    pub thread_ts: Option<String>,
+    /// For an ephemeral note: who sees it.
+    pub only_for: Option<String>,
+    pub text: String,
+    pub outbox_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentKind {
+    Post,
+    Edit,
+    Ephemeral,
+    /// A command's answer through its `response_url` (`channel` holds the URL's id).
+    Response,
+}
+
+/// A person in the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    /// IANA zone.
+    pub tz: String,
+    pub is_bot: bool,
+}
+
+#[derive(Default)]
+struct State {
+    people: BTreeMap<String, Person>,
+    members: HashMap<String, Vec<String>>,
+    /// Group and direct conversations handed out, by their id: who is in them.
+    conversations: BTreeMap<String, Vec<String>>,
+    sent: Vec<Sent>,
+    last_ts_micros: i64,
+}
+
+/// The in-memory Slack. Cheap to clone; clones share what was sent.
+#[derive(Clone)]
+pub struct MemorySlack {
+    state: Arc<Mutex<State>>,
+    now: Now,
+    identity: BotIdentity,
+}
+
+impl MemorySlack {
+    pub fn new(now: Now) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State::default())),
+            now,
+            identity: BotIdentity {
+                user_id: "UASYNCBOT".into(),
+                team_id: "TSIMULATED".into(),
+                team_url: "https://simulated.slack.com/".into(),
+            },
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut State) -> T) -> T {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut guard)
+    }
+
+    pub fn identity(&self) -> BotIdentity {
+        self.identity.clone()
+    }
+
+    pub fn add_person(&self, id: &str, name: &str, tz: &str) {
+        self.with(|s| {
+            s.people.insert(
+                id.to_owned(),
+                Person {
+                    name: name.to_owned(),
+                    tz: tz.to_owned(),
+                    is_bot: false,
+                },
+            )
+        });
+    }
+
+    pub fn person(&self, id: &str) -> Option<Person> {
+        self.with(|s| s.people.get(id).cloned())
+    }
+
+    pub fn set_members(&self, channel: &str, members: &[String]) {
+        self.with(|s| s.members.insert(channel.to_owned(), members.to_vec()));
+    }
+
+    /// Everything sent so far, in order.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.with(|s| s.sent.clone())
+    }
+
+    /// The people in a conversation the port handed out (a DM or group DM).
+    pub fn conversation_members(&self, id: &str) -> Option<Vec<String>> {
+        self.with(|s| s.conversations.get(id).cloned())
+    }
+
+    /// A fresh `ts`, strictly increasing, from the clock.
+    fn next_ts(&self, s: &mut State) -> String {
+        let micros = (self.now)().timestamp_micros().max(s.last_ts_micros + 1);
+        s.last_ts_micros = micros;
+        format!(
+            "{}.{:06}",
+            micros.div_euclid(1_000_000),
+            micros.rem_euclid(1_000_000)
+        )
+    }
+
+    fn record(&self, mut sent: Sent) -> String {
+        self.with(|s| {
+            if sent.ts.is_empty() {
+                sent.ts = self.next_ts(s);
+            }
+            let ts = sent.ts.clone();
+            s.sent.push(sent);
+            ts
+        })
+    }
+}
+
+#[async_trait]
+impl SlackPort for MemorySlack {
+    async fn auth_test(&self) -> Result<BotIdentity, SlackError> {
+        Ok(self.identity.clone())
+    }
+
+    async fn user_info(&self, user: &str) -> Result<UserProfile, SlackError> {
+        match self.person(user) {
+            Some(p) => Ok(UserProfile {
+                id: user.to_owned(),
+                name: Some(p.name),
+                tz: Some(p.tz),
+                is_bot: p.is_bot,
+                deleted: false,
+            }),
+            None if user == self.identity.user_id => Ok(UserProfile {
+                id: user.to_owned(),
+                name: Some("asyncbot".into()),
+                tz: None,
+                is_bot: true,
+                deleted: false,
+            }),
+            None => Err(SlackError::Permanent("user_not_found".into())),
+        }
+    }
+
+    async fn open_conversation(&self, users: &[String]) -> Result<String, SlackError> {
+        let id = match users {
+            [one] => format!("D{one}"),
+            many => format!("G{}", many.join("")),
+        };
+        self.with(|s| s.conversations.insert(id.clone(), users.to_vec()));
+        Ok(id)
+    }
+
+    async fn post_message(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        text: &str,
+        _blocks: Option<&Value>,
+        outbox_id: u64,
+    ) -> Result<String, SlackError> {
+        Ok(self.record(Sent {
+            at: (self.now)(),
+            kind: SentKind::Post,
+            channel: channel.to_owned(),
+            ts: String::new(),
+            thread_ts: thread_ts.map(str::to_owned),
+            only_for: None,
+            text: text.to_owned(),
+            outbox_id: Some(outbox_id),
+        }))
+    }
+
+    async fn find_posted(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        outbox_id: u64,
+        _oldest: DateTime<Utc>,
+    ) -> Result<Option<String>, SlackError> {
+        Ok(self.with(|s| {
+            s.sent
+                .iter()
+                .find(|m| {
+                    m.kind == SentKind::Post
+                        && m.channel == channel
+                        && m.thread_ts.as_deref() == thread_ts
+                        && m.outbox_id == Some(outbox_id)
+                })
+                .map(|m| m.ts.clone())
+        }))
+    }
+
+    async fn update_message(
+        &self,
+        channel: &str,
+        ts: &str,
+        text: &str,
+        _blocks: Option<&Value>,
+    ) -> Result<(), SlackError> {
+        self.record(Sent {
+            at: (self.now)(),
+            kind: SentKind::Edit,
+            channel: channel.to_owned(),
+            ts: ts.to_owned(),
+            thread_ts: None,
+            only_for: None,
+            text: text.to_owned(),
+            outbox_id: None,
+        });
+        Ok(())
+    }
+
+    async fn post_ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<(), SlackError> {
+        self.record(Sent {
+            at: (self.now)(),
+            kind: SentKind::Ephemeral,
+            channel: channel.to_owned(),
+            ts: String::new(),
+            thread_ts: None,
+            only_for: Some(user.to_owned()),
+            text: text.to_owned(),
+            outbox_id: None,
+        });
+        Ok(())
+    }
+
+    async fn open_view(&self, _trigger_id: &str, _view: &Value) -> Result<(), SlackError> {
+        Ok(())
+    }
+
+    async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError> {
+        Ok(self.with(|s| s.members.get(channel).cloned().unwrap_or_default()))
+    }
+
+    async fn publish_home(&self, _user: &str, _view: &Value) -> Result<(), SlackError> {
+        Ok(())
+    }
+
+    async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError> {
+        self.record(Sent {
+            at: (self.now)(),
+            kind: SentKind::Response,
+            channel: response_url.to_owned(),
+            ts: String::new(),
+            thread_ts: None,
+            only_for: None,
+            text: text.to_owned(),
+            outbox_id: None,
+        });
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn it_records_posts_hands_out_conversations_and_finds_posts_by_outbox_id() {
+        let slack = MemorySlack::new(crate::time::system());
+        slack.add_person("UANA", "Ana", "Europe/Berlin");
+        assert_eq!(
+            slack.user_info("UANA").await.unwrap().tz.as_deref(),
+            Some("Europe/Berlin")
+        );
+        assert!(matches!(
+            slack.user_info("UNOBODY").await,
+            Err(SlackError::Permanent(_))
+        ));
+        let dm = slack.open_conversation(&["UANA".into()]).await.unwrap();
+        let ts = slack.post_message(&dm, None, "hi", None, 7).await.unwrap();
+        let again = slack.post_message(&dm, None, "hi", None, 8).await.unwrap();
+        assert!(again > ts, "timestamps increase");
+        assert_eq!(
+            slack.find_posted(&dm, None, 7, Utc::now()).await.unwrap(),
+            Some(ts)
+        );
+        assert_eq!(
+            slack.find_posted(&dm, None, 9, Utc::now()).await.unwrap(),
+            None
+        );
+        assert_eq!(slack.conversation_members(&dm), Some(vec!["UANA".into()]));
+        assert_eq!(slack.sent().len(), 2);
+    }
+}
