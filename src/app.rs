@@ -226,9 +226,23 @@ impl Core {
         now: Now,
         shutdown: CancellationToken,
     ) -> Result<Core, StartError> {
+        Self::start_with(store, slack, settings, identity, now, shutdown, None)
+    }
+
+    /// As [`Core::start`]; `idle_recheck` overrides how often idle workers look again on their
+    /// own (see [`Engine::idle_recheck`]).
+    pub fn start_with(
+        store: Store,
+        slack: Arc<dyn SlackPort>,
+        settings: Arc<Settings>,
+        identity: BotIdentity,
+        now: Now,
+        shutdown: CancellationToken,
+        idle_recheck: Option<std::time::Duration>,
+    ) -> Result<Core, StartError> {
         let wakers = Wakers::default();
         let health = Health::new(settings.health, now.clone());
-        let engine = Arc::new(Engine::new(
+        let mut engine = Engine::new(
             store.clone(),
             slack.clone(),
             settings.clone(),
@@ -236,7 +250,11 @@ impl Core {
             now.clone(),
             wakers.clone(),
             health.clone(),
-        ));
+        );
+        if let Some(every) = idle_recheck {
+            engine.idle_recheck = every;
+        }
+        let engine = Arc::new(engine);
         let dispatcher = Arc::new(Dispatcher {
             engine: engine.clone(),
         });

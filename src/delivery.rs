@@ -233,7 +233,7 @@ impl Delivery {
     }
 
     fn is_quiet_wait(&self, item: &OutboxItem) -> bool {
-        item.attempts == 0 && item.message.quiet_for.is_some()
+        item.attempts == 0 && !item.message.quiet_for.is_empty()
     }
 
     /// Stores what became of `item`.
@@ -395,10 +395,9 @@ impl Sender {
     async fn send(&self, item: &OutboxItem) -> Outcome {
         let now = (self.now)();
         let msg = &item.message;
-        if let Some(quiet) = &msg.quiet_for
-            && !self.settings.calendar.is_working_time(now, quiet.tz)
+        if let Some(at) = shared_working_time(&self.settings.calendar, &msg.quiet_for, now)
+            && at > now
         {
-            let at = self.settings.calendar.next_working_time(now, quiet.tz);
             return Outcome::Later(at);
         }
         let (channel, thread_ts) = match &msg.destination {
@@ -562,6 +561,42 @@ impl Sender {
     }
 }
 
+/// The first moment from `now` that is working time for everyone in `people` (`None` if there
+/// is nobody to wait for). When their working times never meet (within two weeks), the first
+/// person's (the one the message asks something of) decides alone.
+pub fn shared_working_time(
+    calendar: &crate::calendar::BusinessCalendar,
+    people: &[crate::outbox::QuietFor],
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let first = people.first()?;
+    let mut at = now;
+    for _ in 0..64 {
+        let next = people
+            .iter()
+            .map(|p| calendar.next_working_time(at, p.tz))
+            .max()
+            .unwrap_or(at);
+        if people.iter().all(|p| calendar.is_working_time(next, p.tz)) {
+            return Some(next);
+        }
+        if next - now > chrono::Duration::days(14) {
+            break;
+        }
+        // Someone's working time ended before the others' began: try from that moment.
+        at = next;
+        if let Some(gap) = people
+            .iter()
+            .filter(|p| !calendar.is_working_time(next, p.tz))
+            .map(|p| calendar.next_working_time(next, p.tz))
+            .min()
+        {
+            at = gap.max(next);
+        }
+    }
+    Some(calendar.next_working_time(now, first.tz))
+}
+
 /// 1 s, 2 s, 4 s … up to `max`, with up to 25 % jitter (derived from `salt`, so it is
 /// deterministic per message and spreads messages apart).
 pub fn backoff(attempts: u32, max: Duration, salt: u64) -> Duration {
@@ -574,6 +609,51 @@ pub fn backoff(attempts: u32, max: Duration, salt: u64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_waits_for_a_moment_that_is_working_time_for_both() {
+        use crate::calendar::{BusinessCalendar, WorkingHours};
+        use crate::outbox::QuietFor;
+        let calendar = BusinessCalendar::new(
+            vec![
+                chrono::Weekday::Mon,
+                chrono::Weekday::Tue,
+                chrono::Weekday::Wed,
+                chrono::Weekday::Thu,
+                chrono::Weekday::Fri,
+            ],
+            WorkingHours::parse("09:00", "18:00").unwrap(),
+            Vec::new(),
+        )
+        .unwrap();
+        let people = [
+            QuietFor {
+                user: "UANA".into(),
+                tz: chrono_tz::Europe::Berlin,
+            },
+            QuietFor {
+                user: "UBEN".into(),
+                tz: chrono_tz::America::New_York,
+            },
+        ];
+        // Thu 08:00 UTC: 09:00 in Berlin, 03:00 in New York. Both work from 14:00 UTC.
+        let now: DateTime<Utc> = "2026-11-26T08:00:00Z".parse().unwrap();
+        let at = shared_working_time(&calendar, &people, now).unwrap();
+        assert_eq!(at, "2026-11-26T14:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        // Already a shared moment: now.
+        assert_eq!(shared_working_time(&calendar, &people, at), Some(at));
+        // Berlin and Sydney never share a working hour: the recipient (first) decides.
+        let apart = [
+            people[0].clone(),
+            QuietFor {
+                user: "UZOE".into(),
+                tz: chrono_tz::Australia::Sydney,
+            },
+        ];
+        let at = shared_working_time(&calendar, &apart, now).unwrap();
+        assert!(calendar.is_working_time(at, chrono_tz::Europe::Berlin));
+        assert!(shared_working_time(&calendar, &[], now).is_none());
+    }
 
     #[test]
     fn backoff_doubles_and_stays_under_the_cap() {

@@ -70,6 +70,10 @@ pub struct Engine {
     slow_until: AtomicI64,
     /// Bounds the App Home publishes running beside the event loop.
     home_publishes: Arc<Semaphore>,
+    /// How often an idle worker looks again on its own (a safety net: wake-ups are by notify or
+    /// by the next due time). A minute in `serve`, robust to wall-clock jumps; an hour in a
+    /// simulation, where the virtual clock does not jump and every wake-up costs time.
+    pub idle_recheck: Duration,
 }
 
 /// Who a message asks something of.
@@ -113,6 +117,7 @@ impl Engine {
             health,
             slow_until: AtomicI64::new(0),
             home_publishes: Arc::new(Semaphore::new(HOME_PUBLISHES)),
+            idle_recheck: Duration::from_secs(60),
         }
     }
 
@@ -179,7 +184,7 @@ impl Engine {
                 _ = self.wakers.inbox.notified() => {}
                 // A safety net only: `notify_one` keeps a permit for work that arrived between
                 // the check and the wait, so nothing is missed; this bounds the cost of a bug.
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = tokio::time::sleep(self.idle_recheck) => {}
             }
         }
     }
@@ -755,7 +760,7 @@ impl Engine {
             } else {
                 wait = Duration::from_secs(1);
                 if pending.is_empty() {
-                    Duration::from_secs(60)
+                    self.idle_recheck
                 } else {
                     Duration::ZERO
                 }
@@ -831,8 +836,8 @@ impl Engine {
             let sleep = next
                 .map(|at| (at - (self.now)()).to_std().unwrap_or(Duration::ZERO))
                 .unwrap_or(Duration::from_secs(3600))
-                // Re-check at least every minute: cheap, and robust to clock jumps.
-                .min(Duration::from_secs(60));
+                // Re-check at least this often: cheap, and robust to wall-clock jumps.
+                .min(self.idle_recheck);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wakers.timers.notified() => {}
@@ -944,7 +949,16 @@ impl Engine {
                             tx.put_request(&request)?;
                             return Ok(false);
                         }
-                        let messages = request.take_due_step(now, &self.ladder());
+                        let mut messages = request.take_due_step(now, &self.ladder());
+                        // A call is for both: it waits for a moment that is working time for the
+                        // asker too (when their zone is known).
+                        if let Some(tz) = tx.user_tz(&request.author)? {
+                            for m in &mut messages {
+                                if matches!(m.destination, crate::outbox::Destination::GroupMessage { .. }) {
+                                    *m = m.clone().in_working_time_of(request.author.clone(), tz);
+                                }
+                            }
+                        }
                         let any = !messages.is_empty();
                         for m in messages {
                             tracing::info!(

@@ -26,6 +26,7 @@ mod parser_props;
 pub mod rfc;
 pub mod rfc_command;
 pub mod rfc_flow;
+pub mod simulate;
 pub mod sla;
 pub mod slack;
 pub mod socket;

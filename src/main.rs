@@ -36,6 +36,30 @@ enum Command {
         #[command(subcommand)]
         action: DecisionsAction,
     },
+    /// See a week of the bot in seconds, with no Slack: the real engine on a virtual clock against
+    /// an in-memory Slack, driven by a scenario of people and traffic. Prints every message the
+    /// bot sent (who got it, in their local time) and a report.
+    Simulate {
+        /// A scenario file (see `config/scenario.toml`, the built-in one, for the format).
+        #[arg(long, value_name = "FILE")]
+        scenario: Option<PathBuf>,
+        /// A TOML file layered over the built-in defaults, as for `serve`.
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Runs the same scenario under this configuration too, and prints both reports side by side.
+        #[arg(long, value_name = "OTHER.toml")]
+        compare: Option<PathBuf>,
+        /// The first day (YYYY-MM-DD) instead of the scenario's; late March or October crosses a
+        /// daylight-saving change.
+        #[arg(long, value_name = "DATE")]
+        start: Option<chrono::NaiveDate>,
+        /// Prints the transcript and the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Only the report, no transcript.
+        #[arg(long)]
+        quiet: bool,
+    },
     /// Work set aside after failing repeatedly (events, timers, messages). Run while the bot is
     /// stopped: list them, put one back to work once its cause is fixed, or discard it.
     DeadLetters {
@@ -115,6 +139,14 @@ fn main() -> ExitCode {
         },
         Command::Decisions { action } => decisions(action, &env),
         Command::DeadLetters { action } => dead_letters(action, &env),
+        Command::Simulate {
+            scenario,
+            config,
+            compare,
+            start,
+            json,
+            quiet,
+        } => simulate(scenario, config, compare, start, json, quiet),
         Command::Serve { config } => {
             let settings = match asyncbot::config::load(config.as_deref(), &env) {
                 Ok(s) => s,
@@ -141,6 +173,75 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+fn simulate(
+    scenario: Option<PathBuf>,
+    config: Option<PathBuf>,
+    compare: Option<PathBuf>,
+    start: Option<chrono::NaiveDate>,
+    json: bool,
+    quiet: bool,
+) -> ExitCode {
+    use asyncbot::simulate;
+    let text = match &scenario {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => return fail(&format!("cannot read the scenario {}: {e}", path.display())),
+        },
+        None => simulate::BUILT_IN.to_owned(),
+    };
+    let scenario = match simulate::Scenario::parse(&text, start) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let run_with = |config: Option<&std::path::Path>| {
+        simulate::settings(config).and_then(|settings| simulate::run(&scenario, settings))
+    };
+    let first = match run_with(config.as_deref()) {
+        Ok(run) => run,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let Some(other) = compare else {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&first).unwrap_or_default()
+            );
+        } else {
+            if !quiet {
+                println!("{}", simulate::print_transcript(&first));
+            }
+            print!("{}", simulate::print_report(&first.report));
+        }
+        return ExitCode::SUCCESS;
+    };
+    let second = match run_with(Some(&other)) {
+        Ok(run) => run,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let name = |p: &Option<PathBuf>| {
+        p.as_ref()
+            .map_or_else(|| "defaults".to_owned(), |p| p.display().to_string())
+    };
+    if json {
+        let both = serde_json::json!({ name(&config): first, other.display().to_string(): second });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&both).unwrap_or_default()
+        );
+    } else {
+        print!(
+            "{}",
+            simulate::print_comparison(
+                &name(&config),
+                &first.report,
+                &other.display().to_string(),
+                &second.report
+            )
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// Opens the store of the configuration at `config`, for an offline tool.

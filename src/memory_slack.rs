@@ -184,11 +184,14 @@ impl SlackPort for MemorySlack {
         _blocks: Option<&Value>,
         outbox_id: u64,
     ) -> Result<String, SlackError> {
+        // The `ts` comes from the moment and the outbox id, not from the order of concurrent
+        // sends: the same run gives the same timestamps (and permalinks).
+        let at = (self.now)();
         Ok(self.record(Sent {
-            at: (self.now)(),
+            at,
             kind: SentKind::Post,
             channel: channel.to_owned(),
-            ts: String::new(),
+            ts: format!("{}.{:06}", at.timestamp(), outbox_id % 1_000_000),
             thread_ts: thread_ts.map(str::to_owned),
             only_for: None,
             text: text.to_owned(),

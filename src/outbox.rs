@@ -69,10 +69,11 @@ pub struct OutgoingMessage {
     /// reactions to it): `rfc:12`, `sla:7:nudge`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tag: Option<String>,
-    /// The person this message asks something of: it is only delivered inside their working
-    /// time, checked when it goes out (it may have been due while the bot was down or behind).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quiet_for: Option<QuietFor>,
+    /// The people this message asks something of: it is only delivered when it is working time
+    /// for all of them, checked when it goes out (it may have been due while the bot was down
+    /// or behind).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub quiet_for: Vec<QuietFor>,
 }
 
 /// Whose working time gates a message, and their time zone.
@@ -89,16 +90,16 @@ impl OutgoingMessage {
             text: text.into(),
             blocks: None,
             tag: None,
-            quiet_for: None,
+            quiet_for: Vec::new(),
         }
     }
 
-    /// Delivered only inside `user`'s working time (in `tz`).
+    /// Delivered only inside `user`'s working time (in `tz`), and that of anyone added before.
     pub fn in_working_time_of(mut self, user: impl Into<String>, tz: chrono_tz::Tz) -> Self {
-        self.quiet_for = Some(QuietFor {
-            user: user.into(),
-            tz,
-        });
+        let user = user.into();
+        if !self.quiet_for.iter().any(|q| q.user == user) {
+            self.quiet_for.push(QuietFor { user, tz });
+        }
         self
     }
 

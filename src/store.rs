@@ -169,6 +169,9 @@ pub enum Accepted {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// False for a scratch store (`asyncbot simulate`): commits skip the fsync, since nothing
+    /// has to survive the process.
+    durable: bool,
 }
 
 fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
@@ -250,8 +253,19 @@ impl Store {
                 reason: other.to_string(),
             },
         })?;
-        let store = Store { db: Arc::new(db) };
+        let store = Store {
+            db: Arc::new(db),
+            durable: true,
+        };
         store.create_tables()?;
+        Ok(store)
+    }
+
+    /// A store whose commits are not made durable (no fsync): for a simulation, thrown away
+    /// at the end.
+    pub fn open_scratch(path: &Path) -> Result<Self> {
+        let mut store = Self::open(path)?;
+        store.durable = false;
         Ok(store)
     }
 
@@ -297,7 +311,11 @@ impl Store {
 
     /// One write transaction: `f` reads and writes through [`Tx`]; all of it commits or none.
     pub fn write<T>(&self, f: impl FnOnce(&mut Tx<'_>) -> Result<T>) -> Result<T> {
-        let txn = self.db.begin_write()?;
+        let mut txn = self.db.begin_write()?;
+        if !self.durable {
+            txn.set_durability(redb::Durability::None)
+                .map_err(|e| StoreError::Task(e.to_string()))?;
+        }
         let result = {
             let mut tx = Tx { txn: &txn };
             f(&mut tx)?
@@ -826,6 +844,18 @@ pub trait Reads {
         }
     }
 
+    /// Every request (open and recently closed), oldest first.
+    fn all_requests(&self) -> Result<Vec<SlaRequest>> {
+        let table = self.table(REQUESTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let id = k.value();
+            out.push(from_json(|| format!("sla_requests/{id}"), v.value())?);
+        }
+        Ok(out)
+    }
+
     /// Every RFC, oldest first.
     fn all_rfcs(&self) -> Result<Vec<Rfc>> {
         let table = self.table(RFCS)?;
@@ -901,6 +931,12 @@ pub trait Reads {
         let table = self.table(FACTS)?;
         let found = table.get(key)?;
         Ok(found.map(|v| v.value().to_owned()))
+    }
+
+    /// A person's time zone from the `users.info` cache.
+    fn user_tz(&self, user: &str) -> Result<Option<chrono_tz::Tz>> {
+        let cached: Option<CachedUser> = get_json(&self.table(USERS)?, "users", user)?;
+        Ok(cached.and_then(|u| u.tz).and_then(|tz| tz.parse().ok()))
     }
 
     /// A person's name from the `users.info` cache.

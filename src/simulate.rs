@@ -1,0 +1,1101 @@
+//! `asyncbot simulate`: the real engine (dispatch, store, timers, delivery) run on a virtual
+//! clock against the in-memory Slack, driven by a scenario of people and traffic: a week of the
+//! bot in seconds, with no Slack workspace. It prints a transcript of every message the bot sent
+//! and a report (what each person received per day, messages outside working time, how requests,
+//! RFCs and standups went), and can compare two configurations on the same scenario.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::app::Core;
+use crate::config::Settings;
+use crate::inbound::{Command, Inbound};
+use crate::memory_slack::{MemorySlack, Sent, SentKind};
+use crate::sla::{RequestState, Tier, mentioned_users};
+use crate::store::{Reads, Store};
+
+/// The built-in scenario: a week of a 12-person team across five time zones.
+pub const BUILT_IN: &str = include_str!("../config/scenario.toml");
+
+/// What can go wrong before a simulation runs.
+#[derive(Debug, thiserror::Error)]
+pub enum SimulateError {
+    #[error("the scenario is not valid TOML: {0}")]
+    Toml(String),
+    #[error("scenario {what}: {why}")]
+    Invalid { what: String, why: String },
+    #[error("cannot set up the simulation: {0}")]
+    Setup(String),
+}
+
+fn invalid(what: impl Into<String>, why: impl Into<String>) -> SimulateError {
+    SimulateError::Invalid {
+        what: what.into(),
+        why: why.into(),
+    }
+}
+
+// ---- the scenario file ------------------------------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    /// The first day, `YYYY-MM-DD` (the run starts at its midnight UTC).
+    start: String,
+    days: u32,
+    people: Vec<RawPerson>,
+    #[serde(default)]
+    channels: Vec<RawChannel>,
+    #[serde(default)]
+    requests: Vec<RawRequest>,
+    #[serde(default)]
+    away: Vec<RawAway>,
+    #[serde(default)]
+    rfcs: Vec<RawRfc>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPerson {
+    id: String,
+    name: String,
+    tz: String,
+    /// Answers each standup prompt this long after it; absent: never answers.
+    standup_after: Option<String>,
+    /// Days (0 = the first) whose standup answer names a blocker.
+    #[serde(default)]
+    blocker_on: Vec<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawChannel {
+    id: String,
+    members: Vec<String>,
+    /// `"HH:MM Zone/Name"`: a weekday standup, set at the start by `standup_by`.
+    standup: Option<String>,
+    standup_by: Option<String>,
+    /// Days (0 = the first) the channel skips its standup (a local holiday).
+    #[serde(default)]
+    skip: Vec<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRequest {
+    day: u32,
+    /// `HH:MM` in the author's time zone.
+    at: String,
+    from: String,
+    to: Vec<String>,
+    channel: String,
+    text: String,
+    /// Each recipient answers in the thread this long after; absent: nobody answers.
+    reply_after: Option<String>,
+    /// Each recipient reacts :eyes: this long after.
+    react_after: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAway {
+    who: String,
+    from: u32,
+    to: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRfc {
+    day: u32,
+    at: String,
+    driver: String,
+    channel: String,
+    title: String,
+    approver: String,
+    #[serde(default)]
+    contributors: Vec<String>,
+    #[serde(default)]
+    informed: Vec<String>,
+    window: Option<String>,
+    /// Contributor → how long after the RFC opens they comment in its thread.
+    #[serde(default)]
+    comments: BTreeMap<String, String>,
+    /// The approver decides this long after the window closes; absent: never.
+    decide_after: Option<String>,
+    #[serde(default = "default_verdict")]
+    verdict: String,
+}
+
+fn default_verdict() -> String {
+    "accept".into()
+}
+
+/// A person of the scenario.
+#[derive(Debug, Clone)]
+struct Person {
+    id: String,
+    name: String,
+    tz: Tz,
+}
+
+/// One thing a person does, at a moment.
+#[derive(Debug, Clone)]
+enum Action {
+    Message {
+        user: String,
+        channel: String,
+        ts: String,
+        thread_ts: Option<String>,
+        text: String,
+    },
+    React {
+        user: String,
+        channel: String,
+        ts: String,
+    },
+    Command {
+        user: String,
+        channel: String,
+        command: String,
+        text: String,
+    },
+    /// Answers the standup prompt posted in `channel` in the last hours, if there is one.
+    StandupAnswer {
+        user: String,
+        channel: String,
+        blocker: bool,
+    },
+    /// Comments in the thread of the RFC titled `title` in `channel`.
+    RfcComment {
+        user: String,
+        channel: String,
+        title: String,
+    },
+}
+
+/// A parsed scenario: the people and everything they do, in time order.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub start: DateTime<Utc>,
+    pub days: u32,
+    people: Vec<Person>,
+    members: Vec<(String, Vec<String>)>,
+    actions: Vec<(DateTime<Utc>, Action)>,
+    /// RFC number → when its window was asked to close (for "decided in window").
+    rfc_titles: Vec<String>,
+}
+
+fn duration(what: &str, s: &str) -> Result<chrono::Duration, SimulateError> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| invalid(what, format!("{s:?} is not a duration ({e})")))?;
+    chrono::Duration::from_std(d).map_err(|_| invalid(what, "too long"))
+}
+
+impl Scenario {
+    /// Parses a scenario; `start` overrides the file's first day.
+    pub fn parse(text: &str, start: Option<NaiveDate>) -> Result<Scenario, SimulateError> {
+        let raw: RawScenario =
+            toml::from_str(text).map_err(|e| SimulateError::Toml(e.to_string()))?;
+        let first = match start {
+            Some(d) => d,
+            None => raw.start.parse::<NaiveDate>().map_err(|_| {
+                invalid(
+                    "start",
+                    format!("{:?} is not a date (YYYY-MM-DD)", raw.start),
+                )
+            })?,
+        };
+        if raw.days == 0 || raw.days > 62 {
+            return Err(invalid("days", "must be between 1 and 62"));
+        }
+        let start = Utc.from_utc_datetime(&first.and_time(NaiveTime::MIN));
+        let mut people = Vec::new();
+        for (i, p) in raw.people.iter().enumerate() {
+            let tz: Tz = p.tz.parse().map_err(|_| {
+                invalid(
+                    format!("people[{i}].tz"),
+                    format!("{:?} is not a time zone", p.tz),
+                )
+            })?;
+            people.push(Person {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                tz,
+            });
+        }
+        let tz_of = |who: &str, what: String| -> Result<Tz, SimulateError> {
+            people
+                .iter()
+                .find(|p| p.id == who)
+                .map(|p| p.tz)
+                .ok_or_else(|| invalid(what, format!("{who:?} is not one of the people")))
+        };
+        let local =
+            |day: u32, at: &str, tz: Tz, what: String| -> Result<DateTime<Utc>, SimulateError> {
+                let time = NaiveTime::parse_from_str(at, "%H:%M")
+                    .map_err(|_| invalid(&what, format!("{at:?} is not HH:MM")))?;
+                let date = first + chrono::Duration::days(i64::from(day));
+                Ok(crate::calendar::local_to_utc(tz, date, time))
+            };
+        let mut actions: Vec<(DateTime<Utc>, Action)> = Vec::new();
+        let mut ts_counter = 0u64;
+        let mut new_ts = |at: DateTime<Utc>| {
+            ts_counter += 1;
+            format!("{}.{:06}", at.timestamp(), ts_counter)
+        };
+
+        let mut members = Vec::new();
+        for (i, c) in raw.channels.iter().enumerate() {
+            for m in &c.members {
+                tz_of(m, format!("channels[{i}].members"))?;
+            }
+            members.push((c.id.clone(), c.members.clone()));
+            if let Some(standup) = &c.standup {
+                let by = c
+                    .standup_by
+                    .clone()
+                    .or_else(|| c.members.first().cloned())
+                    .ok_or_else(|| {
+                        invalid(format!("channels[{i}].standup_by"), "who sets the standup?")
+                    })?;
+                let (time, zone) = standup.split_once(' ').ok_or_else(|| {
+                    invalid(
+                        format!("channels[{i}].standup"),
+                        "write it as \"09:30 Europe/Berlin\"",
+                    )
+                })?;
+                let zone_tz: Tz = zone.parse().map_err(|_| {
+                    invalid(
+                        format!("channels[{i}].standup"),
+                        format!("{zone:?} is not a time zone"),
+                    )
+                })?;
+                actions.push((
+                    start,
+                    Action::Command {
+                        user: by.clone(),
+                        channel: c.id.clone(),
+                        command: "/standup".into(),
+                        text: format!("at {time} {zone} weekdays"),
+                    },
+                ));
+                for day in &c.skip {
+                    let date = first + chrono::Duration::days(i64::from(*day));
+                    actions.push((
+                        start,
+                        Action::Command {
+                            user: by.clone(),
+                            channel: c.id.clone(),
+                            command: "/standup".into(),
+                            text: format!("skip {date}"),
+                        },
+                    ));
+                }
+                // Everyone who answers does so this long after each weekday's prompt.
+                let prompt_time = NaiveTime::parse_from_str(time, "%H:%M").map_err(|_| {
+                    invalid(
+                        format!("channels[{i}].standup"),
+                        format!("{time:?} is not HH:MM"),
+                    )
+                })?;
+                for day in 0..raw.days {
+                    let date = first + chrono::Duration::days(i64::from(day));
+                    if date.weekday().number_from_monday() > 5 {
+                        continue;
+                    }
+                    let prompt = crate::calendar::local_to_utc(zone_tz, date, prompt_time);
+                    for (j, p) in raw.people.iter().enumerate() {
+                        let Some(after) = &p.standup_after else {
+                            continue;
+                        };
+                        if !c.members.contains(&p.id) {
+                            continue;
+                        }
+                        let after = duration(&format!("people[{j}].standup_after"), after)?;
+                        actions.push((
+                            prompt + after,
+                            Action::StandupAnswer {
+                                user: p.id.clone(),
+                                channel: c.id.clone(),
+                                blocker: p.blocker_on.contains(&day),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        // Nobody answers a standup on a day they are away.
+        actions.retain(|(at, action)| match action {
+            Action::StandupAnswer { user, .. } => !raw.away.iter().any(|a| {
+                let day = (at.date_naive() - first).num_days();
+                a.who == *user && (i64::from(a.from)..=i64::from(a.to)).contains(&day)
+            }),
+            _ => true,
+        });
+        for (i, a) in raw.away.iter().enumerate() {
+            tz_of(&a.who, format!("away[{i}].who"))?;
+            let from = first + chrono::Duration::days(i64::from(a.from));
+            let to = first + chrono::Duration::days(i64::from(a.to));
+            actions.push((
+                start,
+                Action::Command {
+                    user: a.who.clone(),
+                    channel: format!("D{}", a.who),
+                    command: "/standup".into(),
+                    text: format!("away {from}..{to}"),
+                },
+            ));
+        }
+        for (i, r) in raw.requests.iter().enumerate() {
+            let what = format!("requests[{i}]");
+            let tz = tz_of(&r.from, format!("{what}.from"))?;
+            let at = local(r.day, &r.at, tz, format!("{what}.at"))?;
+            let mentions: String = r.to.iter().map(|u| format!("<@{u}> ")).collect();
+            for u in &r.to {
+                tz_of(u, format!("{what}.to"))?;
+            }
+            let ts = new_ts(at);
+            actions.push((
+                at,
+                Action::Message {
+                    user: r.from.clone(),
+                    channel: r.channel.clone(),
+                    ts: ts.clone(),
+                    thread_ts: None,
+                    text: format!("{mentions}{}", r.text),
+                },
+            ));
+            if let Some(after) = &r.reply_after {
+                let after = duration(&format!("{what}.reply_after"), after)?;
+                for u in &r.to {
+                    actions.push((
+                        at + after,
+                        Action::Message {
+                            user: u.clone(),
+                            channel: r.channel.clone(),
+                            ts: new_ts(at + after),
+                            thread_ts: Some(ts.clone()),
+                            text: "Done, see above.".into(),
+                        },
+                    ));
+                }
+            }
+            if let Some(after) = &r.react_after {
+                let after = duration(&format!("{what}.react_after"), after)?;
+                for u in &r.to {
+                    actions.push((
+                        at + after,
+                        Action::React {
+                            user: u.clone(),
+                            channel: r.channel.clone(),
+                            ts: ts.clone(),
+                        },
+                    ));
+                }
+            }
+        }
+        let mut rfcs: Vec<(DateTime<Utc>, &RawRfc, usize)> = Vec::new();
+        for (i, r) in raw.rfcs.iter().enumerate() {
+            let tz = tz_of(&r.driver, format!("rfcs[{i}].driver"))?;
+            tz_of(&r.approver, format!("rfcs[{i}].approver"))?;
+            rfcs.push((local(r.day, &r.at, tz, format!("rfcs[{i}].at"))?, r, i));
+        }
+        rfcs.sort_by_key(|(at, _, i)| (*at, *i));
+        let mut rfc_titles = Vec::new();
+        for (number, (at, r, i)) in rfcs.into_iter().enumerate() {
+            let number = number + 1;
+            rfc_titles.push(r.title.clone());
+            let list = |ids: &[String]| {
+                ids.iter()
+                    .map(|u| format!("<@{u}>"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let mut text = format!("{} approver: <@{}>", r.title, r.approver);
+            if !r.contributors.is_empty() {
+                text.push_str(&format!(" contributors: {}", list(&r.contributors)));
+            }
+            if !r.informed.is_empty() {
+                text.push_str(&format!(" informed: {}", list(&r.informed)));
+            }
+            if let Some(w) = &r.window {
+                text.push_str(&format!(" window: {w}"));
+            }
+            actions.push((
+                at,
+                Action::Command {
+                    user: r.driver.clone(),
+                    channel: r.channel.clone(),
+                    command: "/rfc".into(),
+                    text,
+                },
+            ));
+            for (who, after) in &r.comments {
+                let after = duration(&format!("rfcs[{i}].comments.{who}"), after)?;
+                actions.push((
+                    at + after,
+                    Action::RfcComment {
+                        user: who.clone(),
+                        channel: r.channel.clone(),
+                        title: r.title.clone(),
+                    },
+                ));
+            }
+            if let Some(after) = &r.decide_after {
+                let after = duration(&format!("rfcs[{i}].decide_after"), after)?;
+                let window = match &r.window {
+                    Some(w) => duration(&format!("rfcs[{i}].window"), w)?,
+                    None => chrono::Duration::hours(48),
+                };
+                // "after the window closes" counted on the wall clock: the approver's reality.
+                actions.push((
+                    at + window + after,
+                    Action::Command {
+                        user: r.approver.clone(),
+                        channel: r.channel.clone(),
+                        command: "/rfc".into(),
+                        text: format!(
+                            "decide RFC-{number} {} the trade-offs were laid out well",
+                            r.verdict
+                        ),
+                    },
+                ));
+            }
+        }
+        // Stable: actions at the same moment keep the scenario's order.
+        actions.sort_by_key(|(at, _)| *at);
+        Ok(Scenario {
+            start,
+            days: raw.days,
+            people,
+            members,
+            actions,
+            rfc_titles,
+        })
+    }
+
+    fn person(&self, id: &str) -> Option<&Person> {
+        self.people.iter().find(|p| p.id == id)
+    }
+}
+
+// ---- running it ---------------------------------------------------------------------------------
+
+/// One message the bot sent, as its reader sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TranscriptLine {
+    /// UTC.
+    pub at: DateTime<Utc>,
+    /// Who it is for (by name), each with the local time it reached them.
+    pub to: Vec<(String, String)>,
+    /// `#channel`, `thread in #channel`, `DM`, `group DM`, `only you in #channel`, `edit`.
+    pub place: String,
+    pub text: String,
+}
+
+/// The numbers of a run.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Report {
+    pub days: u32,
+    /// Messages each person received from the bot, per day of the run (their local days).
+    pub received_per_day: BTreeMap<String, Vec<u32>>,
+    /// Messages that pinged someone outside their working time, not counting answers to
+    /// something that person or others just did (the goal is 0).
+    pub outside_working_time: u32,
+    /// Each of them: when, to whom (their local time), what.
+    pub outside_working_time_messages: Vec<String>,
+    /// Per tier: requests, met before the deadline, nudged in the thread, reached the DM,
+    /// reached the call, answered, never answered.
+    pub requests: BTreeMap<String, TierCounts>,
+    /// How many requests were answered after 0, 1, 2, 3 ladder steps.
+    pub resolved_at_step: Vec<u32>,
+    pub rfcs: Vec<RfcOutcome>,
+    pub standup_prompts: u32,
+    pub standup_expected: u32,
+    pub standup_answered: u32,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TierCounts {
+    pub total: u32,
+    pub met: u32,
+    pub nudged: u32,
+    pub reached_dm: u32,
+    pub reached_call: u32,
+    pub answered: u32,
+    pub never_answered: u32,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RfcOutcome {
+    pub name: String,
+    pub title: String,
+    /// `decided in window`, `decided late`, `undecided`, `withdrawn`.
+    pub outcome: String,
+}
+
+/// A finished run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub transcript: Vec<TranscriptLine>,
+    pub report: Report,
+}
+
+/// Runs `scenario` under `settings` on a virtual clock. Deterministic: the same inputs give the
+/// same run.
+pub fn run(scenario: &Scenario, settings: Settings) -> Result<Run, SimulateError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|e| SimulateError::Setup(e.to_string()))?;
+    runtime.block_on(run_paused(scenario, settings))
+}
+
+async fn run_paused(scenario: &Scenario, settings: Settings) -> Result<Run, SimulateError> {
+    let dir = tempfile::tempdir().map_err(|e| SimulateError::Setup(e.to_string()))?;
+    let store = Store::open_scratch(&dir.path().join("simulation.redb"))
+        .map_err(|e| SimulateError::Setup(e.to_string()))?;
+    let settings = Arc::new(settings);
+    let clock = crate::time::tokio_clock(scenario.start);
+    let slack = MemorySlack::new(clock.clone());
+    for p in &scenario.people {
+        slack.add_person(&p.id, &p.name, p.tz.name());
+    }
+    for (channel, members) in &scenario.members {
+        slack.set_members(channel, members);
+    }
+    // Everyone is known from the start, as in a workspace the bot has run in for a while:
+    // commands answer at once instead of "one moment" (which would race the next command).
+    store
+        .write(|tx| {
+            for p in &scenario.people {
+                tx.cache_user(&crate::store::CachedUser {
+                    id: p.id.clone(),
+                    name: Some(p.name.clone()),
+                    tz: Some(p.tz.name().to_owned()),
+                    is_bot: false,
+                    deleted: false,
+                    fetched_at: scenario.start,
+                })?;
+            }
+            Ok(())
+        })
+        .map_err(|e| SimulateError::Setup(e.to_string()))?;
+    let shutdown = CancellationToken::new();
+    let core = Core::start_with(
+        store.clone(),
+        Arc::new(slack.clone()),
+        settings.clone(),
+        slack.identity(),
+        clock.clone(),
+        shutdown.clone(),
+        // The virtual clock does not jump: no need to look every minute.
+        Some(Duration::from_secs(3600)),
+    )
+    .map_err(|e| SimulateError::Setup(e.to_string()))?;
+    let origin = tokio::time::Instant::now();
+    let at_instant =
+        |at: DateTime<Utc>| origin + (at - scenario.start).to_std().unwrap_or(Duration::ZERO);
+    let mut acted_at: Vec<DateTime<Utc>> = Vec::new();
+    for (n, (at, action)) in scenario.actions.iter().enumerate() {
+        tokio::time::sleep_until(at_instant(*at)).await;
+        acted_at.push(*at);
+        perform(&core, &slack, &store, n, action, clock()).await;
+    }
+    let end = scenario.start + chrono::Duration::days(i64::from(scenario.days));
+    tokio::time::sleep_until(at_instant(end)).await;
+    shutdown.cancel();
+    let mut tasks = core.tasks;
+    while tasks.join_next().await.is_some() {}
+
+    let sent = slack.sent();
+    let transcript = transcript(scenario, &slack, &sent);
+    let report = report(scenario, &settings, &store, &slack, &sent, &acted_at, end)?;
+    Ok(Run { transcript, report })
+}
+
+async fn perform(
+    core: &Core,
+    slack: &MemorySlack,
+    store: &Store,
+    n: usize,
+    action: &Action,
+    now: DateTime<Utc>,
+) {
+    let event = |inbound: Inbound| {
+        let id = format!("EvSim{n:06}");
+        if let Err(e) = store.accept_event(Some(&id), &inbound, now) {
+            tracing::error!(error = %e, "simulation: could not record an event");
+        }
+        core.engine.wakers.inbox.notify_one();
+    };
+    match action {
+        Action::Message {
+            user,
+            channel,
+            ts,
+            thread_ts,
+            text,
+        } => event(Inbound::MessagePosted {
+            channel: channel.clone(),
+            channel_type: Some("channel".into()),
+            user: user.clone(),
+            ts: ts.clone(),
+            thread_ts: thread_ts.clone(),
+            text: text.clone(),
+        }),
+        Action::React { user, channel, ts } => event(Inbound::ReactionAdded {
+            user: user.clone(),
+            reaction: "eyes".into(),
+            channel: channel.clone(),
+            ts: ts.clone(),
+        }),
+        Action::Command {
+            user,
+            channel,
+            command,
+            text,
+        } => {
+            let reply = core
+                .dispatcher
+                .command(Command {
+                    command: command.clone(),
+                    text: text.clone(),
+                    user_id: user.clone(),
+                    channel_id: channel.clone(),
+                    trigger_id: format!("sim.{n}"),
+                    response_url: format!("sim://response/{n}"),
+                })
+                .await;
+            tracing::debug!(%command, reply = %reply.text, "simulated command");
+        }
+        Action::StandupAnswer {
+            user,
+            channel,
+            blocker,
+        } => {
+            let Some(prompt) = latest_top_level(slack, channel, now, |m| {
+                m.text.to_lowercase().contains("standup")
+            }) else {
+                return;
+            };
+            let blockers = if *blocker {
+                "Blockers: waiting on the staging database credentials from ops"
+            } else {
+                "Blockers: none"
+            };
+            event(Inbound::MessagePosted {
+                channel: channel.clone(),
+                channel_type: Some("channel".into()),
+                user: user.clone(),
+                ts: format!("{}.{:06}", now.timestamp(), 500_000 + n),
+                thread_ts: Some(prompt.ts),
+                text: format!(
+                    "Completed yesterday: reviewed two pull requests\nPlanned today: ship the onboarding fix\n{blockers}"
+                ),
+            });
+        }
+        Action::RfcComment {
+            user,
+            channel,
+            title,
+        } => {
+            let Some(post) =
+                latest_top_level(slack, channel, now, |m| m.text.contains(title.as_str()))
+            else {
+                return;
+            };
+            event(Inbound::MessagePosted {
+                channel: channel.clone(),
+                channel_type: Some("channel".into()),
+                user: user.clone(),
+                ts: format!("{}.{:06}", now.timestamp(), 700_000 + n),
+                thread_ts: Some(post.ts),
+                text: "One concern: the migration window. Otherwise good.".into(),
+            });
+        }
+    }
+}
+
+/// The bot's latest top-level post in `channel` in the last 18 hours that matches.
+fn latest_top_level(
+    slack: &MemorySlack,
+    channel: &str,
+    now: DateTime<Utc>,
+    matches: impl Fn(&Sent) -> bool,
+) -> Option<Sent> {
+    slack
+        .sent()
+        .into_iter()
+        .filter(|m| {
+            m.kind == SentKind::Post
+                && m.channel == channel
+                && m.thread_ts.is_none()
+                && m.at <= now
+                && now - m.at < chrono::Duration::hours(18)
+                && matches(m)
+        })
+        .last()
+}
+
+/// Who a message pings: a DM's person, a group DM's people, the people a post mentions.
+fn recipients(slack: &MemorySlack, m: &Sent) -> Vec<String> {
+    match m.kind {
+        SentKind::Ephemeral => m.only_for.iter().cloned().collect(),
+        SentKind::Edit | SentKind::Response => Vec::new(),
+        SentKind::Post => {
+            if let Some(people) = slack.conversation_members(&m.channel) {
+                people
+            } else {
+                mentioned_users(&m.text)
+            }
+        }
+    }
+}
+
+fn readable(scenario: &Scenario, text: &str) -> String {
+    let mut named = text.to_owned();
+    for p in &scenario.people {
+        named = named.replace(&format!("<@{}>", p.id), &format!("<@{}|{}>", p.id, p.name));
+    }
+    crate::format::excerpt(&crate::format::slack_to_plain(&named), 160)
+}
+
+fn transcript(scenario: &Scenario, slack: &MemorySlack, sent: &[Sent]) -> Vec<TranscriptLine> {
+    // Sends to different conversations at the same moment may complete in any order: sorted,
+    // the same run always reads the same.
+    let mut sent = sent.to_vec();
+    sent.sort_by(|a, b| {
+        (a.at, &a.channel, &a.thread_ts, &a.ts, &a.text).cmp(&(
+            b.at,
+            &b.channel,
+            &b.thread_ts,
+            &b.ts,
+            &b.text,
+        ))
+    });
+    sent.iter()
+        .filter(|m| m.kind != SentKind::Response)
+        .map(|m| {
+            let to = recipients(slack, m)
+                .iter()
+                .filter_map(|u| scenario.person(u))
+                .map(|p| {
+                    (
+                        p.name.clone(),
+                        m.at.with_timezone(&p.tz).format("%a %H:%M").to_string(),
+                    )
+                })
+                .collect();
+            let place = match m.kind {
+                SentKind::Edit => format!("edit in #{}", m.channel),
+                SentKind::Ephemeral => format!("only them, in #{}", m.channel),
+                _ if m.channel.starts_with('D') => "DM".to_owned(),
+                _ if m.channel.starts_with('G') => "group DM".to_owned(),
+                _ if m.thread_ts.is_some() => format!("thread in #{}", m.channel),
+                _ => format!("#{}", m.channel),
+            };
+            TranscriptLine {
+                at: m.at,
+                to,
+                place,
+                text: readable(scenario, &m.text),
+            }
+        })
+        .collect()
+}
+
+fn report(
+    scenario: &Scenario,
+    settings: &Settings,
+    store: &Store,
+    slack: &MemorySlack,
+    sent: &[Sent],
+    acted_at: &[DateTime<Utc>],
+    end: DateTime<Utc>,
+) -> Result<Report, SimulateError> {
+    let setup = |e: crate::store::StoreError| SimulateError::Setup(e.to_string());
+    let mut report = Report {
+        days: scenario.days,
+        resolved_at_step: vec![0; settings.sla.ladder.len() + 1],
+        ..Report::default()
+    };
+    for p in &scenario.people {
+        report
+            .received_per_day
+            .insert(p.name.clone(), vec![0; scenario.days as usize]);
+    }
+    let first_day = scenario.start.date_naive();
+    for m in sent {
+        // A reply to something someone just did: that person chose the moment.
+        let prompted = acted_at
+            .iter()
+            .any(|a| *a <= m.at && m.at - *a <= chrono::Duration::seconds(5));
+        for user in recipients(slack, m) {
+            let Some(p) = scenario.person(&user) else {
+                continue;
+            };
+            let day = (m.at.with_timezone(&p.tz).date_naive() - first_day).num_days();
+            if let Some(slot) = usize::try_from(day)
+                .ok()
+                .and_then(|d| report.received_per_day.get_mut(&p.name)?.get_mut(d))
+            {
+                *slot += 1;
+            }
+            if !prompted
+                && m.kind == SentKind::Post
+                && !settings.calendar.is_working_time(m.at, p.tz)
+            {
+                report.outside_working_time += 1;
+                report.outside_working_time_messages.push(format!(
+                    "{} to {} ({} local): {}",
+                    m.at.format("%a %H:%M UTC"),
+                    p.name,
+                    m.at.with_timezone(&p.tz).format("%a %H:%M"),
+                    crate::format::excerpt(&readable(scenario, &m.text), 80)
+                ));
+            }
+        }
+    }
+    let requests = store.read(|rx| rx.all_requests()).map_err(setup)?;
+    for tier in [Tier::Urgent, Tier::Normal, Tier::Low] {
+        report
+            .requests
+            .insert(tier.as_str().to_owned(), TierCounts::default());
+    }
+    for r in &requests {
+        let counts = report
+            .requests
+            .get_mut(r.tier.as_str())
+            .expect("every tier is listed");
+        counts.total += 1;
+        match &r.state {
+            RequestState::Answered { at, .. } => {
+                counts.answered += 1;
+                if *at <= r.deadline {
+                    counts.met += 1;
+                }
+                if let Some(slot) = report.resolved_at_step.get_mut(r.steps_taken) {
+                    *slot += 1;
+                }
+            }
+            RequestState::Open => counts.never_answered += 1,
+            RequestState::Cancelled { .. } => {}
+        }
+        counts.nudged += u32::from(r.steps_taken >= 1);
+        counts.reached_dm += u32::from(r.steps_taken >= 2);
+        counts.reached_call += u32::from(r.steps_taken >= 3);
+    }
+    let rfcs = store.read(|rx| rx.all_rfcs()).map_err(setup)?;
+    for rfc in rfcs {
+        let outcome = match (rfc.decided_at, rfc.decide_by) {
+            (Some(at), Some(by)) if at <= by => "decided in window",
+            (Some(at), None) if at <= rfc.closes_at => "decided in window",
+            (Some(_), _) => "decided late",
+            (None, _) if rfc.status == crate::rfc::RfcStatus::Withdrawn => "withdrawn",
+            (None, _) => "undecided",
+        };
+        report.rfcs.push(RfcOutcome {
+            name: rfc.name(),
+            title: rfc.title.clone(),
+            outcome: outcome.to_owned(),
+        });
+    }
+    let _ = &scenario.rfc_titles;
+    for (channel, _) in &scenario.members {
+        let mut date = first_day - chrono::Duration::days(1);
+        while date <= end.date_naive() {
+            if let Some(day) = store
+                .read(|rx| rx.standup_day(channel, date))
+                .map_err(setup)?
+            {
+                report.standup_prompts += 1;
+                report.standup_expected += day.expected.len() as u32;
+                report.standup_answered += day
+                    .expected
+                    .iter()
+                    .filter(|u| day.answers.contains_key(*u))
+                    .count() as u32;
+            }
+            date += chrono::Duration::days(1);
+        }
+    }
+    Ok(report)
+}
+
+// ---- printing -----------------------------------------------------------------------------------
+
+/// The transcript as text, one message per line.
+pub fn print_transcript(run: &Run) -> String {
+    let mut out = String::from("TRANSCRIPT: every message the bot sent\n");
+    for line in &run.transcript {
+        let to = if line.to.is_empty() {
+            "(nobody pinged)".to_owned()
+        } else {
+            line.to
+                .iter()
+                .map(|(name, local)| format!("{name} {local}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        out.push_str(&format!(
+            "{}  {:<22} → {to}\n    {}\n",
+            line.at.format("%a %d %b %H:%M UTC"),
+            line.place,
+            line.text
+        ));
+    }
+    out
+}
+
+/// The report's rows: (label, value).
+fn rows(report: &Report) -> Vec<(String, String)> {
+    let mut rows = Vec::new();
+    for (name, per_day) in &report.received_per_day {
+        let days: Vec<String> = per_day.iter().map(u32::to_string).collect();
+        rows.push((
+            format!("messages to {name}, per day"),
+            format!(
+                "{} (max {})",
+                days.join(" "),
+                per_day.iter().max().unwrap_or(&0)
+            ),
+        ));
+    }
+    rows.push((
+        "pings outside the recipient's working time".into(),
+        report.outside_working_time.to_string(),
+    ));
+    for (tier, c) in &report.requests {
+        rows.push((
+            format!("{tier} requests: met / nudged / DM / call"),
+            format!(
+                "{} of {}: {} / {} / {} / {}",
+                c.met, c.total, c.met, c.nudged, c.reached_dm, c.reached_call
+            ),
+        ));
+        rows.push((
+            format!("{tier} requests: answered / never"),
+            format!("{} / {}", c.answered, c.never_answered),
+        ));
+    }
+    rows.push((
+        "answered after 0 / 1 / 2 / 3 ladder steps".into(),
+        report
+            .resolved_at_step
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(" / "),
+    ));
+    for rfc in &report.rfcs {
+        rows.push((format!("{} {}", rfc.name, rfc.title), rfc.outcome.clone()));
+    }
+    let rate = if report.standup_expected == 0 {
+        "n/a".to_owned()
+    } else {
+        format!(
+            "{:.0} %",
+            100.0 * f64::from(report.standup_answered) / f64::from(report.standup_expected)
+        )
+    };
+    rows.push((
+        "standups: prompts, answers / expected".into(),
+        format!(
+            "{} prompts, {} / {} ({rate})",
+            report.standup_prompts, report.standup_answered, report.standup_expected
+        ),
+    ));
+    rows
+}
+
+pub fn print_report(report: &Report) -> String {
+    let rows = rows(report);
+    let width = rows
+        .iter()
+        .map(|(l, _)| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = format!("REPORT: {} days\n", report.days);
+    for (label, value) in rows {
+        out.push_str(&format!("  {label:<width$}  {value}\n"));
+    }
+    if !report.outside_working_time_messages.is_empty() {
+        out.push_str("\nOUTSIDE WORKING TIME: who was pinged when they were not working\n");
+        for line in &report.outside_working_time_messages {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}
+
+/// Two reports side by side, with the differing rows marked.
+pub fn print_comparison(a_name: &str, a: &Report, b_name: &str, b: &Report) -> String {
+    let (ra, rb) = (rows(a), rows(b));
+    let width = ra.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    let va = ra
+        .iter()
+        .map(|(_, v)| v.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(a_name.len());
+    let mut out = format!(
+        "COMPARISON: {} days\n  {:<width$}  {a_name:<va$}  {b_name}\n",
+        a.days, ""
+    );
+    for (label, value_a) in &ra {
+        let value_b = rb
+            .iter()
+            .find(|(l, _)| l == label)
+            .map_or("—", |(_, v)| v.as_str());
+        let mark = if value_a == value_b { " " } else { "*" };
+        out.push_str(&format!(
+            "{mark} {label:<width$}  {value_a:<va$}  {value_b}\n"
+        ));
+    }
+    out
+}
+
+/// Loads the settings for a simulation: the built-in defaults, then `config` (no environment:
+/// a dry run is about the file).
+pub fn settings(config: Option<&Path>) -> Result<Settings, SimulateError> {
+    crate::config::load(config, &[])
+        .map_err(|e| SimulateError::Setup(format!("invalid configuration: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_scenario_parses() {
+        let s = Scenario::parse(BUILT_IN, None).unwrap();
+        assert_eq!(s.people.len(), 12);
+        assert_eq!(s.days, 7);
+        assert!(
+            s.actions.windows(2).all(|w| w[0].0 <= w[1].0),
+            "in time order"
+        );
+    }
+
+    #[test]
+    fn a_bad_scenario_names_what_is_wrong() {
+        let bad = BUILT_IN.replace("tz = \"Europe/Berlin\"", "tz = \"Europe/Atlantis\"");
+        let err = Scenario::parse(&bad, None).unwrap_err().to_string();
+        assert!(err.contains("Europe/Atlantis"), "{err}");
+        let err = Scenario::parse("days = 7", None).unwrap_err().to_string();
+        assert!(
+            err.contains("not valid TOML") || err.contains("missing"),
+            "{err}"
+        );
+    }
+}

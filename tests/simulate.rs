@@ -1,0 +1,167 @@
+//! `asyncbot simulate` end to end: the real binary on a fresh machine (no tokens, no
+//! environment), its report's numbers checked against what the scenario makes people do, the
+//! same input giving the same output, `--compare` marking what a policy change changes, and a bad
+//! scenario named clearly.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::Value;
+
+fn simulate(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_asyncbot"))
+        .arg("simulate")
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run asyncbot simulate");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn small() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios/small.toml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn the_report_counts_what_the_scenario_makes_people_do() {
+    let (ok, out, err) = simulate(&["--scenario", &small(), "--json"]);
+    assert!(ok, "{err}");
+    let run: Value = serde_json::from_str(&out).unwrap();
+    let r = &run["report"];
+    // Normal: one answered within the hour (met, never nudged), one never answered, which climbs
+    // the whole default ladder (thread nudge, DM, call) within the week.
+    let normal = &r["requests"]["normal"];
+    assert_eq!(normal["total"], 2, "{r}");
+    assert_eq!(normal["met"], 1);
+    assert_eq!(normal["nudged"], 1);
+    assert_eq!(normal["reached_dm"], 1);
+    assert_eq!(normal["reached_call"], 1);
+    assert_eq!(normal["answered"], 1);
+    assert_eq!(normal["never_answered"], 1);
+    // Urgent (2 h on the wall clock), seen after 3 h: past its deadline, nudged once.
+    let urgent = &r["requests"]["urgent"];
+    assert_eq!(urgent["total"], 1);
+    assert_eq!(urgent["met"], 0);
+    assert_eq!(urgent["nudged"], 1);
+    assert_eq!(urgent["reached_dm"], 0);
+    assert_eq!(urgent["answered"], 1);
+    assert_eq!(r["resolved_at_step"], serde_json::json!([1, 1, 0, 0]));
+    // Five weekday standups of two people; Ana answers each, Ben none.
+    assert_eq!(r["standup_prompts"], 5);
+    assert_eq!(r["standup_expected"], 10);
+    assert_eq!(r["standup_answered"], 5);
+    // Nobody is pinged outside their working time: the call waits for a moment both work.
+    assert_eq!(
+        r["outside_working_time"], 0,
+        "{}",
+        r["outside_working_time_messages"]
+    );
+    // The transcript says who got what, in their own time.
+    let transcript = run["transcript"].as_array().unwrap();
+    let call = transcript
+        .iter()
+        .find(|l| l["place"] == "group DM")
+        .expect("a call suggestion");
+    assert_eq!(
+        call["to"],
+        serde_json::json!([["Ben", "Thu 09:00"], ["Ana", "Thu 15:00"]]),
+        "{call}"
+    );
+    let dm = transcript.iter().find(|l| l["place"] == "DM").unwrap();
+    assert!(
+        dm["text"]
+            .as_str()
+            .unwrap()
+            .contains("@Ben is waiting on you"),
+        "{dm}"
+    );
+}
+
+#[test]
+fn the_built_in_week_runs_with_no_environment_and_the_same_input_gives_the_same_output_across_dst()
+{
+    let (ok, first, err) = simulate(&[]);
+    assert!(ok, "{err}");
+    assert!(first.starts_with("TRANSCRIPT"), "{first}");
+    assert!(first.contains("REPORT: 7 days"));
+    for name in ["Ana", "Ben", "Lena", "Priya", "Liam", "Zoe"] {
+        assert!(
+            first.contains(&format!("messages to {name}, per day")),
+            "{name}"
+        );
+    }
+    assert!(first.contains("RFC-1 Move background jobs to a managed queue"));
+    let (_, once, _) = simulate(&["--scenario", &small()]);
+    let (_, again, _) = simulate(&["--scenario", &small()]);
+    assert_eq!(once, again, "deterministic");
+    // Any start date works; late March crosses Europe's daylight-saving change (Sun 28 Mar
+    // 2027): Berlin's 09:30 standup moves from 08:30 to 07:30 UTC.
+    let (ok, dst, err) = simulate(&["--scenario", &small(), "--start", "2027-03-24"]);
+    assert!(ok, "{err}");
+    assert!(dst.contains("Fri 26 Mar 08:30 UTC  #CTEAM"), "{dst}");
+    assert!(dst.contains("Mon 29 Mar 07:30 UTC  #CTEAM"), "{dst}");
+}
+
+#[test]
+fn compare_marks_what_a_gentler_ladder_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let gentle = dir.path().join("gentle.toml");
+    std::fs::write(
+        &gentle,
+        "[escalation]\nsteps = [{ after = \"0s\", action = \"thread_mention\" }]\n",
+    )
+    .unwrap();
+    let (ok, out, err) = simulate(&[
+        "--scenario",
+        &small(),
+        "--compare",
+        gentle.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("COMPARISON: 7 days"), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("normal requests: met / nudged / DM / call"))
+        .unwrap();
+    assert!(row.starts_with('*'), "the ladder's reach differs: {row}");
+    assert!(
+        row.contains("1 / 1 / 1 / 1") && row.contains("1 / 1 / 0 / 0"),
+        "{row}"
+    );
+    let standups = out.lines().find(|l| l.contains("standups:")).unwrap();
+    assert!(
+        standups.starts_with(' '),
+        "standups are the same: {standups}"
+    );
+}
+
+#[test]
+fn a_bad_scenario_is_named_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        std::fs::read_to_string(small()).unwrap().replace(
+            "Europe/Berlin\"\nstandup_after",
+            "Mars/Olympus\"\nstandup_after",
+        ),
+    )
+    .unwrap();
+    let (ok, out, err) = simulate(&["--scenario", bad.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("people[0].tz") && err.contains("Mars/Olympus"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
