@@ -13,14 +13,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{Secrets, Settings, Transport};
 use crate::delivery::Delivery;
-use crate::dispatch::Dispatcher;
+use crate::engine::clock::{Now, system};
+use crate::engine::health::{Health, supervise};
 use crate::engine::{Engine, INBOX_WORKER, PEOPLE_WORKER, TIMER_WORKER, Wakers};
-use crate::health::{Health, supervise};
-use crate::http::{HttpState, router};
+use crate::slack::dispatch::Dispatcher;
+use crate::slack::http::{HttpState, router};
+use crate::slack::socket::AppTokenError;
 use crate::slack::{BotIdentity, SlackError, SlackPort, SlackWebApi, build_client};
-use crate::socket::AppTokenError;
 use crate::store::Store;
-use crate::time::{Now, system};
 
 /// What can stop the bot from starting, each with what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,7 @@ pub struct Application {
     identity: BotIdentity,
     now: Now,
     /// Socket Mode's connection state; `None` over HTTP.
-    socket_health: Option<crate::socket::SocketHealth>,
+    socket_health: Option<crate::slack::socket::SocketHealth>,
 }
 
 impl Application {
@@ -71,13 +71,13 @@ impl Application {
         tracing::info!(bot_user = %identity.user_id, team = %identity.team_id, "connected to Slack");
         let socket_health = match &secrets.transport {
             Transport::SocketMode { app_token } => {
-                crate::socket::check_app_token(client.clone(), app_token)
+                crate::slack::socket::check_app_token(client.clone(), app_token)
                     .await
                     .map_err(|e| match e {
                         AppTokenError::Refused(code) => StartError::AppToken(code),
                         AppTokenError::Unreachable(reason) => StartError::Unreachable(reason),
                     })?;
-                Some(crate::socket::SocketHealth::default())
+                Some(crate::slack::socket::SocketHealth::default())
             }
             Transport::Http { .. } => None,
         };
@@ -113,7 +113,7 @@ impl Application {
     }
 
     /// Socket Mode's connection state (`None` over HTTP), for `/healthz`.
-    pub fn socket_health(&self) -> Option<crate::socket::SocketHealth> {
+    pub fn socket_health(&self) -> Option<crate::slack::socket::SocketHealth> {
         self.socket_health.clone()
     }
 
@@ -152,7 +152,7 @@ impl Application {
                 let stop = shutdown.clone();
                 let health = self.socket_health.clone().unwrap_or_default();
                 tasks.spawn(async move {
-                    crate::socket::run(d, client, &token, connections, health, stop).await;
+                    crate::slack::socket::run(d, client, &token, connections, health, stop).await;
                 });
                 (None, "socket_mode")
             }

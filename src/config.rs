@@ -13,10 +13,10 @@ use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::Deserialize;
 
-use crate::calendar::{BusinessCalendar, Clock, WorkingHours, parse_weekday};
-use crate::rfc::RfcSettings;
-use crate::sla::{LadderStep, SlaPolicy, StepAction, Tier, TierRule};
-use crate::standup::{RemindMode, Schedule};
+use crate::domain::calendar::{BusinessCalendar, Clock, WorkingHours, parse_weekday};
+use crate::domain::rfc::RfcSettings;
+use crate::domain::sla::{LadderStep, SlaPolicy, StepAction, Tier, TierRule};
+use crate::domain::standup::{RemindMode, Schedule};
 
 /// The defaults, compiled in: one source of truth for `serve`, the docs and the tests.
 pub const DEFAULT_CONFIG: &str = include_str!("../config/default.toml");
@@ -66,7 +66,7 @@ pub struct Settings {
     pub standups: Vec<Schedule>,
     pub delivery: DeliverySettings,
     pub socket_connections: u32,
-    pub health: crate::health::HealthLimits,
+    pub health: crate::engine::health::HealthLimits,
 }
 
 /// What a standup uses when its schedule does not say.
@@ -420,7 +420,7 @@ impl Settings {
                 "must be at least 1m (Slack outages last longer than that)",
             ));
         }
-        let health = crate::health::HealthLimits {
+        let health = crate::engine::health::HealthLimits {
             stuck_after: parse_duration("health.stuck_after", &raw.health.stuck_after)?,
             socket_down_after: parse_duration(
                 "health.socket_down_after",
@@ -614,7 +614,7 @@ fn parse_standup(
             format!("{:?} is not a channel id (like \"C0123456\")", raw.channel),
         ));
     }
-    let at = crate::standup_command::parse_time(&raw.at).ok_or_else(|| {
+    let at = crate::features::standup::command::parse_time(&raw.at).ok_or_else(|| {
         invalid(
             format!("{key}.at"),
             format!(

@@ -132,7 +132,7 @@ fn main() -> ExitCode {
         Command::CheckConfig { config } => match asyncbot::config::load(config.as_deref(), &env) {
             Ok(settings) => {
                 println!("configuration is valid\n");
-                println!("{}", asyncbot::commands::norms(&settings));
+                println!("{}", asyncbot::features::sla::norms(&settings));
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&format!("invalid configuration: {e}")),
@@ -156,7 +156,7 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return fail(&e.to_string()),
             };
-            asyncbot::telemetry::init(settings.log_format, &settings.log_level);
+            asyncbot::cli::telemetry::init(settings.log_format, &settings.log_level);
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
                 Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
@@ -183,7 +183,7 @@ fn simulate(
     json: bool,
     quiet: bool,
 ) -> ExitCode {
-    use asyncbot::simulate;
+    use asyncbot::cli::simulate;
     let text = match &scenario {
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => text,
@@ -331,7 +331,7 @@ fn decisions(action: DecisionsAction, env: &[(String, String)]) -> ExitCode {
         Err(code) => return code,
     };
     match action {
-        DecisionsAction::List { .. } => match asyncbot::export::list(&store) {
+        DecisionsAction::List { .. } => match asyncbot::features::rfc::export::list(&store) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
@@ -340,10 +340,10 @@ fn decisions(action: DecisionsAction, env: &[(String, String)]) -> ExitCode {
         },
         DecisionsAction::Export { format, out, .. } => {
             let format = match format {
-                Format::Markdown => asyncbot::export::ExportFormat::Markdown,
-                Format::Json => asyncbot::export::ExportFormat::Json,
+                Format::Markdown => asyncbot::features::rfc::export::ExportFormat::Markdown,
+                Format::Json => asyncbot::features::rfc::export::ExportFormat::Json,
             };
-            match asyncbot::export::export(&store, format, &out) {
+            match asyncbot::features::rfc::export::export(&store, format, &out) {
                 Ok(n) => {
                     println!("wrote {n} decision record(s) to {}", out.display());
                     ExitCode::SUCCESS

@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use asyncbot::delivery::Delivery;
+use asyncbot::domain::outbox::{Destination, OutgoingMessage};
+use asyncbot::engine::clock::Now;
+use asyncbot::engine::health::{Health, HealthLimits};
 use asyncbot::engine::{Engine, MAX_ATTEMPTS, Wakers};
-use asyncbot::health::{Health, HealthLimits};
-use asyncbot::inbound::Inbound;
-use asyncbot::outbox::{Destination, OutgoingMessage};
+use asyncbot::slack::inbound::Inbound;
 use asyncbot::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
 use asyncbot::store::{DeadKind, Reads, Store};
-use asyncbot::time::Now;
 
 /// A Slack that answers everything, except that looking up `UPANIC` or listing `CPANIC`'s
 /// members panics (a stand-in for any bug an input can trigger).
@@ -288,7 +288,7 @@ async fn a_poisonous_timer_is_set_aside_and_the_other_timers_keep_firing() {
         .standup
         .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
     let date = now.date_naive();
-    let mut day = asyncbot::standup::StandupDay::new(&schedule, date, now);
+    let mut day = asyncbot::domain::standup::StandupDay::new(&schedule, date, now);
     day.remind_at = now;
     day.summary_at = now;
     schedule.open_day = Some(date);
@@ -452,7 +452,7 @@ async fn a_failing_timer_that_goes_away_does_not_keep_the_worker_awake() {
         .standup
         .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
     let date = now.date_naive();
-    let mut day = asyncbot::standup::StandupDay::new(&schedule, date, now);
+    let mut day = asyncbot::domain::standup::StandupDay::new(&schedule, date, now);
     day.remind_at = now;
     day.summary_at = now;
     schedule.open_day = Some(date);

@@ -394,11 +394,14 @@ fn code(text: &str) -> String {
     const MAX: usize = 60;
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let shown = if one_line.chars().count() > MAX {
-        crate::format::excerpt(&one_line, MAX + 1)
+        crate::domain::format::excerpt(&one_line, MAX + 1)
     } else {
         one_line
     };
-    format!("`{}`", crate::format::quote_slack(&shown).replace('`', "'"))
+    format!(
+        "`{}`",
+        crate::domain::format::quote_slack(&shown).replace('`', "'")
+    )
 }
 
 /// Parses the text of `/rfc` (everything after the command).
@@ -674,7 +677,7 @@ fn parse_open(text: &str, tokens: &[Token<'_>]) -> Result<OpenArgs, RfcParseErro
 /// wherever the title is shown later.
 fn plain_title(raw: &str) -> String {
     let one_line = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    crate::format::slack_to_plain(&crate::format::quote_slack(&one_line))
+    crate::domain::format::slack_to_plain(&crate::domain::format::quote_slack(&one_line))
 }
 
 /// One item of a field's value.

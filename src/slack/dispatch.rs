@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use slack_morphism::prelude::*;
 
-use crate::commands::{self, Reply};
+use crate::domain::rfc::{Response, decide_modal, open_modal};
 use crate::engine::Engine;
-use crate::inbound::{self, Command};
-use crate::rfc::{Response, decide_modal, open_modal};
-use crate::rfc_command::{self, OpenArgs, RfcCommand, Verdict};
-use crate::rfc_flow::{Refusal, needs_channel};
+use crate::features::rfc::command::{self as rfc_command, OpenArgs, RfcCommand, Verdict};
+use crate::features::rfc::flow::{Refusal, needs_channel};
+use crate::features::sla::{self as commands, Reply};
+use crate::slack::inbound::{self, Command};
 use crate::store::Reads;
 use crate::store::{Accepted, Store, StoreError};
 
@@ -371,7 +371,7 @@ impl Dispatcher {
                     },
                 };
                 if let Some(Err(message)) =
-                    window.map(|w| crate::rfc::check_window(w, &self.engine.settings.rfc))
+                    window.map(|w| crate::domain::rfc::check_window(w, &self.engine.settings.rfc))
                 {
                     return errors("window", message);
                 }
@@ -411,7 +411,8 @@ impl Dispatcher {
                     window,
                 };
                 // A modal gives raw plain text; the RFC stores mrkdwn (see `Rfc::context`).
-                let context = crate::format::escape(&values.text("context").unwrap_or_default());
+                let context =
+                    crate::domain::format::escape(&values.text("context").unwrap_or_default());
                 match self.engine.open_rfc(&user, &metadata, args, context).await {
                     Ok(_) => InteractionReply::Ack,
                     Err(refusal) => errors("title", refusal.0),
@@ -436,7 +437,7 @@ impl Dispatcher {
                     );
                 }
                 // Raw plain text from the modal; the RFC stores mrkdwn (see `Rfc::rationale`).
-                let rationale = crate::format::escape(&rationale);
+                let rationale = crate::domain::format::escape(&rationale);
                 match self.engine.decide_rfc(&user, id, verdict, &rationale).await {
                     Ok(_) => InteractionReply::Ack,
                     Err(refusal) => errors("rationale", refusal.0),

@@ -18,7 +18,7 @@ use slack_morphism::signature_verifier::{
     SlackEventSignatureVerifier, SlackEventSignatureVerifierError,
 };
 
-use crate::dispatch::{Dispatcher, InteractionReply};
+use crate::slack::dispatch::{Dispatcher, InteractionReply};
 use crate::store::Reads;
 
 #[derive(Clone)]
@@ -27,7 +27,7 @@ pub struct HttpState {
     /// `None` in Socket Mode: the Slack routes are not served then.
     pub verifier: Option<Arc<SlackEventSignatureVerifier>>,
     pub transport: &'static str,
-    pub health: crate::health::Health,
+    pub health: crate::engine::health::Health,
 }
 
 pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
@@ -98,7 +98,7 @@ async fn healthz(State(state): State<HttpState>) -> Response {
             report["open_requests"] = json!(open);
             report["outbox"] = json!(outbox);
             report["dead_letters"] = json!(dead_letters);
-            let status = if verdict == crate::health::Verdict::Unhealthy {
+            let status = if verdict == crate::engine::health::Verdict::Unhealthy {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::OK

@@ -4,7 +4,7 @@
 //! Slack's answers fall in three kinds, each handled its own way:
 //! * **one message refused for good** (`channel_not_found`, `not_in_channel`, `msg_too_long`…):
 //!   dropped with one log line, with everything that depends on it (edits, replies in its
-//!   thread); its owner is told through the inbox ([`crate::inbound::Inbound::PostDropped`]);
+//!   thread); its owner is told through the inbox ([`crate::slack::inbound::Inbound::PostDropped`]);
 //! * **the workspace refuses the bot** (`invalid_auth`, `token_revoked`, `missing_scope`, HTTP
 //!   401/403): all delivery pauses and every message is kept; retried with backoff up to a minute;
 //!   one error line names the fix; `/healthz` says degraded;
@@ -26,12 +26,12 @@ use futures::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
+use crate::domain::outbox::{Destination, OutboxItem};
 use crate::engine::Wakers;
-use crate::health::{Health, contained};
-use crate::outbox::{Destination, OutboxItem};
+use crate::engine::clock::Now;
+use crate::engine::health::{Health, contained};
 use crate::slack::{SlackError, SlackPort};
 use crate::store::{Reads, Store, StoreError};
-use crate::time::Now;
 
 /// How many messages (to different conversations) may be in flight at once.
 const MAX_IN_FLIGHT: usize = 8;
@@ -565,8 +565,8 @@ impl Sender {
 /// is nobody to wait for). When their working times never meet (within two weeks), the first
 /// person's (the one the message asks something of) decides alone.
 pub fn shared_working_time(
-    calendar: &crate::calendar::BusinessCalendar,
-    people: &[crate::outbox::QuietFor],
+    calendar: &crate::domain::calendar::BusinessCalendar,
+    people: &[crate::domain::outbox::QuietFor],
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
     let first = people.first()?;
@@ -612,8 +612,8 @@ mod tests {
 
     #[test]
     fn a_call_waits_for_a_moment_that_is_working_time_for_both() {
-        use crate::calendar::{BusinessCalendar, WorkingHours};
-        use crate::outbox::QuietFor;
+        use crate::domain::calendar::{BusinessCalendar, WorkingHours};
+        use crate::domain::outbox::QuietFor;
         let calendar = BusinessCalendar::new(
             vec![
                 chrono::Weekday::Mon,

@@ -16,13 +16,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::Core;
 use crate::config::Settings;
-use crate::inbound::{Command, Inbound};
-use crate::memory_slack::{MemorySlack, Sent, SentKind};
-use crate::sla::{RequestState, Tier, mentioned_users};
+use crate::domain::sla::{RequestState, Tier, mentioned_users};
+use crate::slack::inbound::{Command, Inbound};
+use crate::slack::memory::{MemorySlack, Sent, SentKind};
 use crate::store::{Reads, Store};
 
 /// The built-in scenario: a week of a 12-person team across five time zones.
-pub const BUILT_IN: &str = include_str!("../config/scenario.toml");
+pub const BUILT_IN: &str = include_str!("../../config/scenario.toml");
 
 /// What can go wrong before a simulation runs.
 #[derive(Debug, thiserror::Error)]
@@ -243,7 +243,7 @@ impl Scenario {
                 let time = NaiveTime::parse_from_str(at, "%H:%M")
                     .map_err(|_| invalid(&what, format!("{at:?} is not HH:MM")))?;
                 let date = first + chrono::Duration::days(i64::from(day));
-                Ok(crate::calendar::local_to_utc(tz, date, time))
+                Ok(crate::domain::calendar::local_to_utc(tz, date, time))
             };
         let mut actions: Vec<(DateTime<Utc>, Action)> = Vec::new();
         let mut ts_counter = 0u64;
@@ -311,7 +311,7 @@ impl Scenario {
                     if date.weekday().number_from_monday() > 5 {
                         continue;
                     }
-                    let prompt = crate::calendar::local_to_utc(zone_tz, date, prompt_time);
+                    let prompt = crate::domain::calendar::local_to_utc(zone_tz, date, prompt_time);
                     for (j, p) in raw.people.iter().enumerate() {
                         let Some(after) = &p.standup_after else {
                             continue;
@@ -565,7 +565,7 @@ async fn run_paused(scenario: &Scenario, settings: Settings) -> Result<Run, Simu
     let store = Store::open_scratch(&dir.path().join("simulation.redb"))
         .map_err(|e| SimulateError::Setup(e.to_string()))?;
     let settings = Arc::new(settings);
-    let clock = crate::time::tokio_clock(scenario.start);
+    let clock = crate::engine::clock::tokio_clock(scenario.start);
     let slack = MemorySlack::new(clock.clone());
     for p in &scenario.people {
         slack.add_person(&p.id, &p.name, p.tz.name());
@@ -767,7 +767,7 @@ fn readable(scenario: &Scenario, text: &str) -> String {
     for p in &scenario.people {
         named = named.replace(&format!("<@{}>", p.id), &format!("<@{}|{}>", p.id, p.name));
     }
-    crate::format::excerpt(&crate::format::slack_to_plain(&named), 160)
+    crate::domain::format::excerpt(&crate::domain::format::slack_to_plain(&named), 160)
 }
 
 fn transcript(scenario: &Scenario, slack: &MemorySlack, sent: &[Sent]) -> Vec<TranscriptLine> {
@@ -861,7 +861,7 @@ fn report(
                     m.at.format("%a %H:%M UTC"),
                     p.name,
                     m.at.with_timezone(&p.tz).format("%a %H:%M"),
-                    crate::format::excerpt(&readable(scenario, &m.text), 80)
+                    crate::domain::format::excerpt(&readable(scenario, &m.text), 80)
                 ));
             }
         }
@@ -901,7 +901,7 @@ fn report(
             (Some(at), Some(by)) if at <= by => "decided in window",
             (Some(at), None) if at <= rfc.closes_at => "decided in window",
             (Some(_), _) => "decided late",
-            (None, _) if rfc.status == crate::rfc::RfcStatus::Withdrawn => "withdrawn",
+            (None, _) if rfc.status == crate::domain::rfc::RfcStatus::Withdrawn => "withdrawn",
             (None, _) => "undecided",
         };
         report.rfcs.push(RfcOutcome {

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::domain::standup::{Away, Schedule, StandupDay, is_away, plan_reminders};
 use crate::engine::{Engine, Person};
-use crate::standup::{Away, Schedule, StandupDay, is_away, plan_reminders};
-use crate::standup_command::{self, StandupCommand};
+use crate::features::standup::command::{self as standup_command, StandupCommand};
 use crate::store::Reads;
 use crate::store::{StoreError, Tx};
 
@@ -107,8 +107,8 @@ pub fn prompt_dropped(
     }
     if let Some(owner) = &schedule.set_by {
         tx.enqueue(
-            crate::outbox::OutgoingMessage::new(
-                crate::outbox::Destination::DirectMessage {
+            crate::domain::outbox::OutgoingMessage::new(
+                crate::domain::outbox::Destination::DirectMessage {
                     user: owner.clone(),
                 },
                 format!("I could not post the standup for {date} in <#{channel}>. {why}"),
@@ -525,7 +525,12 @@ impl Engine {
         self.wake_workers();
         let next = schedule
             .next_prompt(now, &team)
-            .map(|(_, at)| format!(" The next one is {}.", crate::format::slack_date(at)))
+            .map(|(_, at)| {
+                format!(
+                    " The next one is {}.",
+                    crate::domain::format::slack_date(at)
+                )
+            })
             .unwrap_or_default();
         Ok(format!("{}{next}", schedule.describe()))
     }
@@ -640,7 +645,10 @@ impl Engine {
         let team = self.team_holidays();
         let mut text = schedule.describe();
         if let Some((_, at)) = schedule.next_prompt(now, &team) {
-            text.push_str(&format!(" Next: {}.", crate::format::slack_date(at)));
+            text.push_str(&format!(
+                " Next: {}.",
+                crate::domain::format::slack_date(at)
+            ));
         }
         // Answered from the store alone (Slack is not asked before the ack): the members the
         // standup last saw, and what the lookup cache knows of them.

@@ -2,11 +2,11 @@
 //! withdraw, supersede, list; and `/decisions`. Each change is one store transaction with the
 //! messages it causes. Every refusal is a sentence for the person, and changes nothing.
 
-use crate::decisions;
+use crate::domain::decisions;
+use crate::domain::format::{escape, mention, slack_date};
+use crate::domain::rfc::{NewRfc, Response, Rfc, RfcError, check_window, rfc_name};
 use crate::engine::Engine;
-use crate::format::{escape, mention, slack_date};
-use crate::rfc::{NewRfc, Response, Rfc, RfcError, check_window, rfc_name};
-use crate::rfc_command::{OpenArgs, Verdict};
+use crate::features::rfc::command::{OpenArgs, Verdict};
 use crate::store::Reads;
 use crate::store::StoreError;
 
@@ -42,7 +42,7 @@ pub fn post_dropped(
     reason: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
-    let Some(id) = crate::rfc::rfc_of_tag(tag) else {
+    let Some(id) = crate::domain::rfc::rfc_of_tag(tag) else {
         return Ok(());
     };
     let Some(mut rfc) = tx.rfc(id)? else {
@@ -66,8 +66,8 @@ pub fn post_dropped(
     };
     tracing::warn!(rfc = id, reason, "the RFC could not be posted; withdrawn");
     tx.enqueue(
-        crate::outbox::OutgoingMessage::new(
-            crate::outbox::Destination::DirectMessage { user: driver },
+        crate::domain::outbox::OutgoingMessage::new(
+            crate::domain::outbox::Destination::DirectMessage { user: driver },
             format!(
                 "I could not post *{}: {}*: {why} Nothing else was sent.",
                 rfc.name(),
@@ -165,8 +165,9 @@ impl Engine {
         id: u64,
         change: impl FnOnce(
             &mut Rfc,
-            &crate::rfc::RfcContext<'_>,
-        ) -> Result<(T, Vec<crate::outbox::OutgoingMessage>), RfcError>,
+            &crate::domain::rfc::RfcContext<'_>,
+        )
+            -> Result<(T, Vec<crate::domain::outbox::OutgoingMessage>), RfcError>,
     ) -> Result<T, Refusal> {
         let now = (self.now)();
         let result = self.store.write(|tx| {
@@ -270,7 +271,7 @@ impl Engine {
         let mut text = format!("*Open RFCs in <#{channel}> ({})*\n", open.len());
         for r in open {
             let when = match r.status {
-                crate::rfc::RfcStatus::Proposed => {
+                crate::domain::rfc::RfcStatus::Proposed => {
                     format!("comments until {}", slack_date(r.closes_at))
                 }
                 _ => format!(
@@ -292,10 +293,15 @@ impl Engine {
             let records = rx.all_rfcs()?;
             let mut links = std::collections::HashMap::new();
             for r in &records {
-                if let Some((channel, ts)) = rx.tagged(&crate::rfc::message_tag(r.id))? {
+                if let Some((channel, ts)) = rx.tagged(&crate::domain::rfc::message_tag(r.id))? {
                     links.insert(
                         r.id,
-                        crate::format::permalink(&self.identity.team_url, &channel, &ts, None),
+                        crate::domain::format::permalink(
+                            &self.identity.team_url,
+                            &channel,
+                            &ts,
+                            None,
+                        ),
                     );
                 }
             }
@@ -313,12 +319,12 @@ impl Engine {
         } else if hits.is_empty() {
             return Ok(format!(
                 "Nothing in the decision log matches “{}”. Try fewer or shorter words.",
-                crate::format::quote_slack(query.trim())
+                crate::domain::format::quote_slack(query.trim())
             ));
         } else {
             format!(
                 "*Decisions matching “{}”*",
-                crate::format::quote_slack(query.trim())
+                crate::domain::format::quote_slack(query.trim())
             )
         };
         let lines = decisions::slack_lines(&hits, &|r: &Rfc| links.get(&r.id).cloned());

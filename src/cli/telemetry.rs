@@ -40,7 +40,7 @@ pub fn init(format: LogFormat, level: &str) {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        let message = crate::health::panic_message(info.payload());
+        let message = crate::engine::health::panic_message(info.payload());
         tracing::warn!(%location, %message, "panic (contained to the item being processed)");
     }));
 }

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::engine::clock::Now;
 use crate::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
-use crate::time::Now;
 
 /// One thing the bot did in Slack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -291,7 +291,7 @@ mod tests {
 
     #[tokio::test]
     async fn it_records_posts_hands_out_conversations_and_finds_posts_by_outbox_id() {
-        let slack = MemorySlack::new(crate::time::system());
+        let slack = MemorySlack::new(crate::engine::clock::system());
         slack.add_person("UANA", "Ana", "Europe/Berlin");
         assert_eq!(
             slack.user_info("UANA").await.unwrap().tz.as_deref(),

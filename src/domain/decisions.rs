@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::format::{escape, excerpt, link, quote_slack, slack_date, slack_to_plain};
-use crate::rfc::{Rfc, RfcStatus, rfc_name};
+use crate::domain::format::{escape, excerpt, link, quote_slack, slack_date, slack_to_plain};
+use crate::domain::rfc::{Rfc, RfcStatus, rfc_name};
 
 /// Names for user ids when rendering outside Slack (the CLI export); missing ids print as the id.
 pub type Names = std::collections::HashMap<String, String>;
@@ -507,10 +507,10 @@ mod tests {
 
     use chrono::TimeZone;
 
-    use crate::calendar::{BusinessCalendar, Clock};
-    use crate::rfc::{NewRfc, Response, RfcContext, RfcSettings};
-    use crate::rfc_command::Verdict;
-    use crate::sla::{LadderStep, StepAction};
+    use crate::domain::calendar::{BusinessCalendar, Clock};
+    use crate::domain::rfc::{NewRfc, Response, RfcContext, RfcSettings};
+    use crate::domain::sla::{LadderStep, StepAction};
+    use crate::features::rfc::command::Verdict;
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()

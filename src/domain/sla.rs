@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::{BusinessCalendar, Clock};
-use crate::format::{excerpt, human_duration, link, mention, permalink, slack_date};
-use crate::outbox::{Destination, OutgoingMessage};
+use crate::domain::calendar::{BusinessCalendar, Clock};
+use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
+use crate::domain::outbox::{Destination, OutgoingMessage};
 
 /// How fast a request expects an answer, chosen by markers in its text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -473,7 +473,7 @@ impl SlaRequest {
                     "{author} is waiting on you, since {since}:\n> {quote}\nCould you reply in the thread, \
                      or react :{ack}: (there or here) if you need more time? {link}",
                     // The request came from Slack: mentions stay mentions, broadcasts go inert.
-                    quote = crate::format::quote_slack(&self.excerpt),
+                    quote = crate::domain::format::quote_slack(&self.excerpt),
                     ack = ctx
                         .policy
                         .ack_reactions

@@ -2,6 +2,12 @@
 //! "retry later", "rate limited" and "permanent". The real implementation wraps slack-morphism;
 //! `SLACK_API_URL` points it at a proxy or a local fake.
 
+pub mod dispatch;
+pub mod http;
+pub mod inbound;
+pub mod memory;
+pub mod socket;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -111,13 +117,13 @@ impl SlackError {
                 SlackError::Transient(format!("HTTP {}", e.status_code))
             }
             SlackClientError::HttpError(e)
-                if e.status_code == http::StatusCode::UNAUTHORIZED
-                    || e.status_code == http::StatusCode::FORBIDDEN =>
+                if e.status_code == ::http::StatusCode::UNAUTHORIZED
+                    || e.status_code == ::http::StatusCode::FORBIDDEN =>
             {
                 SlackError::Workspace(format!("HTTP {}", e.status_code.as_u16()))
             }
             SlackClientError::HttpError(e)
-                if e.status_code == http::StatusCode::REQUEST_TIMEOUT =>
+                if e.status_code == ::http::StatusCode::REQUEST_TIMEOUT =>
             {
                 SlackError::Transient(format!("HTTP {}", e.status_code))
             }
@@ -542,7 +548,7 @@ mod tests {
             );
         }
         let forbidden =
-            SlackClientError::HttpError(SlackClientHttpError::new(http::StatusCode::FORBIDDEN));
+            SlackClientError::HttpError(SlackClientHttpError::new(::http::StatusCode::FORBIDDEN));
         assert_eq!(
             SlackError::from_client(forbidden),
             SlackError::Workspace("HTTP 403".into())
@@ -561,7 +567,7 @@ mod tests {
             }
         );
         let server =
-            SlackClientError::HttpError(SlackClientHttpError::new(http::StatusCode::BAD_GATEWAY));
+            SlackClientError::HttpError(SlackClientHttpError::new(::http::StatusCode::BAD_GATEWAY));
         assert!(matches!(
             SlackError::from_client(server),
             SlackError::Transient(_)

@@ -9,8 +9,8 @@ use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::calendar::local_to_utc;
-use crate::format::{escape, mention, quote_slack, split_text};
+use crate::domain::calendar::local_to_utc;
+use crate::domain::format::{escape, mention, quote_slack, split_text};
 
 /// The most characters of summary text in one message: Slack advises at most 4,000 in a
 /// message's `text`; the rest of the room is for the part's title line.
@@ -18,7 +18,7 @@ pub const SUMMARY_PART_CHARS: usize = 3_800;
 
 /// The most people one thread reminder mentions (each `<@U…>` is about 14 characters).
 const MENTIONS_PER_MESSAGE: usize = 100;
-use crate::outbox::{Destination, OutgoingMessage};
+use crate::domain::outbox::{Destination, OutgoingMessage};
 
 /// How the reminder reaches people who have not answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,8 +193,8 @@ impl Schedule {
             "Standup at *{}* {} on {days}; reminder after {}, summary after {}.",
             self.at.format("%H:%M"),
             self.timezone,
-            crate::format::human_duration(Duration::from_secs(self.remind_after_secs)),
-            crate::format::human_duration(Duration::from_secs(self.summary_after_secs)),
+            crate::domain::format::human_duration(Duration::from_secs(self.remind_after_secs)),
+            crate::domain::format::human_duration(Duration::from_secs(self.summary_after_secs)),
         )
     }
 }
@@ -451,7 +451,7 @@ impl StandupDay {
 /// starts, if that comes before the summary; the rest are not reminded at all.
 pub fn plan_reminders(
     people: &[(String, Tz)],
-    calendar: &crate::calendar::BusinessCalendar,
+    calendar: &crate::domain::calendar::BusinessCalendar,
     now: DateTime<Utc>,
     summary_at: DateTime<Utc>,
 ) -> (Vec<String>, Vec<(String, DateTime<Utc>)>) {
@@ -1061,7 +1061,7 @@ mod tests {
 
     #[test]
     fn reminders_respect_each_persons_working_hours() {
-        let cal = crate::calendar::BusinessCalendar::office_hours();
+        let cal = crate::domain::calendar::BusinessCalendar::office_hours();
         // Tuesday 12:30 UTC: 13:30 in Berlin, 07:30 in New York, 21:30 in Tokyo.
         let now = utc_fixed(2026, 11, 24, 12, 30);
         let summary_at = utc_fixed(2026, 11, 24, 16, 0);

@@ -152,8 +152,11 @@ fn code(text: &str) -> String {
     const MAX: usize = 60;
     // Cut on atoms (never inside a `<…>` token) and keep a broadcast inert: the text came from
     // Slack, and a reply echoing `<!here>` must not mean it.
-    let shown = crate::format::excerpt(text, MAX + 1);
-    format!("`{}`", crate::format::quote_slack(&shown).replace('`', "'"))
+    let shown = crate::domain::format::excerpt(text, MAX + 1);
+    format!(
+        "`{}`",
+        crate::domain::format::quote_slack(&shown).replace('`', "'")
+    )
 }
 
 fn unknown_zone(token: &str, suggestion: Option<&str>) -> String {

@@ -13,11 +13,11 @@ use redb::{
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::inbound::Inbound;
-use crate::outbox::{OutboxItem, OutgoingMessage};
-use crate::rfc::Rfc;
-use crate::sla::SlaRequest;
-use crate::standup::{Away, Schedule, StandupDay};
+use crate::domain::outbox::{OutboxItem, OutgoingMessage};
+use crate::domain::rfc::Rfc;
+use crate::domain::sla::SlaRequest;
+use crate::domain::standup::{Away, Schedule, StandupDay};
+use crate::slack::inbound::Inbound;
 
 /// Counters (`next_request_id`, …).
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -406,9 +406,9 @@ impl Store {
                     let id = k.value();
                     let r: SlaRequest = from_json(|| format!("sla_requests/{id}"), v.value())?;
                     let closed_at = match &r.state {
-                        crate::sla::RequestState::Open => None,
-                        crate::sla::RequestState::Answered { at, .. }
-                        | crate::sla::RequestState::Cancelled { at, .. } => Some(*at),
+                        crate::domain::sla::RequestState::Open => None,
+                        crate::domain::sla::RequestState::Answered { at, .. }
+                        | crate::domain::sla::RequestState::Cancelled { at, .. } => Some(*at),
                     };
                     if closed_at.is_some_and(|at| at < closed_before) {
                         stale.push(r);
@@ -1277,7 +1277,7 @@ impl Tx<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::Destination;
+    use crate::domain::outbox::Destination;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();

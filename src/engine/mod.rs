@@ -7,6 +7,9 @@
 //! No item can stop a worker: each event and each timer runs contained (a panic or an error
 //! fails that item alone), is retried a few times, then set aside as a dead letter.
 
+pub mod clock;
+pub mod health;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -18,17 +21,19 @@ use futures::StreamExt;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::health::{Health, contained};
+use crate::engine::health::{Health, contained};
 
 use crate::config::Settings;
-use crate::inbound::Inbound;
-use crate::outbox::{Destination, OutgoingMessage};
-use crate::rfc::RfcContext;
-use crate::sla::{Answer, CancelReason, LadderContext, NewRequest, SlaRequest, mentioned_users};
+use crate::domain::outbox::{Destination, OutgoingMessage};
+use crate::domain::rfc::RfcContext;
+use crate::domain::sla::{
+    Answer, CancelReason, LadderContext, NewRequest, SlaRequest, mentioned_users,
+};
+use crate::engine::clock::Now;
+use crate::slack::inbound::Inbound;
 use crate::slack::{BotIdentity, SlackError, SlackPort};
 use crate::store::Reads;
 use crate::store::{CachedUser, Store, StoreError, TimerKey};
-use crate::time::Now;
 
 /// How long a `users.info` answer is trusted (time zones change rarely).
 const USER_CACHE_TTL: chrono::Duration = chrono::Duration::hours(24);
@@ -145,9 +150,9 @@ impl Engine {
         id: u64,
     ) -> Result<Option<String>, StoreError> {
         Ok(tx
-            .tagged(&crate::rfc::message_tag(id))?
+            .tagged(&crate::domain::rfc::message_tag(id))?
             .map(|(channel, ts)| {
-                crate::format::permalink(&self.identity.team_url, &channel, &ts, None)
+                crate::domain::format::permalink(&self.identity.team_url, &channel, &ts, None)
             }))
     }
 
@@ -279,7 +284,7 @@ impl Engine {
                                         "Hi {}! I don't read direct messages as answers: reply in a request's thread, \
                                          or react :{ack}: on it, so its author sees it too. `/sla` shows what is \
                                          waiting on you; `/rfc help` and `/standup help` show the rest.",
-                                        crate::format::mention(&user)
+                                        crate::domain::format::mention(&user)
                                     ),
                                 ),
                                 now,
@@ -300,7 +305,7 @@ impl Engine {
                         // A contributor's comment in an RFC's thread is their response; a
                         // message in a standup's thread is an answer.
                         if let Some(root) = thread_ts.as_deref().filter(|root| *root != ts) {
-                            crate::standup_flow::record_answer(
+                            crate::features::standup::flow::record_answer(
                                 tx, &holidays, &channel, root, &user, &text, now,
                             )?;
                             record_rfc_response(
@@ -308,7 +313,7 @@ impl Engine {
                                 &channel,
                                 root,
                                 &user,
-                                crate::rfc::Response::Commented,
+                                crate::domain::rfc::Response::Commented,
                             )?;
                         }
                         // "@alice done!" answers Alice; it does not ask her something back.
@@ -413,12 +418,12 @@ impl Engine {
                 let is_ack = self.settings.sla.is_ack_reaction(&reaction);
                 self.store.write(|tx| {
                     if is_rfc_ack(&reaction) {
-                        record_rfc_response(tx, &channel, &ts, &user, crate::rfc::Response::Acknowledged)?;
+                        record_rfc_response(tx, &channel, &ts, &user, crate::domain::rfc::Response::Acknowledged)?;
                     }
                     if is_ack {
                         // On the request itself, or on our nudge or DM about it.
                         let mut requests = tx.requests_for_message(&channel, &ts)?;
-                        if let Some(id) = tx.tag_of(&channel, &ts)?.as_deref().and_then(crate::sla::request_of_tag) {
+                        if let Some(id) = tx.tag_of(&channel, &ts)?.as_deref().and_then(crate::domain::sla::request_of_tag) {
                             requests.extend(tx.request(id)?);
                         }
                         for mut r in requests {
@@ -452,7 +457,7 @@ impl Engine {
                 let text = self
                     .store
                     .call(move |_| {
-                        crate::commands::overview(&id, &store, &settings, Some(&team_url), now)
+                        crate::features::sla::overview(&id, &store, &settings, Some(&team_url), now)
                     })
                     .await?;
                 self.store.write(|tx| tx.finish_inbound(seq))?;
@@ -508,10 +513,16 @@ impl Engine {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if crate::rfc::rfc_of_tag(tag).is_some() {
-            crate::rfc_flow::post_dropped(tx, tag, reason, now)
+        if crate::domain::rfc::rfc_of_tag(tag).is_some() {
+            crate::features::rfc::flow::post_dropped(tx, tag, reason, now)
         } else if tag.starts_with("standup:") {
-            crate::standup_flow::prompt_dropped(tx, tag, reason, now, &self.team_holidays())
+            crate::features::standup::flow::prompt_dropped(
+                tx,
+                tag,
+                reason,
+                now,
+                &self.team_holidays(),
+            )
         } else {
             tracing::debug!(tag, reason, "a dropped message with no one to tell");
             Ok(())
@@ -519,7 +530,7 @@ impl Engine {
     }
 
     fn introduction(&self, channel: &str) -> OutgoingMessage {
-        let normal = self.settings.sla.rule(crate::sla::Tier::Normal);
+        let normal = self.settings.sla.rule(crate::domain::sla::Tier::Normal);
         OutgoingMessage::new(
             Destination::Channel {
                 channel: channel.to_owned(),
@@ -529,8 +540,8 @@ impl Engine {
                  request on that person's own clock (normal requests: {} on {}). If it stalls, I nudge \
                  in the thread, then by DM, then suggest a short call. A reply in the thread or a \
                  :{}: reaction closes it. Type `/sla` to see the norms and what is waiting on you.",
-                crate::format::human_duration(normal.within),
-                crate::commands::describe_clock(normal.clock),
+                crate::domain::format::human_duration(normal.within),
+                crate::features::sla::describe_clock(normal.clock),
                 self.settings
                     .sla
                     .ack_reactions
@@ -935,7 +946,7 @@ impl Engine {
                                 let resume = self
                                     .settings
                                     .calendar
-                                    .next_working_time(crate::calendar::start_of_day(tz, back), tz);
+                                    .next_working_time(crate::domain::calendar::start_of_day(tz, back), tz);
                                 tracing::info!(request = id, %resume, "recipient is away; the nudge waits");
                                 request.next_due = Some(resume);
                                 tx.put_request(&request)?;
@@ -954,7 +965,7 @@ impl Engine {
                         // asker too (when their zone is known).
                         if let Some(tz) = tx.user_tz(&request.author)? {
                             for m in &mut messages {
-                                if matches!(m.destination, crate::outbox::Destination::GroupMessage { .. }) {
+                                if matches!(m.destination, crate::domain::outbox::Destination::GroupMessage { .. }) {
                                     *m = m.clone().in_working_time_of(request.author.clone(), tz);
                                 }
                             }
@@ -1066,12 +1077,12 @@ fn record_rfc_response(
     channel: &str,
     ts: &str,
     user: &str,
-    response: crate::rfc::Response,
+    response: crate::domain::rfc::Response,
 ) -> Result<(), StoreError> {
     let Some(id) = tx
         .tag_of(channel, ts)?
         .as_deref()
-        .and_then(crate::rfc::rfc_of_tag)
+        .and_then(crate::domain::rfc::rfc_of_tag)
     else {
         return Ok(());
     };

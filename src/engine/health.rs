@@ -14,7 +14,7 @@ use futures::FutureExt;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use crate::time::Now;
+use crate::engine::clock::Now;
 
 /// What a worker is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ struct State {
     /// Why delivery is paused (a workspace-wide refusal), if it is.
     delivery_paused: Option<String>,
     /// Socket Mode's connections (`None` in HTTP mode).
-    socket: Option<crate::socket::SocketHealth>,
+    socket: Option<crate::slack::socket::SocketHealth>,
 }
 
 /// Thresholds for calling the bot unhealthy.
@@ -145,7 +145,7 @@ impl Health {
     }
 
     /// Socket Mode's connections, reported from now on.
-    pub fn watch_socket(&self, socket: crate::socket::SocketHealth) {
+    pub fn watch_socket(&self, socket: crate::slack::socket::SocketHealth) {
         self.with(|s| s.socket = Some(socket));
     }
 
@@ -325,8 +325,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_long_socket_mode_outage_is_unhealthy() {
-        let health = Health::new(HealthLimits::default(), crate::time::system());
-        let socket = crate::socket::SocketHealth::new(tokio::time::Instant::now());
+        let health = Health::new(HealthLimits::default(), crate::engine::clock::system());
+        let socket = crate::slack::socket::SocketHealth::new(tokio::time::Instant::now());
         health.watch_socket(socket);
         let (verdict, report) = health.report();
         assert_eq!(
@@ -348,7 +348,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_worker_that_dies_is_restarted() {
-        let health = Health::new(HealthLimits::default(), crate::time::system());
+        let health = Health::new(HealthLimits::default(), crate::engine::clock::system());
         let shutdown = CancellationToken::new();
         let runs = Arc::new(AtomicUsize::new(0));
         let counter = runs.clone();

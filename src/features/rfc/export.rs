@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use crate::decisions;
-use crate::rfc::{Rfc, message_tag};
+use crate::domain::decisions;
+use crate::domain::rfc::{Rfc, message_tag};
 use crate::store::Reads;
 use crate::store::{Store, StoreError};
 
@@ -30,7 +30,7 @@ fn records(store: &Store) -> Result<Vec<(Rfc, Option<String>)>, StoreError> {
         for rfc in rx.all_rfcs()? {
             let link = match (&team_url, rx.tagged(&message_tag(rfc.id))?) {
                 (Some(url), Some((channel, ts))) => {
-                    Some(crate::format::permalink(url, &channel, &ts, None))
+                    Some(crate::domain::format::permalink(url, &channel, &ts, None))
                 }
                 _ => None,
             };

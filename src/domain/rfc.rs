@@ -10,13 +10,15 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::calendar::{BusinessCalendar, Clock};
-use crate::format::{
+use crate::domain::calendar::{BusinessCalendar, Clock};
+use crate::domain::format::{
     escape, excerpt, human_duration, link, mention, quote_slack, shorten, slack_date,
 };
-use crate::outbox::{Destination, OutgoingMessage};
-use crate::rfc_command::{MAX_CONTRIBUTORS, MAX_INFORMED_CHANNELS, MAX_INFORMED_PEOPLE, Verdict};
-use crate::sla::{LadderStep, StepAction};
+use crate::domain::outbox::{Destination, OutgoingMessage};
+use crate::domain::sla::{LadderStep, StepAction};
+use crate::features::rfc::command::{
+    MAX_CONTRIBUTORS, MAX_INFORMED_CHANNELS, MAX_INFORMED_PEOPLE, Verdict,
+};
 
 /// The `[rfc]` norms.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,10 +12,10 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use proptest::prelude::*;
 
-use crate::format::{escape, excerpt, quote_slack, shorten, slack_to_plain, split_text};
-use crate::rfc_command::{self, OpenArgs, RfcCommand, Verdict};
-use crate::standup::{RemindMode, Schedule, StandupDay, blockers};
-use crate::standup_command;
+use crate::domain::format::{escape, excerpt, quote_slack, shorten, slack_to_plain, split_text};
+use crate::domain::standup::{RemindMode, Schedule, StandupDay, blockers};
+use crate::features::rfc::command::{self as rfc_command, OpenArgs, RfcCommand, Verdict};
+use crate::features::standup::command as standup_command;
 
 /// Pieces of hostile text: the characters and tokens that matter, plus keywords.
 const FRAGMENTS: &[&str] = &[
@@ -377,7 +377,7 @@ proptest! {
 
     #[test]
     fn tier_markers_and_mentions_never_panic(text in hostile(200)) {
-        let policy = crate::sla::SlaPolicy {
+        let policy = crate::domain::sla::SlaPolicy {
             max_recipients: 8,
             urgent: rule(&["urgent", "asap", ":rotating_light:", "İ", ""]),
             normal: rule(&[]),
@@ -386,7 +386,7 @@ proptest! {
             ladder: Vec::new(),
         };
         let _ = policy.classify(&text);
-        for user in crate::sla::mentioned_users(&text) {
+        for user in crate::domain::sla::mentioned_users(&text) {
             prop_assert!(text.contains(&format!("<@{user}")), "{user} in {text:?}");
         }
     }
@@ -394,7 +394,7 @@ proptest! {
     #[test]
     fn durations_never_panic(text in hostile(40), secs in any::<u64>()) {
         let _ = crate::config::parse_duration("sla.urgent.within", &text);
-        let _ = crate::format::human_duration(Duration::from_secs(secs));
+        let _ = crate::domain::format::human_duration(Duration::from_secs(secs));
     }
 
     #[test]
@@ -406,38 +406,38 @@ proptest! {
     ) {
         let rfc = decided_rfc(&title, &context, &rationale);
         let records = vec![rfc];
-        let hits = crate::decisions::search(&records, &query, 10);
-        let lines = crate::decisions::slack_lines(&hits, &|_: &crate::rfc::Rfc| None);
+        let hits = crate::domain::decisions::search(&records, &query, 10);
+        let lines = crate::domain::decisions::slack_lines(&hits, &|_: &crate::domain::rfc::Rfc| None);
         prop_assert!(!has_broadcast(&lines), "{lines}");
-        let _ = crate::decisions::file_name(&records[0], "md");
-        let _ = crate::decisions::markdown(&records[0], &Default::default(), None);
+        let _ = crate::domain::decisions::file_name(&records[0], "md");
+        let _ = crate::domain::decisions::markdown(&records[0], &Default::default(), None);
     }
 }
 
-fn rule(markers: &[&str]) -> crate::sla::TierRule {
-    crate::sla::TierRule {
+fn rule(markers: &[&str]) -> crate::domain::sla::TierRule {
+    crate::domain::sla::TierRule {
         within: Duration::from_secs(3600),
-        clock: crate::calendar::Clock::Wall,
+        clock: crate::domain::calendar::Clock::Wall,
         markers: markers.iter().map(|m| m.to_string()).collect(),
     }
 }
 
-fn decided_rfc(title: &str, context: &str, rationale: &str) -> crate::rfc::Rfc {
-    let settings = crate::rfc::RfcSettings {
+fn decided_rfc(title: &str, context: &str, rationale: &str) -> crate::domain::rfc::Rfc {
+    let settings = crate::domain::rfc::RfcSettings {
         default_window: Duration::from_secs(3600),
         min_window: Duration::from_secs(60),
         max_window: Duration::from_secs(86_400),
         remind_before: Duration::ZERO,
-        clock: crate::calendar::Clock::Wall,
+        clock: crate::domain::calendar::Clock::Wall,
     };
-    let calendar = crate::calendar::BusinessCalendar::always();
-    let ctx = crate::rfc::RfcContext {
+    let calendar = crate::domain::calendar::BusinessCalendar::always();
+    let ctx = crate::domain::rfc::RfcContext {
         settings: &settings,
         calendar: &calendar,
         ladder: &[],
         permalink: None,
     };
-    let new = crate::rfc::NewRfc {
+    let new = crate::domain::rfc::NewRfc {
         title: title.to_owned(),
         context: context.to_owned(),
         channel: "C1".into(),
@@ -451,7 +451,7 @@ fn decided_rfc(title: &str, context: &str, rationale: &str) -> crate::rfc::Rfc {
         approver_tz: chrono_tz::UTC,
     };
     let now = Utc.with_ymd_and_hms(2026, 11, 24, 9, 0, 0).unwrap();
-    let (mut rfc, _) = crate::rfc::Rfc::open(1, new, now, &ctx);
+    let (mut rfc, _) = crate::domain::rfc::Rfc::open(1, new, now, &ctx);
     if !rationale.trim().is_empty() {
         let out = rfc
             .decide("UBOB", Verdict::Accept, rationale, now, &ctx)

@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::calendar::Clock;
 use crate::config::Settings;
-use crate::format::{excerpt, human_duration, link, mention, permalink, slack_date};
-use crate::inbound::Command;
-use crate::sla::{SlaRequest, Tier};
+use crate::domain::calendar::Clock;
+use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
+use crate::domain::sla::{SlaRequest, Tier};
+use crate::slack::inbound::Command;
 use crate::store::Reads;
 use crate::store::{Store, StoreError};
 
@@ -44,7 +44,7 @@ pub fn answer(
         "/sla" => sla(command, store, settings, team_url, now),
         other => Ok(Reply::new(format!(
             "I don't know the command `{}`. I answer `/sla`, `/rfc`, `/decisions` and `/standup`.",
-            crate::format::escape(other)
+            crate::domain::format::escape(other)
         ))),
     };
     result.unwrap_or_else(|e| {
@@ -76,7 +76,7 @@ fn sla(
         other => {
             return Ok(Reply::new(format!(
                 "I don't understand `/sla {}`.\n{SLA_USAGE}",
-                crate::format::quote_slack(other)
+                crate::domain::format::quote_slack(other)
             )));
         }
     }
@@ -222,7 +222,7 @@ fn line(
     now: DateTime<Utc>,
 ) -> String {
     // The excerpt is Slack text: quoted as it is (mentions render as names), broadcasts inert.
-    let quote = crate::format::quote_slack(&excerpt(&r.excerpt, 60));
+    let quote = crate::domain::format::quote_slack(&excerpt(&r.excerpt, 60));
     let target = match team_url {
         Some(url) => {
             let thread = (r.thread_root != r.message_ts).then_some(r.thread_root.as_str());
@@ -264,7 +264,7 @@ mod tests {
             deadline: at,
             steps_taken: 0,
             next_due: None,
-            state: crate::sla::RequestState::Open,
+            state: crate::domain::sla::RequestState::Open,
         }
     }
 

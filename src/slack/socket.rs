@@ -30,7 +30,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Secret;
-use crate::dispatch::{Dispatcher, InteractionReply};
+use crate::slack::dispatch::{Dispatcher, InteractionReply};
 
 // ---- connection state, for /healthz -------------------------------------------------------------
 
