@@ -508,9 +508,9 @@ mod tests {
     use chrono::TimeZone;
 
     use crate::domain::calendar::{BusinessCalendar, Clock};
+    use crate::domain::rfc::Verdict;
     use crate::domain::rfc::{NewRfc, Response, RfcContext, RfcSettings};
     use crate::domain::sla::{LadderStep, StepAction};
-    use crate::features::rfc::command::Verdict;
 
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, day, hour, 0, 0).unwrap()

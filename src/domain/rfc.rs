@@ -16,9 +16,30 @@ use crate::domain::format::{
 };
 use crate::domain::outbox::{Destination, OutgoingMessage};
 use crate::domain::sla::{LadderStep, StepAction};
-use crate::features::rfc::command::{
-    MAX_CONTRIBUTORS, MAX_INFORMED_CHANNELS, MAX_INFORMED_PEOPLE, Verdict,
-};
+
+/// The most contributors an RFC asks: each gets a reminder mention and is listed on the RFC.
+pub const MAX_CONTRIBUTORS: usize = 50;
+/// The most people an RFC informs directly: each gets a DM with the outcome.
+pub const MAX_INFORMED_PEOPLE: usize = 50;
+/// The most channels an RFC informs: each gets a post with the outcome.
+pub const MAX_INFORMED_CHANNELS: usize = 10;
+
+/// The approver's call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Accept,
+    Reject,
+}
+
+impl Verdict {
+    /// The word used in `/rfc decide`: `accept` or `reject`.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Accept => "accept",
+            Verdict::Reject => "reject",
+        }
+    }
+}
 
 /// The `[rfc]` norms.
 #[derive(Debug, Clone, PartialEq, Eq)]

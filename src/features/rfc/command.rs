@@ -27,12 +27,10 @@ pub const USAGE: &str = "*`/rfc`* alone opens a form to start an RFC.\n\
 /// The longest title accepted, in characters.
 pub const MAX_TITLE_CHARS: usize = 150;
 
-/// The most contributors an RFC asks: each gets a reminder mention and is listed on the RFC.
-pub const MAX_CONTRIBUTORS: usize = 50;
-/// The most people an RFC informs directly: each gets a DM with the outcome.
-pub const MAX_INFORMED_PEOPLE: usize = 50;
-/// The most channels an RFC informs: each gets a post with the outcome.
-pub const MAX_INFORMED_CHANNELS: usize = 10;
+// The caps and the verdict are the RFC's own rules, kept in the domain; the parser enforces them.
+pub use crate::domain::rfc::{
+    MAX_CONTRIBUTORS, MAX_INFORMED_CHANNELS, MAX_INFORMED_PEOPLE, Verdict,
+};
 
 /// A list of an RFC that has a cap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,22 +95,6 @@ pub struct OpenArgs {
     pub informed_channels: Vec<String>,
     /// The comment window from `window:`; `None` if absent. Never zero, at most [`MAX_WINDOW`].
     pub window: Option<Duration>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    Accept,
-    Reject,
-}
-
-impl Verdict {
-    /// The word used in `/rfc decide`: `accept` or `reject`.
-    pub fn word(&self) -> &'static str {
-        match self {
-            Verdict::Accept => "accept",
-            Verdict::Reject => "reject",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
