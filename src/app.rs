@@ -262,31 +262,19 @@ impl Core {
         let mut tasks = tokio::task::JoinSet::new();
         // Every worker is supervised: one that stops (a panic its per-item containment did not
         // catch) is restarted with a backoff, and /healthz says so meanwhile.
-        {
+        type Run = fn(Arc<Engine>, CancellationToken) -> futures::future::BoxFuture<'static, ()>;
+        let workers: [(&'static str, Run); 3] = [
+            (INBOX_WORKER, |e, stop| Box::pin(e.run_inbox(stop))),
+            (TIMER_WORKER, |e, stop| Box::pin(e.run_timers(stop))),
+            (PEOPLE_WORKER, |e, stop| Box::pin(e.run_people(stop))),
+        ];
+        for (name, run) in workers {
             let (e, stop) = (engine.clone(), shutdown.clone());
             tasks.spawn(supervise(
-                INBOX_WORKER,
+                name,
                 health.clone(),
                 shutdown.clone(),
-                move || e.clone().run_inbox(stop.clone()),
-            ));
-        }
-        {
-            let (e, stop) = (engine.clone(), shutdown.clone());
-            tasks.spawn(supervise(
-                TIMER_WORKER,
-                health.clone(),
-                shutdown.clone(),
-                move || e.clone().run_timers(stop.clone()),
-            ));
-        }
-        {
-            let (e, stop) = (engine.clone(), shutdown.clone());
-            tasks.spawn(supervise(
-                PEOPLE_WORKER,
-                health.clone(),
-                shutdown.clone(),
-                move || e.clone().run_people(stop.clone()),
+                move || run(e.clone(), stop.clone()),
             ));
         }
         {

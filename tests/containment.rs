@@ -202,6 +202,28 @@ impl Rig {
             .count()
     }
 
+    /// A standup in `CPANIC` whose day needs the channel's members (which panics), due now.
+    fn poisonous_standup_due_now(&self) {
+        let settings = asyncbot::config::load(None, &[]).unwrap();
+        let now = self.now();
+        let mut schedule =
+            settings
+                .standup
+                .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
+        let date = now.date_naive();
+        let mut day = asyncbot::domain::standup::StandupDay::new(&schedule, date, now);
+        day.remind_at = now;
+        day.summary_at = now;
+        schedule.open_day = Some(date);
+        schedule.next_due = Some(now);
+        self.store
+            .write(|tx| {
+                tx.put_standup_day(&day)?;
+                tx.put_standup_schedule(&schedule)
+            })
+            .unwrap();
+    }
+
     fn advance(&self, secs: i64) {
         *self.clock.lock().unwrap() += chrono::Duration::seconds(secs);
     }
@@ -281,24 +303,7 @@ async fn a_poisonous_event_is_set_aside_and_the_next_one_is_processed() {
 #[tokio::test]
 async fn a_poisonous_timer_is_set_aside_and_the_other_timers_keep_firing() {
     let rig = Rig::new();
-    // A standup whose day needs the channel's members (which panics), due now.
-    let settings = asyncbot::config::load(None, &[]).unwrap();
-    let now = rig.now();
-    let mut schedule = settings
-        .standup
-        .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
-    let date = now.date_naive();
-    let mut day = asyncbot::domain::standup::StandupDay::new(&schedule, date, now);
-    day.remind_at = now;
-    day.summary_at = now;
-    schedule.open_day = Some(date);
-    schedule.next_due = Some(now);
-    rig.store
-        .write(|tx| {
-            tx.put_standup_day(&day)?;
-            tx.put_standup_schedule(&schedule)
-        })
-        .unwrap();
+    rig.poisonous_standup_due_now();
     // And an ordinary request, due in a second.
     rig.mention("Ev1", "1.1", "UBOB");
     let mut inbox_failures = HashMap::new();
@@ -446,23 +451,7 @@ async fn a_nudge_that_falls_due_at_night_waits_for_the_recipients_morning() {
 #[tokio::test]
 async fn a_failing_timer_that_goes_away_does_not_keep_the_worker_awake() {
     let rig = Rig::new();
-    let settings = asyncbot::config::load(None, &[]).unwrap();
-    let now = rig.now();
-    let mut schedule = settings
-        .standup
-        .schedule("CPANIC", chrono::NaiveTime::MIN, chrono_tz::UTC);
-    let date = now.date_naive();
-    let mut day = asyncbot::domain::standup::StandupDay::new(&schedule, date, now);
-    day.remind_at = now;
-    day.summary_at = now;
-    schedule.open_day = Some(date);
-    schedule.next_due = Some(now);
-    rig.store
-        .write(|tx| {
-            tx.put_standup_day(&day)?;
-            tx.put_standup_schedule(&schedule)
-        })
-        .unwrap();
+    rig.poisonous_standup_due_now();
     let mut failures = HashMap::new();
     rig.engine.fire_due(&mut failures).await.unwrap();
     // Its timer goes away before the retry (the standup was moved, the request answered).

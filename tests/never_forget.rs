@@ -45,6 +45,26 @@ async fn wait_until<F: Fn(&serde_json::Value) -> bool>(
     }
 }
 
+/// Polls `/healthz` until it answers 503; returns that answer's body.
+async fn wait_for_503(app: &TestApp, timeout: Duration) -> serde_json::Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let r = app
+            .http
+            .get(format!("{}/healthz", app.base_url))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        if status == 503 {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "never unhealthy: {body}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crowd_of_mentions_is_an_announcement_and_an_urgent_request_is_not_delayed() {
     let fake = fake_with_team().await;
@@ -355,25 +375,10 @@ async fn healthz_says_which_worker_is_stuck_and_answers_503() {
         vec![Failure::Hang(Duration::from_secs(4))],
     );
     app.deliver(&fake, dm_to_bot("UALICE")).await;
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let r = app
-            .http
-            .get(format!("{}/healthz", app.base_url))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: serde_json::Value = r.json().await.unwrap();
-        if status == 503 {
-            assert_eq!(body["status"], "unhealthy");
-            assert_eq!(body["workers"]["delivery"]["state"], "stuck", "{body}");
-            assert!(body["workers"]["inbox"]["last_progress"].is_string());
-            break;
-        }
-        assert!(Instant::now() < deadline, "never reported stuck: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let body = wait_for_503(&app, Duration::from_secs(5)).await;
+    assert_eq!(body["status"], "unhealthy");
+    assert_eq!(body["workers"]["delivery"]["state"], "stuck", "{body}");
+    assert!(body["workers"]["inbox"]["last_progress"].is_string());
     // Once Slack answers, it is healthy again.
     wait_until(&app, Duration::from_secs(8), "healthy again", |h| {
         h["status"] == "ok"
@@ -446,23 +451,8 @@ async fn healthz_answers_503_while_socket_mode_stays_disconnected() {
     // Slack drops every connection and cannot hand out new ones for a while.
     fake.fail_next("apps.connections.open", vec![Failure::ServerError; 200]);
     fake.socket_drop_all();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let r = app
-            .http
-            .get(format!("{}/healthz", app.base_url))
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: serde_json::Value = r.json().await.unwrap();
-        if status == 503 {
-            assert_eq!(body["socket_mode"]["state"], "disconnected", "{body}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "never unhealthy: {body}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let body = wait_for_503(&app, Duration::from_secs(10)).await;
+    assert_eq!(body["socket_mode"]["state"], "disconnected", "{body}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
