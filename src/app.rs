@@ -292,15 +292,18 @@ impl Core {
                 health.clone(),
                 shutdown.clone(),
                 move || {
-                    Delivery::new(
+                    let mut delivery = Delivery::new(
                         store.clone(),
                         slack.clone(),
                         settings.clone(),
                         now.clone(),
                         wakers.clone(),
                         h.clone(),
-                    )
-                    .run(stop.clone())
+                    );
+                    if let Some(every) = idle_recheck {
+                        delivery.idle_recheck = every;
+                    }
+                    delivery.run(stop.clone())
                 },
             ));
         }

@@ -57,6 +57,8 @@ pub struct Delivery {
     paused: Option<Pause>,
     /// When the current pass started.
     pass_started: DateTime<Utc>,
+    /// The longest it sleeps without looking (it also tells `/healthz` it is alive).
+    pub idle_recheck: Duration,
 }
 
 /// Sends one message; shared by the concurrent sends of a pass.
@@ -125,6 +127,7 @@ impl Delivery {
             next_allowed: HashMap::new(),
             paused: None,
             pass_started: DateTime::<Utc>::MIN_UTC,
+            idle_recheck: Duration::from_secs(60),
         }
     }
 
@@ -141,7 +144,8 @@ impl Delivery {
             self.health.idle(WORKER);
             let sleep = next_wake
                 .map(|at| (at - (self.now)()).to_std().unwrap_or(Duration::ZERO))
-                .unwrap_or(Duration::from_secs(3600));
+                .unwrap_or(self.idle_recheck)
+                .min(self.idle_recheck);
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = self.wakers.delivery.notified() => {}

@@ -16,6 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::clock::Now;
 
+/// Idle workers report at least every minute (`Engine::idle_recheck`); this much more silence
+/// than `stuck_after` means one is hung.
+const HEARTBEAT_SLACK: chrono::Duration = chrono::Duration::seconds(90);
+
 /// What a worker is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
@@ -159,6 +163,12 @@ impl Health {
             let mut workers = serde_json::Map::new();
             for (name, w) in &s.workers {
                 let (state, detail) = match &w.phase {
+                    // An idle worker looks again at least every minute and says so: one that has
+                    // not for much longer is hung somewhere it did not report (a store call).
+                    Phase::Idle if now - w.last_progress > stuck_after + HEARTBEAT_SLACK => {
+                        verdict = Verdict::Unhealthy;
+                        ("stalled", Value::Null)
+                    }
                     Phase::Idle => ("idle", Value::Null),
                     Phase::Busy { what, since } if now - *since > stuck_after => {
                         verdict = Verdict::Unhealthy;
@@ -309,6 +319,11 @@ mod tests {
         assert_eq!(report["workers"]["inbox"]["state"], "stuck");
         health.idle("inbox");
         assert_eq!(health.report().0, Verdict::Ok);
+        // Idle, but silent far longer than its heartbeat: hung where it did not say.
+        *at.lock().unwrap() += chrono::Duration::seconds(211);
+        let (verdict, report) = health.report();
+        assert_eq!(verdict, Verdict::Unhealthy);
+        assert_eq!(report["workers"]["inbox"]["state"], "stalled");
     }
 
     #[test]
