@@ -262,7 +262,7 @@ async fn a_replayed_signed_command_opens_one_rfc() {
     let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
     // Both looked up once, so the command answers inline.
     for user in ["UALICE", "UBOB"] {
-        let (_, _) = app.command(&fake, "/standup", "help", user, CHANNEL).await;
+        let (_, _) = app.command(&fake, "/standup", "back", user, CHANNEL).await;
     }
     let form = [
         ("command", "/rfc"),
@@ -460,7 +460,7 @@ async fn a_redelivered_command_envelope_runs_once_over_socket_mode() {
     let fake = fake_with_team().await;
     let app = TestApp::start(&fake, Mode::SocketMode, FAST_NORMS).await;
     for user in ["UALICE", "UBOB"] {
-        let (_, _) = app.command(&fake, "/standup", "help", user, CHANNEL).await;
+        let (_, _) = app.command(&fake, "/standup", "back", user, CHANNEL).await;
     }
     let payload = json!({
         "command": "/rfc",

@@ -134,7 +134,21 @@ impl Dispatcher {
     /// the approver an RFC names.
     fn people_in(&self, command: &Command) -> Vec<String> {
         match command.command.as_str() {
-            "/standup" => vec![command.user_id.clone()],
+            // Only what is read in the caller's zone: a time without a zone, "away today",
+            // "back". Help, status, skip and off answer at once.
+            "/standup" => {
+                let verb = command
+                    .text
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_lowercase();
+                if matches!(verb.as_str(), "at" | "away" | "back") {
+                    vec![command.user_id.clone()]
+                } else {
+                    Vec::new()
+                }
+            }
             "/rfc" => match rfc_command::parse(&command.text) {
                 Ok(RfcCommand::Open(args)) => vec![command.user_id.clone(), args.approver],
                 _ => Vec::new(),
