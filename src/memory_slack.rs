@@ -100,6 +100,20 @@ impl MemorySlack {
         });
     }
 
+    /// A bot user (another app): mentioning it asks nothing of anyone.
+    pub fn add_bot(&self, id: &str, name: &str) {
+        self.with(|s| {
+            s.people.insert(
+                id.to_owned(),
+                Person {
+                    name: name.to_owned(),
+                    tz: "UTC".to_owned(),
+                    is_bot: true,
+                },
+            )
+        });
+    }
+
     pub fn person(&self, id: &str) -> Option<Person> {
         self.with(|s| s.people.get(id).cloned())
     }
