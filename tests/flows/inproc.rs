@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use asyncbot::app::Core;
@@ -119,7 +120,8 @@ impl Bot {
             shutdown.clone(),
         )
         .expect("the core starts");
-        let bot = Bot {
+        // The workers take their first step at the test's first await, still at `start`.
+        Bot {
             slack,
             core,
             store,
@@ -127,10 +129,7 @@ impl Bot {
             shutdown,
             counter: AtomicU64::new(1),
             _dir: dir,
-        };
-        // Let the workers reach their first wait.
-        bot.settle().await;
-        bot
+        }
     }
 
     /// The virtual time now.
@@ -191,7 +190,7 @@ impl Bot {
     /// Delivers an Events API `event` (Slack's JSON) through the dispatcher, as both transports
     /// do: the conversion at the edge (bots, subtypes) is part of what is tested.
     pub async fn deliver(&self, event: serde_json::Value) {
-        let callback = serde_json::json!({
+        let callback = json!({
             "token": "ignored",
             "team_id": "TSIMULATED",
             "api_app_id": "A0FAKE",
@@ -205,24 +204,19 @@ impl Bot {
         self.settle().await;
     }
 
-    /// A person posts in a channel; returns the message's `ts`.
+    /// A person posts in a channel (a `D…` channel is a DM to the bot); returns its `ts`.
     pub async fn post(&self, channel: &str, user: &str, text: &str) -> String {
         let ts = self.new_ts();
-        self.event(Inbound::MessagePosted {
-            channel: channel.into(),
-            channel_type: Some(
-                if channel.starts_with('D') {
-                    "im"
-                } else {
-                    "channel"
-                }
-                .into(),
-            ),
-            user: user.into(),
-            ts: ts.clone(),
-            thread_ts: None,
-            text: text.into(),
-        })
+        let channel_type = if channel.starts_with('D') {
+            "im"
+        } else {
+            "channel"
+        };
+        self.deliver(json!({
+            "type": "message", "channel": channel, "channel_type": channel_type,
+            "user": user, "text": text, "ts": ts, "event_ts": ts,
+            "client_msg_id": format!("msg-{ts}"),
+        }))
         .await;
         ts
     }
@@ -230,43 +224,45 @@ impl Bot {
     /// A person replies in a thread; returns the reply's `ts`.
     pub async fn reply(&self, channel: &str, user: &str, thread: &str, text: &str) -> String {
         let ts = self.new_ts();
-        self.event(Inbound::MessagePosted {
-            channel: channel.into(),
-            channel_type: Some("channel".into()),
-            user: user.into(),
-            ts: ts.clone(),
-            thread_ts: Some(thread.into()),
-            text: text.into(),
-        })
+        self.deliver(json!({
+            "type": "message", "channel": channel, "channel_type": "channel",
+            "user": user, "text": text, "ts": ts, "event_ts": ts, "thread_ts": thread,
+            "client_msg_id": format!("msg-{ts}"),
+        }))
         .await;
         ts
     }
 
     pub async fn react(&self, user: &str, reaction: &str, channel: &str, ts: &str) {
-        self.event(Inbound::ReactionAdded {
-            user: user.into(),
-            reaction: reaction.into(),
-            channel: channel.into(),
-            ts: ts.into(),
-        })
+        self.deliver(json!({
+            "type": "reaction_added", "user": user, "reaction": reaction,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": self.new_ts(),
+        }))
         .await;
     }
 
-    pub async fn edit(&self, channel: &str, user: &str, ts: &str, text: &str) {
-        self.event(Inbound::MessageEdited {
-            channel: channel.into(),
-            user: user.into(),
-            ts: ts.into(),
-            text: text.into(),
-        })
+    /// `user` edits their message `ts` to read `text`.
+    pub async fn edit(&self, channel: &str, user: &str, ts: &str, old: &str, text: &str) {
+        self.deliver(json!({
+            "type": "message", "subtype": "message_changed", "hidden": true,
+            "channel": channel, "channel_type": "channel",
+            "ts": self.new_ts(), "event_ts": self.new_ts(),
+            "message": {"type": "message", "user": user, "text": text, "ts": ts,
+                        "edited": {"user": user, "ts": self.new_ts()}},
+            "previous_message": {"type": "message", "user": user, "text": old, "ts": ts},
+        }))
         .await;
     }
 
-    pub async fn delete(&self, channel: &str, ts: &str) {
-        self.event(Inbound::MessageDeleted {
-            channel: channel.into(),
-            ts: ts.into(),
-        })
+    /// `user`'s message `ts` is deleted.
+    pub async fn delete(&self, channel: &str, user: &str, ts: &str, old: &str) {
+        self.deliver(json!({
+            "type": "message", "subtype": "message_deleted", "hidden": true,
+            "channel": channel, "channel_type": "channel", "deleted_ts": ts,
+            "ts": self.new_ts(), "event_ts": self.new_ts(),
+            "previous_message": {"type": "message", "user": user, "text": old, "ts": ts},
+        }))
         .await;
     }
 

@@ -156,24 +156,29 @@ async fn edits_and_deletes_cancel_requests_and_an_edit_can_open_one() {
         .await;
     let gained = bot.post(CHANNEL, "UALICE", "hello all").await;
     bot.run_for(minutes(10)).await;
-    bot.deliver(json!({
-        "type": "message", "subtype": "message_changed", "hidden": true,
-        "channel": CHANNEL, "channel_type": "channel",
-        "ts": bot.new_ts(), "event_ts": bot.new_ts(),
-        "message": {"type": "message", "user": "UALICE", "text": "review please, anyone",
-                    "ts": edited_away, "edited": {"user": "UALICE", "ts": bot.new_ts()}},
-        "previous_message": {"type": "message", "user": "UALICE", "text": "<@UBOB> review please", "ts": edited_away}
-    }))
+    bot.edit(
+        CHANNEL,
+        "UALICE",
+        &edited_away,
+        "<@UBOB> review please",
+        "review please, anyone",
+    )
     .await;
-    bot.deliver(json!({
-        "type": "message", "subtype": "message_deleted", "hidden": true,
-        "channel": CHANNEL, "channel_type": "channel", "deleted_ts": removed,
-        "ts": bot.new_ts(), "event_ts": bot.new_ts(),
-        "previous_message": {"type": "message", "user": "UALICE", "text": "<@UBOB> this one will be deleted", "ts": removed}
-    }))
+    bot.delete(
+        CHANNEL,
+        "UALICE",
+        &removed,
+        "<@UBOB> this one will be deleted",
+    )
     .await;
-    bot.edit(CHANNEL, "UALICE", &gained, "hello all, <@UCAROL> too")
-        .await;
+    bot.edit(
+        CHANNEL,
+        "UALICE",
+        &gained,
+        "hello all",
+        "hello all, <@UCAROL> too",
+    )
+    .await;
     assert_eq!(bot.open_requests(), 1);
 
     bot.run_until(at("2026-11-25 18:00", NY)).await;

@@ -3,5 +3,6 @@
 //! ladder, a Mon–Fri 09:00–18:00 team calendar). Days of ladder, RFCs and standups run in
 //! milliseconds; the real-binary tests beside this one cover the transports.
 
+mod calendar;
 mod inproc;
 mod ladder;
