@@ -6,3 +6,4 @@
 mod calendar;
 mod inproc;
 mod ladder;
+mod standup;
