@@ -26,6 +26,8 @@ pub struct Sent {
     /// For an ephemeral note: who sees it.
     pub only_for: Option<String>,
     pub text: String,
+    /// The Block Kit blocks of a post or an edit, as sent.
+    pub blocks: Option<Value>,
     pub outbox_id: Option<u64>,
 }
 
@@ -195,7 +197,7 @@ impl SlackPort for MemorySlack {
         channel: &str,
         thread_ts: Option<&str>,
         text: &str,
-        _blocks: Option<&Value>,
+        blocks: Option<&Value>,
         outbox_id: u64,
     ) -> Result<String, SlackError> {
         Ok(self.record(Sent {
@@ -206,6 +208,7 @@ impl SlackPort for MemorySlack {
             thread_ts: thread_ts.map(str::to_owned),
             only_for: None,
             text: text.to_owned(),
+            blocks: blocks.cloned(),
             outbox_id: Some(outbox_id),
         }))
     }
@@ -235,7 +238,7 @@ impl SlackPort for MemorySlack {
         channel: &str,
         ts: &str,
         text: &str,
-        _blocks: Option<&Value>,
+        blocks: Option<&Value>,
     ) -> Result<(), SlackError> {
         self.record(Sent {
             at: (self.now)(),
@@ -245,6 +248,7 @@ impl SlackPort for MemorySlack {
             thread_ts: None,
             only_for: None,
             text: text.to_owned(),
+            blocks: blocks.cloned(),
             outbox_id: None,
         });
         Ok(())
@@ -264,6 +268,7 @@ impl SlackPort for MemorySlack {
             thread_ts: None,
             only_for: Some(user.to_owned()),
             text: text.to_owned(),
+            blocks: None,
             outbox_id: None,
         });
         Ok(())
@@ -290,6 +295,7 @@ impl SlackPort for MemorySlack {
             thread_ts: None,
             only_for: None,
             text: text.to_owned(),
+            blocks: None,
             outbox_id: None,
         });
         Ok(())

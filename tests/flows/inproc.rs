@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, DropGuard};
 
 use asyncbot::app::Core;
 use asyncbot::dispatch::ONE_MOMENT;
@@ -62,14 +62,10 @@ pub struct Bot {
     pub store: Store,
     now: Now,
     shutdown: CancellationToken,
+    /// Stops the workers when the test ends.
+    _stop_on_drop: DropGuard,
     counter: AtomicU64,
     _dir: tempfile::TempDir,
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
 }
 
 /// The team: Alice in Berlin, Bob in New York, Carol in Kolkata, Dan in Sydney, and another
@@ -126,10 +122,33 @@ impl Bot {
             core,
             store,
             now,
+            _stop_on_drop: shutdown.clone().drop_guard(),
             shutdown,
             counter: AtomicU64::new(1),
             _dir: dir,
         }
+    }
+
+    /// Stops the bot and closes its store, so that the offline tools (`asyncbot decisions …`)
+    /// may open it; returns its directory (kept alive) and config file.
+    pub async fn stop(self) -> (tempfile::TempDir, std::path::PathBuf) {
+        self.shutdown.cancel();
+        let Bot {
+            core,
+            store,
+            _dir: dir,
+            ..
+        } = self;
+        let Core {
+            dispatcher,
+            engine,
+            mut tasks,
+            ..
+        } = core;
+        while tasks.join_next().await.is_some() {}
+        drop((dispatcher, engine, store));
+        let config = dir.path().join("asyncbot.toml");
+        (dir, config)
     }
 
     /// The virtual time now.
@@ -356,4 +375,27 @@ impl Bot {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// What a reader sees of a post or an edit: its text, then every text in its blocks.
+pub fn shown(sent: &Sent) -> String {
+    fn collect(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match value {
+                        serde_json::Value::String(t) if key == "text" => out.push(t.clone()),
+                        other => collect(other, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| collect(i, out)),
+            _ => {}
+        }
+    }
+    let mut parts = vec![sent.text.clone()];
+    if let Some(blocks) = &sent.blocks {
+        collect(blocks, &mut parts);
+    }
+    parts.join("\n")
 }

@@ -6,4 +6,5 @@
 mod calendar;
 mod inproc;
 mod ladder;
+mod rfc;
 mod standup;
