@@ -222,6 +222,19 @@ impl TestApp {
         }
     }
 
+    /// Waits until nothing is queued to be sent (`/healthz`'s `outbox` is 0): a message posted
+    /// once and not queued again cannot be posted twice, so no fixed wait has to prove it.
+    pub async fn wait_outbox_empty(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.health().await["outbox"] != 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox never emptied"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn health(&self) -> Value {
         self.http
             .get(format!("{}/healthz", self.base_url))
