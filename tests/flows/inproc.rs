@@ -31,10 +31,6 @@ pub fn minutes(m: u64) -> Duration {
     Duration::from_secs(m * 60)
 }
 
-pub fn days(d: u64) -> Duration {
-    hours(24 * d)
-}
-
 /// An instant written in a zone's local time, e.g. `at("2026-11-23 10:00", "Europe/Berlin")`.
 pub fn at(local: &str, tz: &str) -> DateTime<Utc> {
     let tz: Tz = tz.parse().expect("an IANA zone");
@@ -188,13 +184,7 @@ impl Bot {
         self.run_for(left).await;
     }
 
-    /// Delivers one event, as a transport would, under a fresh `event_id`.
-    pub async fn event(&self, event: Inbound) {
-        let id = format!("Ev{:010}", self.next());
-        self.event_with_id(&id, event).await;
-    }
-
-    /// Delivers an event under a given `event_id` (a Slack retry reuses it).
+    /// Delivers an event, already converted, under a given `event_id` (a Slack retry reuses it).
     pub async fn event_with_id(&self, event_id: &str, event: Inbound) {
         let now = self.now();
         let id = event_id.to_owned();

@@ -2,6 +2,7 @@
 //! call half a day after that): every way a request closes; edits, deletes, tiers, what is not
 //! tracked, quiet hours, time off and holidays, all walked on virtual time.
 
+use asyncbot::inbound::Inbound;
 use serde_json::json;
 
 use crate::inproc::*;
@@ -93,7 +94,7 @@ async fn the_whole_ladder_walks_a_week_in_the_recipients_working_hours() {
     assert!(call.text.contains("write the outcome"), "{}", call.text);
 
     // Each step once: the rest of the week brings nothing more.
-    bot.run_until(at("2026-11-30 09:00", NY)).await;
+    bot.run_until(at("2026-11-27 18:00", NY)).await;
     assert_eq!(bot.posts().len(), 3, "{}", bot.transcript(NY));
 }
 
@@ -264,7 +265,8 @@ async fn a_reaction_on_the_nudge_stops_the_ladder() {
     bot.run_for(minutes(30)).await;
     bot.react("UBOB", "eyes", CHANNEL, &nudge.ts).await;
     assert_eq!(bot.open_requests(), 0);
-    bot.run_until(at("2026-11-26 12:00", NY)).await;
+    // Past the DM's time, a business day after the nudge.
+    bot.run_until(at("2026-11-25 10:05", NY)).await;
     assert_eq!(
         bot.posts().len(),
         1,
@@ -338,4 +340,28 @@ async fn a_direct_message_to_the_bot_gets_one_pointer_an_hour() {
         "an hour later, one more: {}",
         bot.transcript(NY)
     );
+}
+
+/// Slack redelivers the same `event_id` (at once, after 1 min, after 5 min): one request, one
+/// nudge.
+#[tokio::test(start_paused = true)]
+async fn a_redelivered_event_is_processed_once() {
+    let bot = Bot::start(at("2026-11-23 10:00", NY), "").await;
+    let ts = bot.new_ts();
+    let event = Inbound::MessagePosted {
+        channel: CHANNEL.into(),
+        channel_type: Some("channel".into()),
+        user: "UALICE".into(),
+        ts: ts.clone(),
+        thread_ts: None,
+        text: "<@UBOB> budget?".into(),
+    };
+    for wait in [minutes(0), minutes(1), minutes(5)] {
+        bot.run_for(wait).await;
+        bot.event_with_id("EvRETRIED0001", event.clone()).await;
+    }
+    assert_eq!(bot.open_requests(), 1);
+    bot.run_until(at("2026-11-24 12:00", NY)).await;
+    assert_eq!(bot.posts_in_thread(&ts).len(), 1, "{}", bot.transcript(NY));
+    assert_eq!(bot.posts().len(), 1, "{}", bot.transcript(NY));
 }

@@ -8,3 +8,4 @@ mod inproc;
 mod ladder;
 mod rfc;
 mod standup;
+mod start;

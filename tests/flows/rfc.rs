@@ -135,8 +135,7 @@ async fn an_rfc_runs_from_comments_to_an_accepted_decision() {
     let update = bot
         .sent()
         .into_iter()
-        .filter(|s| s.kind == SentKind::Edit && s.ts == root)
-        .last()
+        .rfind(|s| s.kind == SentKind::Edit && s.ts == root)
         .expect("the RFC message is edited");
     let updated = shown(&update);
     assert!(updated.contains("*Accepted* by <@UBOB>"), "{updated}");
@@ -164,8 +163,8 @@ async fn an_rfc_runs_from_comments_to_an_accepted_decision() {
         .await;
     assert!(twice.contains("already accepted"), "{twice}");
 
-    // The ladder stopped: no DM to Bob, no call, through the rest of the week.
-    bot.run_until(at("2026-11-27 18:00", NY)).await;
+    // The ladder stopped: no DM to Bob (due Thursday 09:00), so no call either.
+    bot.run_until(at("2026-11-26 09:05", NY)).await;
     let private: Vec<_> = bot
         .posts()
         .into_iter()

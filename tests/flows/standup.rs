@@ -18,7 +18,7 @@ fn config(today: &str) -> String {
 }
 
 async fn team_bot() -> Bot {
-    let bot = Bot::start_with(
+    Bot::start_with(
         at("2026-11-23 08:00", BERLIN),
         &config("2026-11-23"),
         |slack| {
@@ -31,8 +31,7 @@ async fn team_bot() -> Bot {
             slack.set_members("CHOLIDAY", &["UALICE", "UBOB"].map(String::from));
         },
     )
-    .await;
-    bot
+    .await
 }
 
 /// Dave (Los Angeles) is away; Alice answers with a blocker, another bot chatters in the
