@@ -21,7 +21,7 @@ fn mention_payload() -> Vec<u8> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_get_4xx_and_change_nothing() {
     let fake = fake_with_team().await;
-    let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    let app = TestApp::start(&fake, Mode::Http, &due_in_1s(FAST_NORMS)).await;
     let now = unix_now().to_string();
 
     // Unsigned.

@@ -1,7 +1,7 @@
 //! Hostile but ordinary user text, end to end (the real binary, the fake Slack, second-long
-//! norms): broadcasts typed into `/rfc` never reach a post; the DM quotes a request with its
-//! mention rendered; an RFC cannot inform more than 50 people. Standup answers with `İ` and the
-//! Kelvin sign, and a summary split into parts, are tested in-process in `tests/flows/hostile.rs`.
+//! norms): broadcasts typed into `/rfc` never reach a post; an RFC cannot inform more than 50
+//! people. Standup answers with `İ` and the Kelvin sign, a summary split into parts, and the DM's
+//! quoting of a request are tested in-process in `tests/flows/hostile.rs`.
 
 mod common;
 
@@ -111,40 +111,6 @@ async fn broadcasts_typed_into_rfc_commands_never_reach_a_post() {
     for text in texts {
         assert!(broadcast_in(&text).is_none(), "a broadcast in {text}");
     }
-}
-
-/// (c) The DM quotes the request as Slack shows it: the mention renders as a name, not as
-/// `&lt;@U…&gt;`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dm_quotes_a_request_with_its_mention_rendered() {
-    let fake = fake_with_team().await;
-    let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
-    app.deliver(
-        &fake,
-        message(
-            "CENG",
-            "UALICE",
-            &new_ts(),
-            "<@UBOB> can you review R&amp;D's doc with <@UCAROL>?",
-            None,
-        ),
-    )
-    .await;
-    let dm = fake
-        .wait_for_match("chat.postMessage", Duration::from_secs(15), |c| {
-            c.arg("channel").as_deref() == Some("DUBOB")
-        })
-        .await;
-    let text = dm.text();
-    assert!(
-        text.contains("> <@UBOB> can you review R&amp;D's doc with <@UCAROL>?"),
-        "{text}"
-    );
-    assert!(!text.contains("&lt;@"), "{text}");
-    assert!(
-        !text.contains("&amp;amp;"),
-        "escaped once, not twice: {text}"
-    );
 }
 
 /// (d) An RFC informing 51 people is refused with the sentence that says the cap, from `/rfc`

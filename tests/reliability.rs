@@ -12,7 +12,7 @@ const CHANNEL: &str = "CENG";
 /// Slack redelivers the same `event_id` (at once, after 1 min, after 5 min): one nudge.
 async fn retried_event_yields_one_nudge(mode: Mode) {
     let fake = fake_with_team().await;
-    let app = TestApp::start(&fake, mode, FAST_NORMS).await;
+    let app = TestApp::start(&fake, mode, &due_in_1s(FAST_NORMS)).await;
     let payload = event_callback(
         "EvRETRIED0001",
         message(CHANNEL, "UALICE", &new_ts(), "<@UBOB> budget?", None),
@@ -122,7 +122,7 @@ async fn kill_9_and_restart_mid_wait_over_socket_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_delays_but_does_not_lose_the_nudge() {
     let fake = fake_with_team().await;
-    let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    let app = TestApp::start(&fake, Mode::Http, &due_in_1s(FAST_NORMS)).await;
     fake.fail_next(
         "chat.postMessage",
         vec![Failure::RateLimited {
@@ -167,7 +167,9 @@ async fn server_errors_are_retried() {
         &fake,
         Mode::Http,
         // Only the thread nudge, so that nothing else is queued when the outbox is checked.
-        &fast_norms_with_steps(r#"[{ after = "0s", action = "thread_mention" }]"#),
+        &due_in_1s(&fast_norms_with_steps(
+            r#"[{ after = "0s", action = "thread_mention" }]"#,
+        )),
     )
     .await;
     fake.fail_next(
@@ -205,7 +207,9 @@ async fn permanent_errors_are_dropped_not_retried() {
     let app = TestApp::start(
         &fake,
         Mode::Http,
-        &fast_norms_with_steps(r#"[{ after = "0s", action = "thread_mention" }]"#),
+        &due_in_1s(&fast_norms_with_steps(
+            r#"[{ after = "0s", action = "thread_mention" }]"#,
+        )),
     )
     .await;
     app.deliver(

@@ -1,5 +1,5 @@
 //! The SLA ladder end to end, one smoke test per transport (HTTP and Socket Mode): the real
-//! binary, the fake Slack, second-long norms (normal 4 s, DM 3 s later, call 2 s after that).
+//! binary, the fake Slack, second-long norms (normal 2 s, DM 1 s later, call 1 s after that).
 //! The ladder's behaviour (every way a request closes, edits, deletes, tiers, quiet hours, time
 //! off, DST) is tested in-process on virtual time in `tests/flows/`.
 
@@ -11,10 +11,25 @@ use common::*;
 
 const CHANNEL: &str = "CENG";
 
-/// Alice asks Bob; nobody answers: nudge in the thread at 4 s, DM at 7 s, call at 9 s, each once.
+/// The smoke test's norms: the whole ladder within 4 s.
+fn smoke_norms() -> String {
+    fast_norms_with_steps(
+        r#"[
+  { after = "0s", action = "thread_mention" },
+  { after = "1s", action = "direct_message" },
+  { after = "1s", action = "suggest_call" },
+]"#,
+    )
+    .replace(
+        "[sla.normal]\nwithin = \"4s\"",
+        "[sla.normal]\nwithin = \"2s\"",
+    )
+}
+
+/// Alice asks Bob; nobody answers: nudge in the thread at 2 s, DM at 3 s, call at 4 s, each once.
 async fn whole_ladder(mode: Mode) {
     let fake = fake_with_team().await;
-    let app = TestApp::start(&fake, mode, FAST_NORMS).await;
+    let app = TestApp::start(&fake, mode, &smoke_norms()).await;
     let ts = new_ts();
     let started = Instant::now();
     app.deliver(
@@ -35,7 +50,7 @@ async fn whole_ladder(mode: Mode) {
         .remove(0);
     let nudge_after = started.elapsed();
     assert!(
-        nudge_after >= Duration::from_millis(3500),
+        nudge_after >= Duration::from_millis(1500),
         "nudged too early: {nudge_after:?}"
     );
     assert_eq!(nudge.arg("channel").as_deref(), Some(CHANNEL));
@@ -46,7 +61,7 @@ async fn whole_ladder(mode: Mode) {
     );
     let text = nudge.text();
     assert!(
-        text.contains("<@UBOB>, <@UALICE>'s request has waited 4 s (normal SLA)"),
+        text.contains("<@UBOB>, <@UALICE>'s request has waited 2 s (normal SLA)"),
         "{text}"
     );
     assert!(
@@ -59,7 +74,7 @@ async fn whole_ladder(mode: Mode) {
         .await;
     let dm = &calls[1];
     assert!(
-        started.elapsed() >= Duration::from_millis(6500),
+        started.elapsed() >= Duration::from_millis(2500),
         "DM too early"
     );
     assert_eq!(
@@ -89,7 +104,7 @@ async fn whole_ladder(mode: Mode) {
         .await;
     let call = &calls[2];
     assert!(
-        started.elapsed() >= Duration::from_millis(8500),
+        started.elapsed() >= Duration::from_millis(3500),
         "call suggestion too early"
     );
     assert_eq!(

@@ -47,6 +47,14 @@ steps = [
 request_timeout = "2s"
 "#;
 
+/// `norms` (e.g. [`FAST_NORMS`]) with a normal request due after 1 s: for tests of what happens
+/// to a nudge (retries, duplicates, refusals), not of when it comes.
+pub fn due_in_1s(norms: &str) -> String {
+    let fast = "[sla.normal]\nwithin = \"4s\"";
+    assert!(norms.contains(fast), "built on FAST_NORMS");
+    norms.replace(fast, "[sla.normal]\nwithin = \"1s\"")
+}
+
 /// [`FAST_NORMS`] with another escalation ladder (a TOML array of steps).
 pub fn fast_norms_with_steps(steps: &str) -> String {
     let start = FAST_NORMS.find("steps = [").unwrap();

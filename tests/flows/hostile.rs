@@ -1,6 +1,7 @@
 //! Hostile text in the standup, on virtual time: answers that change length when case-folded
 //! (the Kelvin sign, a dozen dotted `İ`) are summarised and never kill a worker; a summary with
-//! more blockers than one message holds is split, none lost, and a late answer edits every part.
+//! more blockers than one message holds is split, none lost, and a late answer edits every part;
+//! the DM quotes a request as Slack shows it.
 
 use asyncbot::memory_slack::SentKind;
 
@@ -150,4 +151,32 @@ async fn a_summary_with_many_blockers_is_split_and_a_late_answer_updates_every_p
     for i in 0..people.len() {
         assert!(now.contains(&format!("blocker-{i:03}")), "blocker {i} kept");
     }
+}
+
+/// The DM quotes the request as Slack shows it: the mention renders as a name, not as
+/// `&lt;@U…&gt;`, and Slack's own escaping is kept once, not doubled.
+#[tokio::test(start_paused = true)]
+async fn the_dm_quotes_a_request_with_its_mention_rendered() {
+    // An hour's SLA and an hour to the DM: the quoting is the point here, not the calendar.
+    let config = "[sla.normal]\nwithin = \"1h\"\nclock = \"wall\"\n\n[escalation]\nsteps = [\n  { after = \"0s\", action = \"thread_mention\" },\n  { after = \"1h\", action = \"direct_message\" },\n]\n";
+    let bot = Bot::start(at("2026-11-23 10:00", NY), config).await;
+    bot.post(
+        "CENG",
+        "UALICE",
+        "<@UBOB> can you review R&amp;D's doc with <@UCAROL>?",
+    )
+    .await;
+    bot.run_for(minutes(125)).await;
+    let dm = bot.posts_to("DUBOB");
+    assert_eq!(dm.len(), 1, "{}", bot.transcript(NY));
+    let text = &dm[0].text;
+    assert!(
+        text.contains("> <@UBOB> can you review R&amp;D's doc with <@UCAROL>?"),
+        "{text}"
+    );
+    assert!(!text.contains("&lt;@"), "{text}");
+    assert!(
+        !text.contains("&amp;amp;"),
+        "escaped once, not twice: {text}"
+    );
 }
