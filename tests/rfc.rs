@@ -344,6 +344,7 @@ async fn mistakes_get_clear_answers_and_change_nothing() {
 async fn an_rfc_slack_refuses_is_withdrawn_and_the_driver_told() {
     let fake = team().await;
     let app = TestApp::start(&fake, Mode::Http, &rfc_norms()).await;
+    let opened = std::time::Instant::now();
     let (reply, _) = app
         .command(
             &fake,
@@ -369,8 +370,8 @@ async fn an_rfc_slack_refuses_is_withdrawn_and_the_driver_told() {
         .command(&fake, "/rfc", "list", "UALICE", "CNOTFOUND1")
         .await;
     assert!(list.contains("No open RFCs"), "{list}");
-    // Past its close: no reminder, no close, no ladder for an RFC nobody could see.
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    // Past its close: no reminder, no close (and so no ladder) for an RFC nobody could see.
+    tokio::time::sleep_until((opened + Duration::from_millis(3500)).into()).await;
     let attempts = fake.attempts_to("chat.postMessage");
     assert_eq!(
         attempts.len(),
