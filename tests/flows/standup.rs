@@ -41,7 +41,9 @@ async fn team_bot() -> Bot {
 #[tokio::test(start_paused = true)]
 async fn a_standup_day_from_prompt_to_updated_summary() {
     let bot = team_bot().await;
-    // It is still Sunday evening in Los Angeles: Dave names the day.
+    // It is still Sunday evening in Los Angeles: "today" is his Sunday, so he names the day.
+    let sunday = bot.command("/standup", "away today", "UDAVE", TEAM).await;
+    assert!(sunday.contains("You're away Sun 22 Nov"), "{sunday}");
     let away = bot
         .command("/standup", "away 2026-11-23", "UDAVE", TEAM)
         .await;
