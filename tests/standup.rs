@@ -67,7 +67,10 @@ async fn a_missed_prompt_goes_out_once_after_a_restart() {
         })
         .await;
     assert!(prompt.text().contains("*Async standup"));
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // A second prompt queued with the first would sit in the outbox behind the channel's 1 s
+    // pacing: the outbox empties only once it is out too.
+    app.wait_outbox_empty().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         prompts_to(&fake, TEAM).len(),
         1,
