@@ -214,6 +214,7 @@ async fn a_post_whose_answer_is_lost_is_found_by_its_metadata_and_not_posted_aga
 async fn a_nudge_due_while_the_bot_was_down_waits_for_the_recipients_working_hours() {
     let fake = fake_with_team().await;
     let mut app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    let asked = Instant::now();
     app.deliver(
         &fake,
         message(
@@ -232,7 +233,7 @@ async fn a_nudge_due_while_the_bot_was_down_waits_for_the_recipients_working_hou
     app.kill9();
     // While it is down, the deadline passes; it comes back on a calendar where it is now the
     // middle of Bob's night (his working hour starts two hours from now, New York time).
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep_until((asked + Duration::from_millis(4500)).into()).await;
     let bob_hour = chrono::Utc::now()
         .with_timezone(&chrono_tz::America::New_York)
         .hour();
@@ -247,7 +248,9 @@ async fn a_nudge_due_while_the_bot_was_down_waits_for_the_recipients_working_hou
     let config = std::fs::read_to_string(app.config_path()).unwrap();
     std::fs::write(app.config_path(), config.replace(FAST_NORMS, &quiet)).unwrap();
     app.restart(&fake).await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The overdue timer fires at once on restart and is deferred, not queued.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.wait_outbox_empty().await;
     assert!(
         posts(&fake).is_empty(),
         "nothing lands in Bob's night: {}",
@@ -314,7 +317,7 @@ async fn a_replayed_signed_command_opens_one_rfc() {
     assert!(r.text().await.unwrap().trim().is_empty());
     fake.wait_for("chat.postMessage", 1, Duration::from_secs(5))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.wait_outbox_empty().await;
     let rfc_posts = posts(&fake)
         .iter()
         .filter(|c| c.text().contains("Replay me"))
@@ -489,7 +492,7 @@ async fn a_redelivered_command_envelope_runs_once_over_socket_mode() {
     );
     fake.wait_for("chat.postMessage", 1, Duration::from_secs(5))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.wait_outbox_empty().await;
     let rfc_posts = posts(&fake)
         .iter()
         .filter(|c| c.text().contains("Once only"))

@@ -12,7 +12,7 @@ const CHANNEL: &str = "CENG";
 /// Slack redelivers the same `event_id` (at once, after 1 min, after 5 min): one nudge.
 async fn retried_event_yields_one_nudge(mode: Mode) {
     let fake = fake_with_team().await;
-    let app = TestApp::start(&fake, mode, FAST_NORMS).await;
+    let app = TestApp::start(&fake, mode, &due_in_1s(FAST_NORMS)).await;
     let payload = event_callback(
         "EvRETRIED0001",
         message(CHANNEL, "UALICE", &new_ts(), "<@UBOB> budget?", None),
@@ -43,8 +43,9 @@ async fn retried_event_yields_one_nudge(mode: Mode) {
     }
     fake.wait_for("chat.postMessage", 1, Duration::from_secs(15))
         .await;
-    // Past the point where a duplicate nudge would have arrived, short of the DM (3 s later).
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // The nudge left the outbox and no duplicate is queued behind it (the channel's 1 s pacing
+    // would hold one there), short of the DM (3 s later).
+    app.wait_outbox_empty().await;
     let threads: Vec<_> = posts(&fake)
         .iter()
         .filter(|c| c.arg("thread_ts").is_some())
@@ -98,7 +99,7 @@ async fn kill_and_restart_mid_wait(mode: Mode) {
         "not before the deadline"
     );
     assert_eq!(nudge.arg("thread_ts").as_deref(), Some(ts.as_str()));
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    app.wait_outbox_empty().await;
     assert_eq!(
         posts(&fake).len(),
         1,
@@ -121,7 +122,7 @@ async fn kill_9_and_restart_mid_wait_over_socket_mode() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_delays_but_does_not_lose_the_nudge() {
     let fake = fake_with_team().await;
-    let app = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    let app = TestApp::start(&fake, Mode::Http, &due_in_1s(FAST_NORMS)).await;
     fake.fail_next(
         "chat.postMessage",
         vec![Failure::RateLimited {
@@ -150,7 +151,7 @@ async fn a_429_delays_but_does_not_lose_the_nudge() {
         "Retry-After honoured: waited {waited:?}"
     );
     assert!(nudge.text().contains("<@UBOB>"));
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    app.wait_outbox_empty().await;
     let nudges = posts(&fake)
         .iter()
         .filter(|c| c.arg("thread_ts").is_some())
@@ -158,15 +159,17 @@ async fn a_429_delays_but_does_not_lose_the_nudge() {
     assert_eq!(nudges, 1, "{}", fake.describe_calls());
 }
 
-/// 5xx and timeouts are retried with backoff; permanent errors are dropped, not retried.
+/// 5xx and timeouts are retried with backoff.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_are_retried_and_permanent_errors_dropped() {
+async fn server_errors_are_retried() {
     let fake = fake_with_team().await;
     let app = TestApp::start(
         &fake,
         Mode::Http,
         // Only the thread nudge, so that nothing else is queued when the outbox is checked.
-        &fast_norms_with_steps(r#"[{ after = "0s", action = "thread_mention" }]"#),
+        &due_in_1s(&fast_norms_with_steps(
+            r#"[{ after = "0s", action = "thread_mention" }]"#,
+        )),
     )
     .await;
     fake.fail_next(
@@ -195,13 +198,36 @@ async fn server_errors_are_retried_and_permanent_errors_dropped() {
         "500, timeout, success: {}",
         fake.describe_calls()
     );
-    // A permanent error: logged once and dropped, never retried.
+}
+
+/// A permanent error is logged once and dropped, never retried.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_errors_are_dropped_not_retried() {
+    let fake = fake_with_team().await;
+    let app = TestApp::start(
+        &fake,
+        Mode::Http,
+        &due_in_1s(&fast_norms_with_steps(
+            r#"[{ after = "0s", action = "thread_mention" }]"#,
+        )),
+    )
+    .await;
     app.deliver(
         &fake,
         message("CARCHIVED1", "UALICE", &new_ts(), "<@UCAROL> ping", None),
     )
     .await;
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // Attempted once and dropped: it left the outbox, so nothing can retry it.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !fake
+        .attempts_to("chat.postMessage")
+        .iter()
+        .any(|c| c.arg("channel").as_deref() == Some("CARCHIVED1"))
+    {
+        assert!(Instant::now() < deadline, "{}", fake.describe_calls());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.wait_outbox_empty().await;
     let archived: Vec<_> = fake
         .attempts_to("chat.postMessage")
         .into_iter()

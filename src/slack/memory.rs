@@ -26,6 +26,8 @@ pub struct Sent {
     /// For an ephemeral note: who sees it.
     pub only_for: Option<String>,
     pub text: String,
+    /// The Block Kit blocks of a post or an edit, as sent.
+    pub blocks: Option<Value>,
     pub outbox_id: Option<u64>,
 }
 
@@ -95,6 +97,20 @@ impl MemorySlack {
                     name: name.to_owned(),
                     tz: tz.to_owned(),
                     is_bot: false,
+                },
+            )
+        });
+    }
+
+    /// A bot user (another app): mentioning it asks nothing of anyone.
+    pub fn add_bot(&self, id: &str, name: &str) {
+        self.with(|s| {
+            s.people.insert(
+                id.to_owned(),
+                Person {
+                    name: name.to_owned(),
+                    tz: "UTC".to_owned(),
+                    is_bot: true,
                 },
             )
         });
@@ -181,7 +197,7 @@ impl SlackPort for MemorySlack {
         channel: &str,
         thread_ts: Option<&str>,
         text: &str,
-        _blocks: Option<&Value>,
+        blocks: Option<&Value>,
         outbox_id: u64,
     ) -> Result<String, SlackError> {
         // The `ts` comes from the moment and the outbox id, not from the order of concurrent
@@ -195,6 +211,7 @@ impl SlackPort for MemorySlack {
             thread_ts: thread_ts.map(str::to_owned),
             only_for: None,
             text: text.to_owned(),
+            blocks: blocks.cloned(),
             outbox_id: Some(outbox_id),
         }))
     }
@@ -224,7 +241,7 @@ impl SlackPort for MemorySlack {
         channel: &str,
         ts: &str,
         text: &str,
-        _blocks: Option<&Value>,
+        blocks: Option<&Value>,
     ) -> Result<(), SlackError> {
         self.record(Sent {
             at: (self.now)(),
@@ -234,6 +251,7 @@ impl SlackPort for MemorySlack {
             thread_ts: None,
             only_for: None,
             text: text.to_owned(),
+            blocks: blocks.cloned(),
             outbox_id: None,
         });
         Ok(())
@@ -253,6 +271,7 @@ impl SlackPort for MemorySlack {
             thread_ts: None,
             only_for: Some(user.to_owned()),
             text: text.to_owned(),
+            blocks: None,
             outbox_id: None,
         });
         Ok(())
@@ -279,6 +298,7 @@ impl SlackPort for MemorySlack {
             thread_ts: None,
             only_for: None,
             text: text.to_owned(),
+            blocks: None,
             outbox_id: None,
         });
         Ok(())

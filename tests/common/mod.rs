@@ -47,6 +47,14 @@ steps = [
 request_timeout = "2s"
 "#;
 
+/// `norms` (e.g. [`FAST_NORMS`]) with a normal request due after 1 s: for tests of what happens
+/// to a nudge (retries, duplicates, refusals), not of when it comes.
+pub fn due_in_1s(norms: &str) -> String {
+    let fast = "[sla.normal]\nwithin = \"4s\"";
+    assert!(norms.contains(fast), "built on FAST_NORMS");
+    norms.replace(fast, "[sla.normal]\nwithin = \"1s\"")
+}
+
 /// [`FAST_NORMS`] with another escalation ladder (a TOML array of steps).
 pub fn fast_norms_with_steps(steps: &str) -> String {
     let start = FAST_NORMS.find("steps = [").unwrap();
@@ -217,6 +225,19 @@ impl TestApp {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "the bot never became healthy"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until nothing is queued to be sent (`/healthz`'s `outbox` is 0): a message posted
+    /// once and not queued again cannot be posted twice, so no fixed wait has to prove it.
+    pub async fn wait_outbox_empty(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.health().await["outbox"] != 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the outbox never emptied"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

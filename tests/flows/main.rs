@@ -1,0 +1,12 @@
+//! In-process flow tests: the whole bot (dispatch, store, timers, people, delivery) against the
+//! in-memory Slack on tokio's virtual clock, with the real norms (24 business hours, the default
+//! ladder, a Mon–Fri 09:00–18:00 team calendar). Days of ladder, RFCs and standups run in
+//! milliseconds; the real-binary tests beside this one cover the transports.
+
+mod calendar;
+mod hostile;
+mod inproc;
+mod ladder;
+mod rfc;
+mod standup;
+mod start;
