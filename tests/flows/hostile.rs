@@ -3,7 +3,7 @@
 //! more blockers than one message holds is split, none lost, and a late answer edits every part;
 //! the DM quotes a request as Slack shows it.
 
-use asyncbot::memory_slack::SentKind;
+use asyncbot::slack::memory::SentKind;
 
 use crate::inproc::*;
 

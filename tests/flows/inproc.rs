@@ -13,11 +13,11 @@ use serde_json::json;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use asyncbot::app::Core;
-use asyncbot::dispatch::ONE_MOMENT;
-use asyncbot::inbound::{Command, Inbound};
-use asyncbot::memory_slack::{MemorySlack, Sent, SentKind};
+use asyncbot::engine::clock::{Now, tokio_clock};
+use asyncbot::slack::dispatch::ONE_MOMENT;
+use asyncbot::slack::inbound::{Command, Inbound};
+use asyncbot::slack::memory::{MemorySlack, Sent, SentKind};
 use asyncbot::store::{Reads, Store};
-use asyncbot::time::{Now, tokio_clock};
 
 pub const CHANNEL: &str = "CENG";
 /// The bot's own user id in the in-memory Slack.
@@ -103,13 +103,17 @@ impl Bot {
         let slack = MemorySlack::new(now.clone());
         people(&slack);
         let shutdown = CancellationToken::new();
-        let core = Core::start(
+        // Idle workers look again hourly, not every minute: on the virtual clock every wake-up
+        // costs real time, and nothing may depend on that safety net (wake-ups are by notify or
+        // by the next due time), so a missed wake-up shows here as a failing test.
+        let core = Core::start_with(
             store.clone(),
             Arc::new(slack.clone()),
             settings,
             slack.identity(),
             now.clone(),
             shutdown.clone(),
+            Some(std::time::Duration::from_secs(3600)),
         )
         .expect("the core starts");
         // The workers take their first step at the test's first await, still at `start`.

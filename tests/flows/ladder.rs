@@ -2,7 +2,7 @@
 //! call half a day after that): every way a request closes; edits, deletes, tiers, what is not
 //! tracked, quiet hours, time off and holidays, all walked on virtual time.
 
-use asyncbot::inbound::Inbound;
+use asyncbot::slack::inbound::Inbound;
 use serde_json::json;
 
 use crate::inproc::*;

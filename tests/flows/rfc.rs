@@ -1,7 +1,7 @@
 //! `/rfc` on the real norms: a 48-business-hour comment window in the driver's zone, a reminder
 //! a day before the close, then the approver's ladder on their clock.
 
-use asyncbot::memory_slack::SentKind;
+use asyncbot::slack::memory::SentKind;
 
 use crate::inproc::*;
 

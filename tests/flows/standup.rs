@@ -3,7 +3,7 @@
 //! sections, the reminder, the summary with its blockers, a late answer that updates it, a
 //! holiday, someone away, and the next working day.
 
-use asyncbot::memory_slack::SentKind;
+use asyncbot::slack::memory::SentKind;
 
 use crate::inproc::*;
 
