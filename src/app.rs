@@ -254,6 +254,7 @@ impl Core {
         if let Some(every) = idle_recheck {
             engine.idle_recheck = every;
         }
+        engine.features = crate::features::all();
         let engine = Arc::new(engine);
         let dispatcher = Arc::new(Dispatcher {
             engine: engine.clone(),

@@ -1,5 +1,6 @@
 //! The layout's rules, checked on the source: every module says what it owns in a `//!` line;
-//! the domain is pure (no tokio, redb or slack-morphism, and nothing from the layers above it).
+//! the domain is pure (no tokio, redb or slack-morphism, and nothing from the layers above it);
+//! the engine, the store and delivery know no feature (features depend on them, not the reverse).
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +34,31 @@ fn every_module_opens_with_a_line_saying_what_it_owns() {
         })
         .collect();
     assert!(missing.is_empty(), "no `//!` line: {missing:?}");
+}
+
+fn assert_no_use_of(folder: &str, forbidden: &[&str]) {
+    let mut files = Vec::new();
+    rust_files(&src().join(folder), &mut files);
+    assert!(!files.is_empty(), "{folder} has no files");
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for word in forbidden {
+                assert!(
+                    !line.contains(word),
+                    "{} uses {word}: {line}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_engine_store_and_delivery_know_no_feature() {
+    for folder in ["engine", "store", "delivery"] {
+        assert_no_use_of(folder, &["crate::features"]);
+    }
 }
 
 #[test]

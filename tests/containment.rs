@@ -151,7 +151,7 @@ impl Rig {
         let read = clock.clone();
         let now: Now = Arc::new(move || *read.lock().unwrap());
         let slack = Arc::new(PanickySlack::default());
-        let engine = Arc::new(Engine::new(
+        let mut engine = Engine::new(
             store.clone(),
             slack.clone(),
             settings.clone(),
@@ -163,7 +163,9 @@ impl Rig {
             now.clone(),
             Wakers::default(),
             Health::new(HealthLimits::default(), now),
-        ));
+        );
+        engine.features = asyncbot::features::all();
+        let engine = Arc::new(engine);
         Rig {
             _dir: dir,
             store,

@@ -145,6 +145,15 @@ pub enum CalendarError {
 }
 
 /// Parses "mon".."sun", also full names, case-insensitive.
+/// How a clock counts, in words for people.
+pub fn describe_clock(clock: Clock) -> &'static str {
+    match clock {
+        Clock::Wall => "the wall clock (nights and weekends count)",
+        Clock::BusinessDays => "business days (weekends and holidays don't count)",
+        Clock::WorkingHours => "working hours only",
+    }
+}
+
 pub fn parse_weekday(s: &str) -> Option<Weekday> {
     match s.trim().to_ascii_lowercase().as_str() {
         "mon" | "monday" => Some(Weekday::Mon),

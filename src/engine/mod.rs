@@ -25,7 +25,6 @@ use crate::engine::health::{Health, contained};
 
 use crate::config::Settings;
 use crate::domain::outbox::{Destination, OutgoingMessage};
-use crate::domain::rfc::RfcContext;
 use crate::domain::sla::{
     Answer, CancelReason, LadderContext, NewRequest, SlaRequest, mentioned_users,
 };
@@ -75,10 +74,90 @@ pub struct Engine {
     slow_until: AtomicI64,
     /// Bounds the App Home publishes running beside the event loop.
     home_publishes: Arc<Semaphore>,
+    /// The features the engine hands events and timers to (see [`Feature`]).
+    pub features: Vec<Arc<dyn Feature>>,
     /// How often an idle worker looks again on its own (a safety net: wake-ups are by notify or
     /// by the next due time). A minute in `serve`, robust to wall-clock jumps; an hour in a
     /// simulation, where the virtual clock does not jump and every wake-up costs time.
     pub idle_recheck: Duration,
+}
+
+/// A message in a thread, as features see it.
+pub struct ThreadMessage<'a> {
+    pub channel: &'a str,
+    /// The thread's first message.
+    pub root: &'a str,
+    pub user: &'a str,
+    pub text: &'a str,
+}
+
+/// A reaction someone added.
+pub struct Reaction<'a> {
+    pub channel: &'a str,
+    pub ts: &'a str,
+    pub user: &'a str,
+    pub name: &'a str,
+}
+
+/// What a feature (RFCs, standups, the `/sla` overview) handles for the engine. The engine knows
+/// features only through this trait: it hands each one the events and timers, inside the same
+/// transaction where there is one, and the feature decides whether they are its own.
+pub trait Feature: Send + Sync {
+    /// A message in a thread (not the bot's own).
+    fn on_thread_message(
+        &self,
+        _engine: &Engine,
+        _tx: &mut crate::store::Tx<'_>,
+        _message: &ThreadMessage<'_>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// A reaction on any message.
+    fn on_reaction(
+        &self,
+        _engine: &Engine,
+        _tx: &mut crate::store::Tx<'_>,
+        _reaction: &Reaction<'_>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Slack refused the message posted with `tag` for good. Returns whether the tag was this
+    /// feature's (then it has told whoever needs to know).
+    fn on_post_dropped(
+        &self,
+        _engine: &Engine,
+        _tx: &mut crate::store::Tx<'_>,
+        _tag: &str,
+        _reason: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// Fires a timer if it is this feature's: `None` if it is not. The future says whether
+    /// messages were queued.
+    fn fire<'a>(
+        &'a self,
+        _engine: &'a Engine,
+        _key: &'a TimerKey,
+        _now: DateTime<Utc>,
+    ) -> Option<futures::future::BoxFuture<'a, Result<bool, StoreError>>> {
+        None
+    }
+
+    /// The text of `user`'s Home tab, if this feature draws it.
+    fn home(
+        &self,
+        _engine: &Engine,
+        _user: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }
 
 /// Who a message asks something of.
@@ -123,6 +202,7 @@ impl Engine {
             slow_until: AtomicI64::new(0),
             home_publishes: Arc::new(Semaphore::new(HOME_PUBLISHES)),
             idle_recheck: Duration::from_secs(60),
+            features: Vec::new(),
         }
     }
 
@@ -132,28 +212,6 @@ impl Engine {
             calendar: &self.settings.calendar,
             team_url: Some(self.identity.team_url.as_str()),
         }
-    }
-
-    pub fn rfc_context(&self, permalink: Option<String>) -> RfcContext<'_> {
-        RfcContext {
-            settings: &self.settings.rfc,
-            calendar: &self.settings.calendar,
-            ladder: &self.settings.sla.ladder,
-            permalink,
-        }
-    }
-
-    /// The permalink of an RFC's message, once it has been posted.
-    pub fn permalink_of(
-        &self,
-        tx: &crate::store::Tx<'_>,
-        id: u64,
-    ) -> Result<Option<String>, StoreError> {
-        Ok(tx
-            .tagged(&crate::domain::rfc::message_tag(id))?
-            .map(|(channel, ts)| {
-                crate::domain::format::permalink(&self.identity.team_url, &channel, &ts, None)
-            }))
     }
 
     /// Processes the inbox until it is empty, then waits for more. An event that fails (an
@@ -261,7 +319,6 @@ impl Engine {
                     Vec::new()
                 };
                 let from_me = user == self.identity.user_id;
-                let holidays = self.team_holidays();
                 let ack = self
                     .settings
                     .sla
@@ -302,19 +359,18 @@ impl Engine {
                             &text,
                             now,
                         )?;
-                        // A contributor's comment in an RFC's thread is their response; a
-                        // message in a standup's thread is an answer.
+                        // A comment in an RFC's thread, an answer in a standup's: the features
+                        // decide whether the thread is theirs.
                         if let Some(root) = thread_ts.as_deref().filter(|root| *root != ts) {
-                            crate::features::standup::flow::record_answer(
-                                tx, &holidays, &channel, root, &user, &text, now,
-                            )?;
-                            record_rfc_response(
-                                tx,
-                                &channel,
+                            let message = ThreadMessage {
+                                channel: &channel,
                                 root,
-                                &user,
-                                crate::domain::rfc::Response::Commented,
-                            )?;
+                                user: &user,
+                                text: &text,
+                            };
+                            for feature in &self.features {
+                                feature.on_thread_message(self, tx, &message, now)?;
+                            }
                         }
                         // "@alice done!" answers Alice; it does not ask her something back.
                         for (recipient, tz, guessed) in
@@ -417,8 +473,14 @@ impl Engine {
             } => {
                 let is_ack = self.settings.sla.is_ack_reaction(&reaction);
                 self.store.write(|tx| {
-                    if is_rfc_ack(&reaction) {
-                        record_rfc_response(tx, &channel, &ts, &user, crate::domain::rfc::Response::Acknowledged)?;
+                    let added = Reaction {
+                        channel: &channel,
+                        ts: &ts,
+                        user: &user,
+                        name: &reaction,
+                    };
+                    for feature in &self.features {
+                        feature.on_reaction(self, tx, &added, now)?;
                     }
                     if is_ack {
                         // On the request itself, or on our nudge or DM about it.
@@ -448,19 +510,19 @@ impl Engine {
                 })?;
             }
             Inbound::AppHomeOpened { user } => {
-                // The Home tab shows what `/sla` shows. It is a view, not a message: published
+                // The Home tab, as a feature draws it. It is a view, not a message: published
                 // directly (a lost one is redrawn the next time the tab opens).
-                let store = self.store.clone();
-                let settings = self.settings.clone();
-                let team_url = self.identity.team_url.clone();
-                let id = user.clone();
-                let text = self
-                    .store
-                    .call(move |_| {
-                        crate::features::sla::overview(&id, &store, &settings, Some(&team_url), now)
-                    })
-                    .await?;
+                let mut text = None;
+                for feature in &self.features {
+                    if let Some(drawn) = feature.home(self, &user, now)? {
+                        text = Some(drawn);
+                        break;
+                    }
+                }
                 self.store.write(|tx| tx.finish_inbound(seq))?;
+                let Some(text) = text else {
+                    return Ok(());
+                };
                 // Published beside the event loop, never awaited in it: a slow Slack must not
                 // hold up the events behind this one. Bounded; when all slots are busy, this
                 // view is skipped (it is redrawn the next time the tab opens).
@@ -513,20 +575,13 @@ impl Engine {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        if crate::domain::rfc::rfc_of_tag(tag).is_some() {
-            crate::features::rfc::flow::post_dropped(tx, tag, reason, now)
-        } else if tag.starts_with("standup:") {
-            crate::features::standup::flow::prompt_dropped(
-                tx,
-                tag,
-                reason,
-                now,
-                &self.team_holidays(),
-            )
-        } else {
-            tracing::debug!(tag, reason, "a dropped message with no one to tell");
-            Ok(())
+        for feature in &self.features {
+            if feature.on_post_dropped(self, tx, tag, reason, now)? {
+                return Ok(());
+            }
         }
+        tracing::debug!(tag, reason, "a dropped message with no one to tell");
+        Ok(())
     }
 
     fn introduction(&self, channel: &str) -> OutgoingMessage {
@@ -541,7 +596,7 @@ impl Engine {
                  in the thread, then by DM, then suggest a short call. A reply in the thread or a \
                  :{}: reaction closes it. Type `/sla` to see the norms and what is waiting on you.",
                 crate::domain::format::human_duration(normal.within),
-                crate::features::sla::describe_clock(normal.clock),
+                crate::domain::calendar::describe_clock(normal.clock),
                 self.settings
                     .sla
                     .ack_reactions
@@ -988,35 +1043,16 @@ impl Engine {
                         Ok(any)
                     })?;
             }
-            TimerKey::Rfc(id) => {
-                sent |= self.store.write(|tx| {
-                    let Some(mut rfc) = tx.rfc(id)? else {
-                        tx.drop_timers_named(&format!("rfc:{id}"))?;
-                        return Ok(false);
-                    };
-                    let permalink = self.permalink_of(tx, id)?;
-                    let messages = rfc.fire(now, &self.rfc_context(permalink));
-                    let any = !messages.is_empty();
-                    if any {
-                        tracing::info!(rfc = id, status = rfc.status.label(), "RFC timer fired");
+            other => {
+                let owned = self.features.iter().find_map(|f| f.fire(self, &other, now));
+                match owned {
+                    Some(fire) => sent |= fire.await?,
+                    None => {
+                        let key = other.name();
+                        tracing::warn!(%key, "dropping a timer nobody owns");
+                        self.store.write(|tx| tx.drop_timers_named(&key))?;
                     }
-                    for m in messages {
-                        tx.enqueue(m, now)?;
-                    }
-                    if rfc.next_due().is_some_and(|d| d <= now) {
-                        // Nothing more can happen at this instant: never spin on it.
-                        rfc.next_step_at = None;
-                    }
-                    tx.put_rfc(&rfc)?;
-                    Ok(any)
-                })?;
-            }
-            TimerKey::Standup(channel) => {
-                sent |= self.fire_standup(&channel, now).await?;
-            }
-            TimerKey::Other(key) => {
-                tracing::warn!(%key, "dropping a timer nobody owns");
-                self.store.write(|tx| tx.drop_timers_named(&key))?;
+                }
             }
         }
         Ok(sent)
@@ -1060,40 +1096,6 @@ fn is_not_a_person(code: &str) -> bool {
         code,
         "user_not_found" | "user_not_visible" | "users_not_found"
     )
-}
-
-/// ✅ on an RFC counts as a contributor's response.
-fn is_rfc_ack(reaction: &str) -> bool {
-    let base = reaction.split("::").next().unwrap_or(reaction);
-    matches!(
-        base,
-        "white_check_mark" | "heavy_check_mark" | "ballot_box_with_check"
-    )
-}
-
-/// Records a contributor's response if `channel`/`ts` is an RFC message.
-fn record_rfc_response(
-    tx: &mut crate::store::Tx<'_>,
-    channel: &str,
-    ts: &str,
-    user: &str,
-    response: crate::domain::rfc::Response,
-) -> Result<(), StoreError> {
-    let Some(id) = tx
-        .tag_of(channel, ts)?
-        .as_deref()
-        .and_then(crate::domain::rfc::rfc_of_tag)
-    else {
-        return Ok(());
-    };
-    let Some(mut rfc) = tx.rfc(id)? else {
-        return Ok(());
-    };
-    if let Ok(true) = rfc.respond(user, response) {
-        tracing::info!(rfc = id, %user, response = response.label(), "RFC response recorded");
-        tx.put_rfc(&rfc)?;
-    }
-    Ok(())
 }
 
 /// A message by `user` answers the open requests waiting on them in this thread; a top-level

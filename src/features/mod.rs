@@ -7,3 +7,12 @@ mod parser_props;
 pub mod rfc;
 pub mod sla;
 pub mod standup;
+
+/// Every feature, for the engine to hand its events and timers to.
+pub fn all() -> Vec<std::sync::Arc<dyn crate::engine::Feature>> {
+    vec![
+        std::sync::Arc::new(rfc::Rfcs),
+        std::sync::Arc::new(standup::Standups),
+        std::sync::Arc::new(sla::Overview),
+    ]
+}

@@ -4,6 +4,7 @@
 
 use crate::domain::decisions;
 use crate::domain::format::{escape, mention, slack_date};
+use crate::domain::rfc::RfcContext;
 use crate::domain::rfc::{NewRfc, Response, Rfc, RfcError, check_window, rfc_name};
 use crate::engine::Engine;
 use crate::features::rfc::command::{OpenArgs, Verdict};
@@ -87,6 +88,57 @@ pub fn needs_channel(channel: &str) -> Option<Refusal> {
 }
 
 impl Engine {
+    pub fn rfc_context(&self, permalink: Option<String>) -> RfcContext<'_> {
+        RfcContext {
+            settings: &self.settings.rfc,
+            calendar: &self.settings.calendar,
+            ladder: &self.settings.sla.ladder,
+            permalink,
+        }
+    }
+
+    /// The permalink of an RFC's message, once it has been posted.
+    pub fn permalink_of(
+        &self,
+        tx: &crate::store::Tx<'_>,
+        id: u64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(tx
+            .tagged(&crate::domain::rfc::message_tag(id))?
+            .map(|(channel, ts)| {
+                crate::domain::format::permalink(&self.identity.team_url, &channel, &ts, None)
+            }))
+    }
+
+    /// An RFC's timer: its reminder, its close, the approver's ladder.
+    pub(crate) fn fire_rfc(
+        &self,
+        id: u64,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError> {
+        self.store.write(|tx| {
+            let Some(mut rfc) = tx.rfc(id)? else {
+                tx.drop_timers_named(&format!("rfc:{id}"))?;
+                return Ok(false);
+            };
+            let permalink = self.permalink_of(tx, id)?;
+            let messages = rfc.fire(now, &self.rfc_context(permalink));
+            let any = !messages.is_empty();
+            if any {
+                tracing::info!(rfc = id, status = rfc.status.label(), "RFC timer fired");
+            }
+            for m in messages {
+                tx.enqueue(m, now)?;
+            }
+            if rfc.next_due().is_some_and(|d| d <= now) {
+                // Nothing more can happen at this instant: never spin on it.
+                rfc.next_step_at = None;
+            }
+            tx.put_rfc(&rfc)?;
+            Ok(any)
+        })
+    }
+
     /// Opens an RFC in `channel`, driven by `driver`. Returns its number.
     pub async fn open_rfc(
         &self,
@@ -348,4 +400,38 @@ impl Engine {
         self.wakers.timers.notify_one();
         self.wakers.delivery.notify_one();
     }
+}
+
+/// ✅ on an RFC counts as a contributor's response.
+pub(crate) fn is_rfc_ack(reaction: &str) -> bool {
+    let base = reaction.split("::").next().unwrap_or(reaction);
+    matches!(
+        base,
+        "white_check_mark" | "heavy_check_mark" | "ballot_box_with_check"
+    )
+}
+
+/// Records a contributor's response if `channel`/`ts` is an RFC message.
+pub(crate) fn record_rfc_response(
+    tx: &mut crate::store::Tx<'_>,
+    channel: &str,
+    ts: &str,
+    user: &str,
+    response: crate::domain::rfc::Response,
+) -> Result<(), StoreError> {
+    let Some(id) = tx
+        .tag_of(channel, ts)?
+        .as_deref()
+        .and_then(crate::domain::rfc::rfc_of_tag)
+    else {
+        return Ok(());
+    };
+    let Some(mut rfc) = tx.rfc(id)? else {
+        return Ok(());
+    };
+    if let Ok(true) = rfc.respond(user, response) {
+        tracing::info!(rfc = id, %user, response = response.label(), "RFC response recorded");
+        tx.put_rfc(&rfc)?;
+    }
+    Ok(())
 }

@@ -4,3 +4,78 @@
 pub mod command;
 pub mod export;
 pub mod flow;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::rfc::Response;
+use crate::engine::{Engine, Feature, Reaction, ThreadMessage};
+use crate::store::{StoreError, TimerKey, Tx};
+
+/// RFCs as the engine sees them: comments in their threads and ✅ on them are responses, their
+/// refused posts withdraw them, their timers run the comment window and the decision ladder.
+pub struct Rfcs;
+
+impl Feature for Rfcs {
+    fn on_thread_message(
+        &self,
+        _engine: &Engine,
+        tx: &mut Tx<'_>,
+        message: &ThreadMessage<'_>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        flow::record_rfc_response(
+            tx,
+            message.channel,
+            message.root,
+            message.user,
+            Response::Commented,
+        )
+    }
+
+    fn on_reaction(
+        &self,
+        _engine: &Engine,
+        tx: &mut Tx<'_>,
+        reaction: &Reaction<'_>,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        if !flow::is_rfc_ack(reaction.name) {
+            return Ok(());
+        }
+        flow::record_rfc_response(
+            tx,
+            reaction.channel,
+            reaction.ts,
+            reaction.user,
+            Response::Acknowledged,
+        )
+    }
+
+    fn on_post_dropped(
+        &self,
+        _engine: &Engine,
+        tx: &mut Tx<'_>,
+        tag: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if crate::domain::rfc::rfc_of_tag(tag).is_none() {
+            return Ok(false);
+        }
+        flow::post_dropped(tx, tag, reason, now)?;
+        Ok(true)
+    }
+
+    fn fire<'a>(
+        &'a self,
+        engine: &'a Engine,
+        key: &'a TimerKey,
+        now: DateTime<Utc>,
+    ) -> Option<futures::future::BoxFuture<'a, Result<bool, StoreError>>> {
+        let TimerKey::Rfc(id) = key else {
+            return None;
+        };
+        let id = *id;
+        Some(Box::pin(async move { engine.fire_rfc(id, now) }))
+    }
+}

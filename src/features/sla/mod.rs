@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 
 use crate::config::Settings;
-use crate::domain::calendar::Clock;
 use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
 use crate::domain::sla::{SlaRequest, Tier};
 use crate::slack::inbound::Command;
@@ -55,13 +54,7 @@ pub fn answer(
     })
 }
 
-pub fn describe_clock(clock: Clock) -> &'static str {
-    match clock {
-        Clock::Wall => "the wall clock (nights and weekends count)",
-        Clock::BusinessDays => "business days (weekends and holidays don't count)",
-        Clock::WorkingHours => "working hours only",
-    }
-}
+pub use crate::domain::calendar::describe_clock;
 
 fn sla(
     command: &Command,
@@ -241,6 +234,27 @@ fn line(
         r.channel,
         r.tier.as_str()
     )
+}
+
+/// The `/sla` overview on the Home tab.
+pub struct Overview;
+
+impl crate::engine::Feature for Overview {
+    fn home(
+        &self,
+        engine: &crate::engine::Engine,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<String>, StoreError> {
+        overview(
+            user,
+            &engine.store,
+            &engine.settings,
+            Some(&engine.identity.team_url),
+            now,
+        )
+        .map(Some)
+    }
 }
 
 #[cfg(test)]
