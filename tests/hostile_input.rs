@@ -1,16 +1,19 @@
 //! Hostile but ordinary user text, end to end (the real binary, the fake Slack, second-long
-//! norms): broadcasts typed into `/rfc` never reach a post; an RFC cannot inform more than 50
-//! people. Standup answers with `İ` and the Kelvin sign, a summary split into parts, and the DM's
-//! quoting of a request are tested in-process in `tests/flows/hostile.rs`.
+//! norms): standup answers with `İ` and the Kelvin sign are summarised and the bot keeps working;
+//! broadcasts typed into `/rfc` never reach a post; an RFC cannot inform more than 50 people. A
+//! summary split into parts and the DM's quoting of a request are tested in-process in
+//! `tests/flows/hostile.rs`.
 
 mod common;
 
 use std::time::Duration;
 
+use chrono::Utc;
 use common::*;
 use serde_json::{Value, json};
 
 const ARCH: &str = "CARCH";
+const TEAM: &str = "CTEAM";
 
 /// Everything the bot posted or edited, as the fake Slack received it.
 fn posted_texts(fake: &FakeSlack) -> Vec<String> {
@@ -52,6 +55,92 @@ fn rfc_norms() -> String {
 
 /// (b) A broadcast in an RFC's title and in the rationale of `/rfc decide` reaches no post: not
 /// the RFC, not its thread, not the Informed channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standup_answers_with_dotted_i_and_kelvin_are_summarised_and_the_bot_keeps_working() {
+    let fake = fake_with_team().await;
+    fake.set_members(TEAM, &["UALICE", "UBOB", "UCAROL", "UBOT"]);
+    let at = (Utc::now() + chrono::Duration::seconds(2))
+        .format("%H:%M:%S")
+        .to_string();
+    let config = format!(
+        "{FAST_NORMS}\n[[standups]]\nchannel = \"{TEAM}\"\nat = \"{at}\"\ntimezone = \"UTC\"\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nremind_after = \"1s\"\nsummary_after = \"2s\"\n"
+    );
+    let app = TestApp::start(&fake, Mode::Http, &config).await;
+    let prompt = fake
+        .wait_for_match("chat.postMessage", Duration::from_secs(15), |c| {
+            c.arg("channel").as_deref() == Some(TEAM) && c.arg("thread_ts").is_none()
+        })
+        .await;
+    let root = prompt.response_ts().unwrap();
+
+    app.deliver(
+        &fake,
+        message(
+            TEAM,
+            "UCAROL",
+            &new_ts(),
+            "Done: x\nBlockers: \u{212A}",
+            Some(&root),
+        ),
+    )
+    .await;
+    let summary = fake
+        .wait_for_match("chat.postMessage", Duration::from_secs(10), |c| {
+            c.arg("thread_ts").as_deref() == Some(root.as_str())
+                && c.text().contains("Standup summary")
+        })
+        .await;
+    assert!(
+        summary.text().contains("• carol: \u{212A}"),
+        "{}",
+        summary.text()
+    );
+
+    // Late, after the summary: the event worker renders the summary again.
+    let dotted = "İİİİİİİİİİİİ";
+    app.deliver(
+        &fake,
+        message(
+            TEAM,
+            "UBOB",
+            &new_ts(),
+            &format!("Blockers: {dotted}"),
+            Some(&root),
+        ),
+    )
+    .await;
+    let update = fake
+        .wait_for("chat.update", 1, Duration::from_secs(10))
+        .await
+        .remove(0);
+    let text = update.text();
+    assert!(text.contains(&format!("• bob: {dotted}")), "{text}");
+    assert!(text.contains("• carol: \u{212A}"), "{text}");
+    assert_eq!(update.arg("ts"), summary.response_ts(), "edited in place");
+
+    // A request sent afterwards is still tracked: the nudge comes at the urgent SLA (2 s).
+    let ts = new_ts();
+    app.deliver(
+        &fake,
+        message(
+            "CENG",
+            "UALICE",
+            &ts,
+            "<@UBOB> urgent: can you check the İstanbul numbers?",
+            None,
+        ),
+    )
+    .await;
+    let nudge = fake
+        .wait_for_match("chat.postMessage", Duration::from_secs(12), |c| {
+            c.arg("thread_ts").as_deref() == Some(ts.as_str())
+        })
+        .await;
+    assert!(nudge.text().contains("<@UBOB>"), "{}", nudge.text());
+}
+
+/// A summary with more blockers than one message holds is split into parts, none lost; a late
+/// answer edits the parts in place and posts the part the summary grew into.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broadcasts_typed_into_rfc_commands_never_reach_a_post() {
     let fake = fake_with_team().await;
