@@ -189,8 +189,6 @@ pub struct Scenario {
     people: Vec<Person>,
     members: Vec<(String, Vec<String>)>,
     actions: Vec<(DateTime<Utc>, Action)>,
-    /// RFC number → when its window was asked to close (for "decided in window").
-    rfc_titles: Vec<String>,
 }
 
 fn duration(what: &str, s: &str) -> Result<chrono::Duration, SimulateError> {
@@ -409,10 +407,8 @@ impl Scenario {
             rfcs.push((local(r.day, &r.at, tz, format!("rfcs[{i}].at"))?, r, i));
         }
         rfcs.sort_by_key(|(at, _, i)| (*at, *i));
-        let mut rfc_titles = Vec::new();
         for (number, (at, r, i)) in rfcs.into_iter().enumerate() {
             let number = number + 1;
-            rfc_titles.push(r.title.clone());
             let list = |ids: &[String]| {
                 ids.iter()
                     .map(|u| format!("<@{u}>"))
@@ -478,7 +474,6 @@ impl Scenario {
             people,
             members,
             actions,
-            rfc_titles,
         })
     }
 
@@ -910,7 +905,6 @@ fn report(
             outcome: outcome.to_owned(),
         });
     }
-    let _ = &scenario.rfc_titles;
     for (channel, _) in &scenario.members {
         let mut date = first_day - chrono::Duration::days(1);
         while date <= end.date_naive() {

@@ -212,10 +212,7 @@ impl Health {
                     status
                 }
             };
-            if let Some(reason) = &s.delivery_paused
-                && verdict == Verdict::Ok
-            {
-                let _ = reason;
+            if s.delivery_paused.is_some() && verdict == Verdict::Ok {
                 verdict = Verdict::Degraded;
             }
             let report = json!({

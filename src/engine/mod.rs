@@ -710,22 +710,14 @@ impl Engine {
                 self.slack_is_slow("users.info took longer than the event's budget");
             }
         }
+        let mut learnt: Vec<CachedUser> = Vec::new();
         for (user, stale) in to_fetch {
             let person = match results.remove(&user) {
                 Some(Ok(profile)) => {
-                    let record = CachedUser {
-                        id: profile.id,
-                        name: profile.name,
-                        tz: profile.tz,
-                        is_bot: profile.is_bot,
-                        deleted: profile.deleted,
-                        fetched_at: now,
-                    };
-                    let to_store = record.clone();
-                    if let Err(e) = self.store.call(move |s| s.cache_user(&to_store)).await {
-                        tracing::warn!(error = %e, "could not cache a user");
-                    }
-                    self.person_from_record(&record)
+                    let record = CachedUser::from_profile(profile, now);
+                    let person = self.person_from_record(&record);
+                    learnt.push(record);
+                    person
                 }
                 Some(Err(SlackError::Permanent(code))) if is_not_a_person(&code) => {
                     tracing::info!(%user, %code, "mentioned user cannot be looked up; not tracking");
@@ -748,6 +740,23 @@ impl Engine {
                 }
             };
             out.push((user, person));
+        }
+        // Everyone learnt in one commit.
+        if !learnt.is_empty() {
+            let written = self
+                .store
+                .call(move |s| {
+                    s.write(|tx| {
+                        for record in &learnt {
+                            tx.cache_user(record)?;
+                        }
+                        Ok(())
+                    })
+                })
+                .await;
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "could not cache the people looked up");
+            }
         }
         out
     }
@@ -842,14 +851,7 @@ impl Engine {
     async fn correct_person(&self, user: &str) -> Result<(), SlackError> {
         let now = (self.now)();
         let found = match self.slack.user_info(user).await {
-            Ok(profile) => Some(CachedUser {
-                id: profile.id,
-                name: profile.name,
-                tz: profile.tz,
-                is_bot: profile.is_bot,
-                deleted: profile.deleted,
-                fetched_at: now,
-            }),
+            Ok(profile) => Some(CachedUser::from_profile(profile, now)),
             Err(SlackError::Permanent(code)) if is_not_a_person(&code) => None,
             Err(e) => return Err(e),
         };

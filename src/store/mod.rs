@@ -121,6 +121,20 @@ pub struct CachedUser {
     pub fetched_at: DateTime<Utc>,
 }
 
+impl CachedUser {
+    /// What `users.info` said of a person, looked up at `at`.
+    pub fn from_profile(profile: crate::slack::UserProfile, at: DateTime<Utc>) -> Self {
+        Self {
+            id: profile.id,
+            name: profile.name,
+            tz: profile.tz,
+            is_bot: profile.is_bot,
+            deleted: profile.deleted,
+            fetched_at: at,
+        }
+    }
+}
+
 /// Which worker's item failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -748,10 +762,6 @@ impl Store {
             }
             Ok(names)
         })
-    }
-
-    pub fn cache_user(&self, user: &CachedUser) -> Result<()> {
-        self.write(|tx| tx.cache_user(user))
     }
 }
 
