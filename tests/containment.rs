@@ -18,7 +18,8 @@ use asyncbot::engine::health::{Health, HealthLimits};
 use asyncbot::engine::{Engine, MAX_ATTEMPTS, Wakers};
 use asyncbot::slack::inbound::Inbound;
 use asyncbot::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
-use asyncbot::store::{DeadKind, Reads, Store};
+use asyncbot::store::prelude::*;
+use asyncbot::store::{DeadKind, Store};
 
 /// A Slack that answers everything, except that looking up `UPANIC` or listing `CPANIC`'s
 /// members panics (a stand-in for any bug an input can trigger).

@@ -19,7 +19,8 @@ use crate::config::Settings;
 use crate::domain::sla::{RequestState, Tier, mentioned_users};
 use crate::slack::inbound::{Command, Inbound};
 use crate::slack::memory::{MemorySlack, Sent, SentKind};
-use crate::store::{Reads, Store};
+use crate::store::Store;
+use crate::store::prelude::*;
 
 /// The built-in scenario: a week of a 12-person team across five time zones.
 pub const BUILT_IN: &str = include_str!("../../config/scenario.toml");

@@ -31,7 +31,8 @@ use crate::engine::Wakers;
 use crate::engine::clock::Now;
 use crate::engine::health::{Health, contained};
 use crate::slack::{SlackError, SlackPort};
-use crate::store::{Reads, Store, StoreError};
+use crate::store::prelude::*;
+use crate::store::{Store, StoreError};
 
 /// How many messages (to different conversations) may be in flight at once.
 const MAX_IN_FLIGHT: usize = 8;

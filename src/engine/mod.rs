@@ -31,7 +31,7 @@ use crate::domain::sla::{
 use crate::engine::clock::Now;
 use crate::slack::inbound::Inbound;
 use crate::slack::{BotIdentity, SlackError, SlackPort};
-use crate::store::Reads;
+use crate::store::prelude::*;
 use crate::store::{CachedUser, Store, StoreError, TimerKey};
 
 /// How long a `users.info` answer is trusted (time zones change rarely).

@@ -13,7 +13,7 @@ use crate::features::rfc::command::{self as rfc_command, OpenArgs, RfcCommand, V
 use crate::features::rfc::flow::{Refusal, needs_channel};
 use crate::features::sla::{self as commands, Reply};
 use crate::slack::inbound::{self, Command};
-use crate::store::Reads;
+use crate::store::prelude::*;
 use crate::store::{Accepted, Store, StoreError};
 
 #[derive(Clone)]

@@ -19,7 +19,7 @@ use slack_morphism::signature_verifier::{
 };
 
 use crate::slack::dispatch::{Dispatcher, InteractionReply};
-use crate::store::Reads;
+use crate::store::prelude::*;
 
 #[derive(Clone)]
 pub struct HttpState {

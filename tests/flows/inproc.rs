@@ -17,7 +17,8 @@ use asyncbot::engine::clock::{Now, tokio_clock};
 use asyncbot::slack::dispatch::ONE_MOMENT;
 use asyncbot::slack::inbound::{Command, Inbound};
 use asyncbot::slack::memory::{MemorySlack, Sent, SentKind};
-use asyncbot::store::{Reads, Store};
+use asyncbot::store::Store;
+use asyncbot::store::prelude::*;
 
 pub const CHANNEL: &str = "CENG";
 /// The bot's own user id in the in-memory Slack.

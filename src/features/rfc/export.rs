@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::domain::decisions;
 use crate::domain::rfc::{Rfc, message_tag};
-use crate::store::Reads;
+use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

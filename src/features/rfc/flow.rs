@@ -8,8 +8,8 @@ use crate::domain::rfc::RfcContext;
 use crate::domain::rfc::{NewRfc, Response, Rfc, RfcError, check_window, rfc_name};
 use crate::engine::Engine;
 use crate::features::rfc::command::{OpenArgs, Verdict};
-use crate::store::Reads;
 use crate::store::StoreError;
+use crate::store::prelude::*;
 
 /// A refusal or failure, worded for the person who asked.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
 use crate::domain::sla::{SlaRequest, Tier};
 use crate::slack::inbound::Command;
-use crate::store::Reads;
+use crate::store::prelude::*;
 use crate::store::{Store, StoreError};
 
 /// An ephemeral answer to a slash command; empty text means "no visible answer" (a modal opened).

@@ -9,7 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::standup::{Away, Schedule, StandupDay, is_away, plan_reminders};
 use crate::engine::{Engine, Person};
 use crate::features::standup::command::{self as standup_command, StandupCommand};
-use crate::store::Reads;
+use crate::store::prelude::*;
 use crate::store::{StoreError, Tx};
 
 /// A participant: a human member of the channel who is not away.

@@ -1,0 +1,189 @@
+//! SLA requests and their indexes (by message, by thread, open ones by recipient and by author).
+
+use chrono::{DateTime, Utc};
+use redb::{MultimapTableDefinition, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
+
+use super::tables::{
+    DROPPED_TAGS, OPEN_BY_AUTHOR, OPEN_BY_RECIPIENT, OUTBOX, REQUESTS, REQUESTS_BY_MESSAGE,
+    REQUESTS_BY_THREAD, SEEN_EVENTS,
+};
+use super::timers::sla_timer_key;
+use super::{Reads, Result, Store, Tx, from_json, message_key, ms, to_json};
+use crate::domain::outbox::OutboxItem;
+use crate::domain::sla::SlaRequest;
+
+/// The requests an index lists under `key`, oldest first.
+fn load_requests(
+    index: &impl ReadableMultimapTable<&'static str, u64>,
+    requests: &impl ReadableTable<u64, &'static [u8]>,
+    key: &str,
+) -> Result<Vec<SlaRequest>> {
+    let mut out = Vec::new();
+    for id in index.get(key)? {
+        let id = id?.value();
+        if let Some(v) = requests.get(id)? {
+            out.push(from_json(|| format!("sla_requests/{id}"), v.value())?);
+        }
+    }
+    out.sort_by_key(|r: &SlaRequest| r.id);
+    Ok(out)
+}
+
+/// Reads of SLA requests, inside a read or a write transaction.
+pub trait RequestReads: Reads {
+    fn requests_in(
+        &self,
+        index: MultimapTableDefinition<&str, u64>,
+        key: &str,
+    ) -> Result<Vec<SlaRequest>> {
+        load_requests(&self.multimap(index)?, &self.table(REQUESTS)?, key)
+    }
+
+    /// Open requests waiting on `user`, oldest first.
+    fn open_requests_for_recipient(&self, user: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(OPEN_BY_RECIPIENT, user)
+    }
+
+    /// Open requests `user` is waiting on, oldest first.
+    fn open_requests_by_author(&self, user: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(OPEN_BY_AUTHOR, user)
+    }
+
+    fn request(&self, id: u64) -> Result<Option<SlaRequest>> {
+        let table = self.table(REQUESTS)?;
+        match table.get(id)? {
+            Some(v) => Ok(Some(from_json(|| format!("sla_requests/{id}"), v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every request (open and recently closed), oldest first.
+    fn all_requests(&self) -> Result<Vec<SlaRequest>> {
+        let table = self.table(REQUESTS)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let id = k.value();
+            out.push(from_json(|| format!("sla_requests/{id}"), v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn count_open_requests(&self) -> Result<u64> {
+        Ok(self.multimap(OPEN_BY_RECIPIENT)?.len()?)
+    }
+
+    /// Every request (open or closed) opened by the message `channel`/`ts`.
+    fn requests_for_message(&self, channel: &str, ts: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(REQUESTS_BY_MESSAGE, &message_key(channel, ts))
+    }
+
+    /// Every request living in the thread rooted at `channel`/`root`.
+    fn requests_in_thread(&self, channel: &str, root: &str) -> Result<Vec<SlaRequest>> {
+        self.requests_in(REQUESTS_BY_THREAD, &message_key(channel, root))
+    }
+}
+
+impl<T: Reads + ?Sized> RequestReads for T {}
+
+impl Store {
+    /// Drops event ids older than `before` and closed requests closed before `closed_before`.
+    pub fn prune(&self, seen_before: DateTime<Utc>, closed_before: DateTime<Utc>) -> Result<usize> {
+        self.write(|tx| {
+            let mut removed = 0;
+            {
+                let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
+                let cutoff = ms(seen_before);
+                removed += seen.extract_if(|_, at| at < cutoff)?.count();
+                let mut dropped = tx.txn.open_table(DROPPED_TAGS)?;
+                removed += dropped.extract_if(|_, at| at < cutoff)?.count();
+            }
+            let stale: Vec<SlaRequest> = {
+                let table = tx.txn.open_table(REQUESTS)?;
+                let mut stale = Vec::new();
+                for entry in table.iter()? {
+                    let (k, v) = entry?;
+                    let id = k.value();
+                    let r: SlaRequest = from_json(|| format!("sla_requests/{id}"), v.value())?;
+                    let closed_at = match &r.state {
+                        crate::domain::sla::RequestState::Open => None,
+                        crate::domain::sla::RequestState::Answered { at, .. }
+                        | crate::domain::sla::RequestState::Cancelled { at, .. } => Some(*at),
+                    };
+                    if closed_at.is_some_and(|at| at < closed_before) {
+                        stale.push(r);
+                    }
+                }
+                stale
+            };
+            for r in &stale {
+                tx.txn.open_table(REQUESTS)?.remove(r.id)?;
+                tx.txn
+                    .open_multimap_table(REQUESTS_BY_MESSAGE)?
+                    .remove(message_key(&r.channel, &r.message_ts).as_str(), r.id)?;
+                tx.txn
+                    .open_multimap_table(REQUESTS_BY_THREAD)?
+                    .remove(message_key(&r.channel, &r.thread_root).as_str(), r.id)?;
+            }
+            Ok(removed + stale.len())
+        })
+    }
+}
+
+impl Tx<'_> {
+    /// Writes a request and keeps its indexes and its timer in step with it.
+    pub fn put_request(&mut self, request: &SlaRequest) -> Result<()> {
+        let old = self.request(request.id)?;
+        self.move_timer(
+            &sla_timer_key(request.id),
+            old.as_ref().and_then(|o| o.next_due),
+            request.next_due,
+        )?;
+        if old.is_none() {
+            self.txn.open_multimap_table(REQUESTS_BY_MESSAGE)?.insert(
+                message_key(&request.channel, &request.message_ts).as_str(),
+                request.id,
+            )?;
+            self.txn.open_multimap_table(REQUESTS_BY_THREAD)?.insert(
+                message_key(&request.channel, &request.thread_root).as_str(),
+                request.id,
+            )?;
+        }
+        let was_open = old.as_ref().is_some_and(SlaRequest::is_open);
+        if was_open != request.is_open() {
+            let mut by_recipient = self.txn.open_multimap_table(OPEN_BY_RECIPIENT)?;
+            let mut by_author = self.txn.open_multimap_table(OPEN_BY_AUTHOR)?;
+            if request.is_open() {
+                by_recipient.insert(request.recipient.as_str(), request.id)?;
+                by_author.insert(request.author.as_str(), request.id)?;
+            } else {
+                by_recipient.remove(request.recipient.as_str(), request.id)?;
+                by_author.remove(request.author.as_str(), request.id)?;
+            }
+        }
+        if was_open && !request.is_open() {
+            // Answered or cancelled: a nudge still queued (waiting for working hours, or for
+            // a revoked token to be fixed) would nag someone who already replied.
+            let prefix = format!("sla:{}:", request.id);
+            let mut outbox = self.txn.open_table(OUTBOX)?;
+            let stale = outbox.extract_if(|_, v| {
+                from_json::<OutboxItem>(String::new, v)
+                    .ok()
+                    .and_then(|item| item.message.tag)
+                    .is_some_and(|tag| tag.starts_with(&prefix))
+            })?;
+            let removed = stale.count();
+            if removed > 0 {
+                tracing::info!(
+                    request = request.id,
+                    removed,
+                    "the request closed; its queued nudges were withdrawn"
+                );
+            }
+        }
+        self.txn
+            .open_table(REQUESTS)?
+            .insert(request.id, to_json(request).as_slice())?;
+        Ok(())
+    }
+}

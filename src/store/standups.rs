@@ -1,0 +1,68 @@
+//! Standups: each channel's schedule, each day's prompt and answers, and who is away when.
+
+use super::tables::{AWAY, STANDUP_DAYS, STANDUP_SCHEDULES};
+use super::{Reads, Result, Tx, get_json, to_json};
+use crate::domain::standup::{Away, Schedule, StandupDay};
+
+fn day_key(channel: &str, date: chrono::NaiveDate) -> String {
+    format!("{channel}:{date}")
+}
+
+/// Reads of standups and absences, inside a read or a write transaction.
+pub trait StandupReads: Reads {
+    fn standup_schedule(&self, channel: &str) -> Result<Option<Schedule>> {
+        get_json(
+            &self.table(STANDUP_SCHEDULES)?,
+            "standup_schedules",
+            channel,
+        )
+    }
+
+    fn standup_day(&self, channel: &str, date: chrono::NaiveDate) -> Result<Option<StandupDay>> {
+        get_json(
+            &self.table(STANDUP_DAYS)?,
+            "standup_days",
+            &day_key(channel, date),
+        )
+    }
+
+    fn away(&self, user: &str) -> Result<Vec<Away>> {
+        Ok(get_json(&self.table(AWAY)?, "away", user)?.unwrap_or_default())
+    }
+}
+
+impl<T: Reads + ?Sized> StandupReads for T {}
+
+impl Tx<'_> {
+    /// Writes a schedule and keeps its timer at `next_due`.
+    pub fn put_standup_schedule(&mut self, schedule: &Schedule) -> Result<()> {
+        let old = self.standup_schedule(&schedule.channel)?;
+        self.move_timer(
+            &format!("standup:{}", schedule.channel),
+            old.as_ref().and_then(|o| o.next_due),
+            schedule.next_due,
+        )?;
+        self.txn
+            .open_table(STANDUP_SCHEDULES)?
+            .insert(schedule.channel.as_str(), to_json(schedule).as_slice())?;
+        Ok(())
+    }
+
+    pub fn put_standup_day(&mut self, day: &StandupDay) -> Result<()> {
+        self.txn.open_table(STANDUP_DAYS)?.insert(
+            day_key(&day.channel, day.date).as_str(),
+            to_json(day).as_slice(),
+        )?;
+        Ok(())
+    }
+
+    pub fn put_away(&mut self, user: &str, ranges: &[Away]) -> Result<()> {
+        let mut table = self.txn.open_table(AWAY)?;
+        if ranges.is_empty() {
+            table.remove(user)?;
+        } else {
+            table.insert(user, to_json(&ranges).as_slice())?;
+        }
+        Ok(())
+    }
+}
