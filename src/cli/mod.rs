@@ -1,4 +1,8 @@
-//! What the command line runs besides `serve`: the simulator, and logging set-up.
+//! The command line: its arguments (`commands`), `serve`, the offline store tools, the simulator,
+//! and logging set-up.
 
+pub mod commands;
+mod offline;
+mod serve;
 pub mod simulate;
 pub mod telemetry;

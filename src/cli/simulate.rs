@@ -1067,6 +1067,81 @@ pub fn settings(config: Option<&Path>) -> Result<Settings, SimulateError> {
         .map_err(|e| SimulateError::Setup(format!("invalid configuration: {e}")))
 }
 
+/// `asyncbot simulate`: runs a scenario (or the built-in week), prints the transcript and the
+/// report, or both runs side by side with `--compare`.
+pub fn command(
+    scenario: Option<std::path::PathBuf>,
+    config: Option<std::path::PathBuf>,
+    compare: Option<std::path::PathBuf>,
+    start: Option<chrono::NaiveDate>,
+    json: bool,
+    quiet: bool,
+) -> std::process::ExitCode {
+    let text = match &scenario {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                return super::commands::fail(&format!(
+                    "cannot read the scenario {}: {e}",
+                    path.display()
+                ));
+            }
+        },
+        None => BUILT_IN.to_owned(),
+    };
+    let scenario = match Scenario::parse(&text, start) {
+        Ok(s) => s,
+        Err(e) => return super::commands::fail(&e.to_string()),
+    };
+    let run_with = |config: Option<&std::path::Path>| {
+        settings(config).and_then(|settings| run(&scenario, settings))
+    };
+    let first = match run_with(config.as_deref()) {
+        Ok(run) => run,
+        Err(e) => return super::commands::fail(&e.to_string()),
+    };
+    let Some(other) = compare else {
+        if json {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&first).unwrap_or_default()
+            );
+        } else {
+            if !quiet {
+                println!("{}", print_transcript(&first));
+            }
+            print!("{}", print_report(&first.report));
+        }
+        return std::process::ExitCode::SUCCESS;
+    };
+    let second = match run_with(Some(&other)) {
+        Ok(run) => run,
+        Err(e) => return super::commands::fail(&e.to_string()),
+    };
+    let name = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or_else(|| "defaults".to_owned(), |p| p.display().to_string())
+    };
+    if json {
+        let both = serde_json::json!({ name(&config): first, other.display().to_string(): second });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&both).unwrap_or_default()
+        );
+    } else {
+        print!(
+            "{}",
+            print_comparison(
+                &name(&config),
+                &first.report,
+                &other.display().to_string(),
+                &second.report
+            )
+        );
+    }
+    std::process::ExitCode::SUCCESS
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

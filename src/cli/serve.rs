@@ -1,0 +1,46 @@
+//! `asyncbot serve` and `asyncbot check-config`: load the configuration and the secrets, then
+//! run the bot until it is stopped.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::commands::fail;
+
+/// Checks a configuration and prints the norms it sets, without connecting to Slack.
+pub fn check_config(config: Option<&Path>, env: &[(String, String)]) -> ExitCode {
+    match crate::config::load(config, env) {
+        Ok(settings) => {
+            println!("configuration is valid\n");
+            println!("{}", crate::features::sla::norms(&settings));
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("invalid configuration: {e}")),
+    }
+}
+
+/// Runs the bot: Socket Mode when `SLACK_APP_TOKEN` is set, otherwise HTTP.
+pub fn serve(config: Option<&Path>, env: &[(String, String)]) -> ExitCode {
+    let settings = match crate::config::load(config, env) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("invalid configuration: {e}")),
+    };
+    let secrets = match crate::config::Secrets::from_env(env) {
+        Ok(s) => s,
+        Err(e) => return fail(&e.to_string()),
+    };
+    super::telemetry::init(settings.log_format, &settings.log_level);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    runtime.block_on(async {
+        let app = match crate::app::Application::build(settings, secrets).await {
+            Ok(app) => app,
+            Err(e) => return fail(&e.to_string()),
+        };
+        match app.run_until_stopped().await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => fail(&e.to_string()),
+        }
+    })
+}
