@@ -635,7 +635,7 @@ impl Engine {
                         break;
                     }
                     Err(panic) => {
-                        tracing::error!(%user, %panic, "correcting a person's requests panicked; dropping the lookup");
+                        tracing::error!(%user, %panic, "correcting what started on a guess about a person panicked; dropping the lookup");
                         let user = user.clone();
                         let _ = self
                             .store
@@ -685,7 +685,7 @@ impl Engine {
             Ok(())
         });
         if let Err(e) = written {
-            tracing::error!(error = %e, "could not correct a person's requests");
+            tracing::error!(error = %e, "could not correct what started on a guess about a person");
         }
         self.wakers.timers.notify_one();
         Ok(())
