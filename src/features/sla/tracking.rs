@@ -116,7 +116,15 @@ pub(super) fn apply(
             user,
             ts,
             text,
-        } => edited(engine, tx, channel, user, ts, text, &people, now)?,
+        } => {
+            let message = Edited {
+                channel,
+                user,
+                ts,
+                text,
+            };
+            edited(engine, tx, &message, &people, now)?;
+        }
         Inbound::MessageDeleted { channel, ts } => {
             for mut r in tx.requests_for_message(channel, ts)? {
                 if r.is_open() {
@@ -162,19 +170,29 @@ pub(super) fn apply(
     Ok(())
 }
 
+/// A message as it reads after an edit.
+struct Edited<'a> {
+    channel: &'a str,
+    user: &'a str,
+    ts: &'a str,
+    text: &'a str,
+}
+
 /// An edited message: requests whose recipient is still mentioned are re-tiered on the new
 /// text, the others cancelled; newly mentioned people get a request starting now.
-#[allow(clippy::too_many_arguments)]
 fn edited(
     engine: &Engine,
     tx: &mut Tx<'_>,
-    channel: &str,
-    user: &str,
-    ts: &str,
-    text: &str,
+    message: &Edited<'_>,
     still_mentioned: &[(String, Tz, bool)],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
+    let Edited {
+        channel,
+        user,
+        ts,
+        text,
+    } = *message;
     let ladder = ladder_context(engine);
     let existing = tx.requests_for_message(channel, ts)?;
     for mut r in existing.clone() {
