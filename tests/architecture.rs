@@ -1,6 +1,7 @@
 //! The layout's rules, checked on the source: every module says what it owns in a `//!` line;
 //! the domain is pure (no tokio, redb or slack-morphism, and nothing from the layers above it);
-//! the engine, the store and delivery know no feature (features depend on them, not the reverse).
+//! the engine, the store and delivery know no feature (features depend on them, not the reverse),
+//! and the engine holds no feature's logic either (SLA tracking lives in `features/sla`).
 
 use std::path::{Path, PathBuf};
 
@@ -59,6 +60,23 @@ fn the_engine_store_and_delivery_know_no_feature() {
     for folder in ["engine", "store", "delivery"] {
         assert_no_use_of(folder, &["crate::features"]);
     }
+}
+
+#[test]
+fn the_engine_holds_no_sla_tracking() {
+    // The engine hands events and timers to features; requests, their ladder and their timers
+    // are the SLA feature's. Any of these in src/engine/ means tracking crept back in.
+    assert_no_use_of(
+        "engine",
+        &[
+            "domain::sla",
+            "SlaRequest",
+            "TimerKey::Sla",
+            "settings.sla",
+            "_request(",
+            "requests_",
+        ],
+    );
 }
 
 #[test]

@@ -1,8 +1,10 @@
-//! The engine: turns accepted events into SLA state changes and fires due timers. Each event and
-//! each timer is one store transaction that writes the new state, its timers and its outgoing
-//! messages together. Slack lookups (`users.info`) happen before the transaction, concurrently
-//! and within a time budget; a lookup that fails or is skipped is owed, and done later by the
-//! people worker, which corrects what was started on a guessed time zone.
+//! The engine: hands accepted events and due timers to the features (see [`Feature`]) and knows
+//! none of them. Each event is prepared (the features' Slack lookups, before any transaction),
+//! then applied by every feature in one store transaction that writes the new state, its timers
+//! and its outgoing messages together; each timer is fired by the feature that owns it. The
+//! people service (`users.info`, cached) looks people up concurrently and within a time budget;
+//! a lookup that fails or is skipped is owed, and done later by the people worker, which lets the
+//! features correct what they started on a guessed time zone.
 //!
 //! No item can stop a worker: each event and each timer runs contained (a panic or an error
 //! fails that item alone), is retried a few times, then set aside as a dead letter.
@@ -25,14 +27,10 @@ use crate::engine::health::{Health, contained};
 
 use crate::config::Settings;
 use crate::domain::outbox::{Destination, OutgoingMessage};
-use crate::domain::sla::{
-    Answer, CancelReason, LadderContext, NewRequest, SlaRequest, mentioned_users,
-};
 use crate::engine::clock::Now;
 use crate::slack::inbound::Inbound;
 use crate::slack::{BotIdentity, SlackError, SlackPort};
-use crate::store::prelude::*;
-use crate::store::{CachedUser, Store, StoreError, TimerKey};
+use crate::store::{CachedUser, Store, StoreError, TimerKey, Tx};
 
 /// How long a `users.info` answer is trusted (time zones change rarely).
 const USER_CACHE_TTL: chrono::Duration = chrono::Duration::hours(24);
@@ -99,10 +97,54 @@ pub struct Reaction<'a> {
     pub name: &'a str,
 }
 
-/// What a feature (RFCs, standups, the `/sla` overview) handles for the engine. The engine knows
+/// What a feature looked up for one event before its transaction ([`Feature::prepare`]), handed
+/// back to that feature alone in [`Feature::apply`]; each feature downcasts its own type.
+pub type Prepared = Box<dyn std::any::Any + Send>;
+
+/// What a feature (SLA tracking, RFCs, standups) handles for the engine. The engine knows
 /// features only through this trait: it hands each one the events and timers, inside the same
 /// transaction where there is one, and the feature decides whether they are its own.
+///
+/// An event is handled in two steps so that many events can share one transaction: every
+/// feature's `prepare` runs first (it may wait on Slack, and writes nothing), then every
+/// feature's `apply` (and the thread-message and reaction hooks) runs inside the transaction
+/// that also records the event as processed.
 pub trait Feature: Send + Sync {
+    /// Before an event's transaction: the lookups the feature needs for it (people's time
+    /// zones, through the engine's `quick_people`). Side-effect free apart from the people cache.
+    fn prepare<'a>(
+        &'a self,
+        _engine: &'a Engine,
+        _event: &'a Inbound,
+    ) -> futures::future::BoxFuture<'a, Prepared> {
+        Box::pin(futures::future::ready(Box::new(()) as Prepared))
+    }
+
+    /// An event, inside its transaction; `prepared` is what this feature's `prepare` returned.
+    fn apply(
+        &self,
+        _engine: &Engine,
+        _tx: &mut crate::store::Tx<'_>,
+        _event: &Inbound,
+        _prepared: Prepared,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The people worker learnt who `user` is (after the feature went ahead on a guess, and
+    /// asked for the lookup with `want_lookup`): the feature corrects what it started.
+    fn on_person_learned(
+        &self,
+        _engine: &Engine,
+        _tx: &mut crate::store::Tx<'_>,
+        _user: &str,
+        _person: &Person,
+        _now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// A message in a thread (not the bot's own).
     fn on_thread_message(
         &self,
@@ -160,16 +202,8 @@ pub trait Feature: Send + Sync {
     }
 }
 
-/// Who a message asks something of.
-enum Recipients {
-    /// Each person with their time zone, and whether that zone is a guess (owed a lookup).
-    People(Vec<(String, Tz, bool)>),
-    /// More people than `sla.max_recipients`: an announcement.
-    Crowd(usize),
-}
-
-/// A mentioned person, as far as tracking is concerned.
-pub(crate) enum Person {
+/// A person, as the people service knows them.
+pub enum Person {
     Human {
         tz: Tz,
         name: Option<String>,
@@ -203,14 +237,6 @@ impl Engine {
             home_publishes: Arc::new(Semaphore::new(HOME_PUBLISHES)),
             idle_recheck: Duration::from_secs(60),
             features: Vec::new(),
-        }
-    }
-
-    fn ladder(&self) -> LadderContext<'_> {
-        LadderContext {
-            policy: &self.settings.sla,
-            calendar: &self.settings.calendar,
-            team_url: Some(self.identity.team_url.as_str()),
         }
     }
 
@@ -302,168 +328,50 @@ impl Engine {
 
     async fn handle(&self, seq: u64, event: Inbound) -> Result<(), StoreError> {
         let now = (self.now)();
+        if let Inbound::AppHomeOpened { user } = event {
+            return self.open_home(seq, user, now);
+        }
+        let prepared = self.prepare(&event).await;
+        self.store.write(|tx| {
+            self.apply(tx, &event, prepared, now)?;
+            tx.finish_inbound(seq)
+        })
+    }
+
+    /// Every feature's lookups for one event, run concurrently.
+    async fn prepare(&self, event: &Inbound) -> Vec<Prepared> {
+        futures::future::join_all(self.features.iter().map(|f| f.prepare(self, event))).await
+    }
+
+    /// What one event does, inside a transaction: the features' thread-message and reaction
+    /// hooks, the owner of a refused post, then every feature's `apply` with what it prepared.
+    fn apply(
+        &self,
+        tx: &mut Tx<'_>,
+        event: &Inbound,
+        prepared: Vec<Prepared>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         match event {
+            // A comment in an RFC's thread, an answer in a standup's: the features decide
+            // whether the thread is theirs. The bot's own messages are nobody's answer.
             Inbound::MessagePosted {
                 channel,
-                channel_type,
                 user,
                 ts,
-                thread_ts,
+                thread_ts: Some(root),
                 text,
-            } => {
-                // Direct messages to the bot are conversations with it, not requests to track.
-                let trackable = channel_type.as_deref() != Some("im");
-                let people = if trackable {
-                    self.recipients(&text, &user, &channel, &ts).await
-                } else {
-                    Vec::new()
+                ..
+            } if root != ts && *user != self.identity.user_id => {
+                let message = ThreadMessage {
+                    channel,
+                    root,
+                    user,
+                    text,
                 };
-                let from_me = user == self.identity.user_id;
-                let ack = self
-                    .settings
-                    .sla
-                    .ack_reactions
-                    .first()
-                    .map_or("eyes", String::as_str);
-                self.store.write(|tx| {
-                    if !trackable && !from_me {
-                        // Someone writes to the bot: point them to where answers count, at most
-                        // once an hour, so a conversation does not become a stream of replies.
-                        let key = format!("dm_reply:{user}");
-                        let last = tx.fact(&key)?.and_then(|v| v.parse::<i64>().ok());
-                        if last.is_none_or(|at| now.timestamp() - at > 3600) {
-                            tx.enqueue(
-                                OutgoingMessage::new(
-                                    Destination::Channel {
-                                        channel: channel.clone(),
-                                    },
-                                    format!(
-                                        "Hi {}! I don't read direct messages as answers: reply in a request's thread, \
-                                         or react :{ack}: on it, so its author sees it too. `/sla` shows what is \
-                                         waiting on you; `/rfc help` and `/standup help` show the rest.",
-                                        crate::domain::format::mention(&user)
-                                    ),
-                                ),
-                                now,
-                            )?;
-                            tx.set_fact(&key, &now.timestamp().to_string())?;
-                        }
-                    }
-                    if !from_me {
-                        let answered = close_by_reply(
-                            tx,
-                            &channel,
-                            &user,
-                            &ts,
-                            thread_ts.as_deref(),
-                            &text,
-                            now,
-                        )?;
-                        // A comment in an RFC's thread, an answer in a standup's: the features
-                        // decide whether the thread is theirs.
-                        if let Some(root) = thread_ts.as_deref().filter(|root| *root != ts) {
-                            let message = ThreadMessage {
-                                channel: &channel,
-                                root,
-                                user: &user,
-                                text: &text,
-                            };
-                            for feature in &self.features {
-                                feature.on_thread_message(self, tx, &message, now)?;
-                            }
-                        }
-                        // "@alice done!" answers Alice; it does not ask her something back.
-                        for (recipient, tz, guessed) in
-                            people.iter().filter(|(p, _, _)| !answered.contains(p))
-                        {
-                            if *guessed {
-                                tx.want_lookup(recipient, now)?;
-                            }
-                            let new = NewRequest {
-                                channel: channel.clone(),
-                                message_ts: ts.clone(),
-                                thread_ts: thread_ts.clone(),
-                                author: user.clone(),
-                                recipient: recipient.clone(),
-                                recipient_tz: *tz,
-                                text: text.clone(),
-                            };
-                            let id = tx.next_id("sla_request")?;
-                            let request = SlaRequest::open(id, new, now, &self.ladder());
-                            tracing::info!(
-                                request = id,
-                                channel = %request.channel,
-                                tier = request.tier.as_str(),
-                                deadline = %request.deadline,
-                                "tracking a request"
-                            );
-                            tx.put_request(&request)?;
-                        }
-                    }
-                    tx.finish_inbound(seq)
-                })?;
-            }
-            Inbound::MessageEdited {
-                channel,
-                user,
-                ts,
-                text,
-            } => {
-                let still_mentioned = self.recipients(&text, &user, &channel, &ts).await;
-                self.store.write(|tx| {
-                    let existing = tx.requests_for_message(&channel, &ts)?;
-                    for mut r in existing.clone() {
-                        if !r.is_open() {
-                            continue;
-                        }
-                        if still_mentioned.iter().any(|(p, _, _)| *p == r.recipient) {
-                            r.retier(&text, &self.ladder());
-                        } else {
-                            tracing::info!(request = r.id, "mention edited away; cancelled");
-                            r.cancel(CancelReason::MentionEdited, now);
-                        }
-                        tx.put_request(&r)?;
-                    }
-                    // Newly mentioned people: their request starts now. The thread is the one the
-                    // message's other requests live in; a message we never tracked is taken as
-                    // top level (edit events do not say which thread a message is in).
-                    let thread = existing
-                        .first()
-                        .filter(|r| r.thread_root != r.message_ts)
-                        .map(|r| r.thread_root.clone());
-                    for (recipient, tz, guessed) in &still_mentioned {
-                        if existing.iter().any(|r| r.recipient == *recipient) {
-                            continue;
-                        }
-                        if *guessed {
-                            tx.want_lookup(recipient, now)?;
-                        }
-                        let id = tx.next_id("sla_request")?;
-                        let new = NewRequest {
-                            channel: channel.clone(),
-                            message_ts: ts.clone(),
-                            thread_ts: thread.clone(),
-                            author: user.clone(),
-                            recipient: recipient.clone(),
-                            recipient_tz: *tz,
-                            text: text.clone(),
-                        };
-                        tx.put_request(&SlaRequest::open(id, new, now, &self.ladder()))?;
-                    }
-                    tx.finish_inbound(seq)
-                })?;
-            }
-            Inbound::MessageDeleted { channel, ts } => {
-                self.store.write(|tx| {
-                    for mut r in tx.requests_for_message(&channel, &ts)? {
-                        if r.is_open() {
-                            tracing::info!(request = r.id, "message deleted; cancelled");
-                            r.cancel(CancelReason::MessageDeleted, now);
-                            tx.put_request(&r)?;
-                        }
-                    }
-                    tx.finish_inbound(seq)
-                })?;
+                for feature in &self.features {
+                    feature.on_thread_message(self, tx, &message, now)?;
+                }
             }
             Inbound::ReactionAdded {
                 user,
@@ -471,81 +379,54 @@ impl Engine {
                 channel,
                 ts,
             } => {
-                let is_ack = self.settings.sla.is_ack_reaction(&reaction);
-                self.store.write(|tx| {
-                    let added = Reaction {
-                        channel: &channel,
-                        ts: &ts,
-                        user: &user,
-                        name: &reaction,
-                    };
-                    for feature in &self.features {
-                        feature.on_reaction(self, tx, &added, now)?;
-                    }
-                    if is_ack {
-                        // On the request itself, or on our nudge or DM about it.
-                        let mut requests = tx.requests_for_message(&channel, &ts)?;
-                        if let Some(id) = tx.tag_of(&channel, &ts)?.as_deref().and_then(crate::domain::sla::request_of_tag) {
-                            requests.extend(tx.request(id)?);
-                        }
-                        for mut r in requests {
-                            if r.is_open() && r.recipient == user {
-                                tracing::info!(request = r.id, %reaction, "acknowledged by reaction");
-                                r.answer(Answer::Reaction { name: reaction.clone() }, now);
-                                tx.put_request(&r)?;
-                            }
-                        }
-                    }
-                    tx.finish_inbound(seq)
-                })?;
-            }
-            Inbound::MemberJoinedChannel { user, channel } => {
-                let me = user == self.identity.user_id;
-                let intro = self.introduction(&channel);
-                self.store.write(|tx| {
-                    if me {
-                        tx.enqueue(intro, now)?;
-                    }
-                    tx.finish_inbound(seq)
-                })?;
-            }
-            Inbound::AppHomeOpened { user } => {
-                // The Home tab, as a feature draws it. It is a view, not a message: published
-                // directly (a lost one is redrawn the next time the tab opens).
-                let mut text = None;
-                for feature in &self.features {
-                    if let Some(drawn) = feature.home(self, &user, now)? {
-                        text = Some(drawn);
-                        break;
-                    }
-                }
-                self.store.write(|tx| tx.finish_inbound(seq))?;
-                let Some(text) = text else {
-                    return Ok(());
+                let added = Reaction {
+                    channel,
+                    ts,
+                    user,
+                    name: reaction,
                 };
-                // Published beside the event loop, never awaited in it: a slow Slack must not
-                // hold up the events behind this one. Bounded; when all slots are busy, this
-                // view is skipped (it is redrawn the next time the tab opens).
-                match self.home_publishes.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let slack = self.slack.clone();
-                        tokio::spawn(async move {
-                            if let Err(e) = slack.publish_home(&user, &home_view(&text)).await {
-                                tracing::warn!(%user, error = %e, "could not publish the Home tab");
-                            }
-                            drop(permit);
-                        });
-                    }
-                    Err(_) => {
-                        tracing::info!(%user, "Home tab publishes are backed up; skipped one")
-                    }
+                for feature in &self.features {
+                    feature.on_reaction(self, tx, &added, now)?;
                 }
             }
-            Inbound::PostDropped { tag, reason } => {
-                self.store.write(|tx| {
-                    self.post_dropped(tx, &tag, &reason, now)?;
-                    tx.finish_inbound(seq)
-                })?;
+            Inbound::PostDropped { tag, reason } => self.post_dropped(tx, tag, reason, now)?,
+            _ => {}
+        }
+        for (feature, prepared) in self.features.iter().zip(prepared) {
+            feature.apply(self, tx, event, prepared, now)?;
+        }
+        Ok(())
+    }
+
+    /// The Home tab, as a feature draws it. It is a view, not a message: published directly (a
+    /// lost one is redrawn the next time the tab opens).
+    fn open_home(&self, seq: u64, user: String, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let mut text = None;
+        for feature in &self.features {
+            if let Some(drawn) = feature.home(self, &user, now)? {
+                text = Some(drawn);
+                break;
+            }
+        }
+        self.store.write(|tx| tx.finish_inbound(seq))?;
+        let Some(text) = text else {
+            return Ok(());
+        };
+        // Published beside the event loop, never awaited in it: a slow Slack must not hold up
+        // the events behind this one. Bounded; when all slots are busy, this view is skipped
+        // (it is redrawn the next time the tab opens).
+        match self.home_publishes.clone().try_acquire_owned() {
+            Ok(permit) => {
+                let slack = self.slack.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = slack.publish_home(&user, &home_view(&text)).await {
+                        tracing::warn!(%user, error = %e, "could not publish the Home tab");
+                    }
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                tracing::info!(%user, "Home tab publishes are backed up; skipped one")
             }
         }
         Ok(())
@@ -570,7 +451,7 @@ impl Engine {
     /// Slack refused a tagged post for good: the feature that owns it tells its owner.
     fn post_dropped(
         &self,
-        tx: &mut crate::store::Tx<'_>,
+        tx: &mut Tx<'_>,
         tag: &str,
         reason: &str,
         now: DateTime<Utc>,
@@ -584,80 +465,15 @@ impl Engine {
         Ok(())
     }
 
-    fn introduction(&self, channel: &str) -> OutgoingMessage {
-        let normal = self.settings.sla.rule(crate::domain::sla::Tier::Normal);
-        OutgoingMessage::new(
-            Destination::Channel {
-                channel: channel.to_owned(),
-            },
-            format!(
-                ":wave: Hi, I'm asyncbot. When someone here @mentions a person, I keep an eye on the \
-                 request on that person's own clock (normal requests: {} on {}). If it stalls, I nudge \
-                 in the thread, then by DM, then suggest a short call. A reply in the thread or a \
-                 :{}: reaction closes it. Type `/sla` to see the norms and what is waiting on you.",
-                crate::domain::format::human_duration(normal.within),
-                crate::domain::calendar::describe_clock(normal.clock),
-                self.settings
-                    .sla
-                    .ack_reactions
-                    .first()
-                    .map_or("eyes", String::as_str)
-            ),
-        )
-    }
-
-    /// The people a message asks something of: mentioned humans other than the author and the
-    /// bot, each with their time zone and whether it is a guess. None when it mentions more
-    /// people than `sla.max_recipients` (an announcement).
-    async fn recipients(
-        &self,
-        text: &str,
-        author: &str,
-        channel: &str,
-        ts: &str,
-    ) -> Vec<(String, Tz, bool)> {
-        match self.people_to_track(text, author).await {
-            Recipients::People(people) => people,
-            Recipients::Crowd(n) => {
-                tracing::info!(
-                    %channel,
-                    %ts,
-                    mentioned = n,
-                    max = self.settings.sla.max_recipients,
-                    "a message mentions more people than sla.max_recipients: an announcement, not tracked"
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    async fn people_to_track(&self, text: &str, author: &str) -> Recipients {
-        let mut candidates: Vec<String> = Vec::new();
-        for user in mentioned_users(text) {
-            if user != author && user != self.identity.user_id && !candidates.contains(&user) {
-                candidates.push(user);
-            }
-        }
-        if candidates.len() > self.settings.sla.max_recipients {
-            return Recipients::Crowd(candidates.len());
-        }
+    /// How long an event may wait for its `users.info` lookups: none while Slack is slow
+    /// (after a timeout or a rate limit), so events go ahead on cached or fallback zones.
+    pub(crate) fn lookup_budget(&self) -> Duration {
         let now = (self.now)();
-        let wait = if self.slow_until.load(Ordering::Relaxed) > now.timestamp_millis() {
+        if self.slow_until.load(Ordering::Relaxed) > now.timestamp_millis() {
             Duration::ZERO
         } else {
             LOOKUP_BUDGET
-        };
-        let found = self.quick_people(candidates, wait).await;
-        Recipients::People(
-            found
-                .into_iter()
-                .filter_map(|(user, person)| match person {
-                    Person::Human { tz, .. } => Some((user, tz, false)),
-                    Person::NotTracked => None,
-                    Person::Guessed { tz } => Some((user, tz, true)),
-                })
-                .collect(),
-        )
+        }
     }
 
     /// Looks people up concurrently (at most [`LOOKUP_CONCURRENCY`] calls at once), waiting at
@@ -797,8 +613,8 @@ impl Engine {
         }
     }
 
-    /// Looks up the people whose lookup is owed, and corrects what started on a guess: open
-    /// requests are re-timed on the real zone, or cancelled if the person is not a person.
+    /// Looks up the people whose lookup is owed, and lets the features correct what they
+    /// started on a guess (see [`Feature::on_person_learned`]).
     pub async fn run_people(self: Arc<Self>, shutdown: CancellationToken) {
         let mut wait = Duration::from_secs(1);
         loop {
@@ -819,7 +635,7 @@ impl Engine {
                         break;
                     }
                     Err(panic) => {
-                        tracing::error!(%user, %panic, "correcting a person's requests panicked; dropping the lookup");
+                        tracing::error!(%user, %panic, "correcting what started on a guess about a person panicked; dropping the lookup");
                         let user = user.clone();
                         let _ = self
                             .store
@@ -863,25 +679,13 @@ impl Engine {
                 tx.cache_user(record)?;
             }
             tx.lookup_done(user)?;
-            for mut r in tx.open_requests_for_recipient(user)? {
-                match &person {
-                    Person::Human { tz, .. } if *tz != r.recipient_tz => {
-                        tracing::info!(request = r.id, %tz, "recipient's time zone now known; deadline re-counted");
-                        r.retime(*tz, &self.ladder());
-                        tx.put_request(&r)?;
-                    }
-                    Person::NotTracked => {
-                        tracing::info!(request = r.id, "recipient is not a person; cancelled");
-                        r.cancel(CancelReason::NotAPerson, now);
-                        tx.put_request(&r)?;
-                    }
-                    _ => {}
-                }
+            for feature in &self.features {
+                feature.on_person_learned(self, tx, user, &person, now)?;
             }
             Ok(())
         });
         if let Err(e) = written {
-            tracing::error!(error = %e, "could not correct a person's requests");
+            tracing::error!(error = %e, "could not correct what started on a guess about a person");
         }
         self.wakers.timers.notify_one();
         Ok(())
@@ -982,82 +786,18 @@ impl Engine {
         })
     }
 
-    /// Does what one timer asks. Returns whether messages were queued.
+    /// Does what one timer asks, through the feature that owns it. Returns whether messages
+    /// were queued.
     async fn fire(&self, key: TimerKey, now: DateTime<Utc>) -> Result<bool, StoreError> {
-        let mut sent = false;
-        match key {
-            TimerKey::Sla(id) => {
-                sent |= self.store.write(|tx| {
-                        let Some(mut request) = tx.request(id)? else {
-                            tx.drop_timers_named(&format!("sla:{id}"))?;
-                            return Ok(false);
-                        };
-                        // Nobody is nudged while away (`/standup away`, in their own dates): the
-                        // ladder resumes at the start of their first working period back.
-                        let tz = request.recipient_tz;
-                        let today = now.with_timezone(&tz).date_naive();
-                        let away = tx.away(&request.recipient)?;
-                        if let Some(absence) = away.iter().find(|a| a.from <= today && today <= a.to) {
-                            if request.is_open() && request.next_due.is_some() {
-                                let back = absence.to.succ_opt().unwrap_or(absence.to);
-                                let resume = self
-                                    .settings
-                                    .calendar
-                                    .next_working_time(crate::domain::calendar::start_of_day(tz, back), tz);
-                                tracing::info!(request = id, %resume, "recipient is away; the nudge waits");
-                                request.next_due = Some(resume);
-                                tx.put_request(&request)?;
-                            }
-                            return Ok(false);
-                        }
-                        // Due while the bot was down or behind, at 3 a.m. their time: it waits
-                        // for the start of their working day.
-                        if request.defer_out_of_quiet_hours(now, &self.ladder()) {
-                            tracing::info!(request = id, next = ?request.next_due, "a late step falls in quiet hours; it waits");
-                            tx.put_request(&request)?;
-                            return Ok(false);
-                        }
-                        let mut messages = request.take_due_step(now, &self.ladder());
-                        // A call is for both: it waits for a moment that is working time for the
-                        // asker too (when their zone is known).
-                        if let Some(tz) = tx.user_tz(&request.author)? {
-                            for m in &mut messages {
-                                if matches!(m.destination, crate::domain::outbox::Destination::GroupMessage { .. }) {
-                                    *m = m.clone().in_working_time_of(request.author.clone(), tz);
-                                }
-                            }
-                        }
-                        let any = !messages.is_empty();
-                        for m in messages {
-                            tracing::info!(
-                                request = id,
-                                step = request.steps_taken,
-                                recipient = %request.recipient,
-                                "escalating a stalled request"
-                            );
-                            tx.enqueue(m, now)?;
-                        }
-                        if !any && request.next_due.is_some_and(|d| d <= now) {
-                            // Nothing left to do for a due timer: clear it rather than spin.
-                            request.next_due = None;
-                        }
-                        tx.put_request(&request)?;
-                        Ok(any)
-                    })?;
-            }
-            other => {
-                let owned = self.features.iter().find_map(|f| f.fire(self, &other, now));
-                match owned {
-                    Some(fire) => sent |= fire.await?,
-                    None => {
-                        let key = other.name();
-                        tracing::warn!(%key, "dropping a timer nobody owns");
-                        self.store.write(|tx| tx.drop_timers_named(&key))?;
-                    }
-                }
+        match self.features.iter().find_map(|f| f.fire(self, &key, now)) {
+            Some(fire) => fire.await,
+            None => {
+                let key = key.name();
+                tracing::warn!(%key, "dropping a timer nobody owns");
+                self.store.write(|tx| tx.drop_timers_named(&key))?;
+                Ok(false)
             }
         }
-        Ok(sent)
     }
 }
 
@@ -1098,48 +838,4 @@ fn is_not_a_person(code: &str) -> bool {
         code,
         "user_not_found" | "user_not_visible" | "users_not_found"
     )
-}
-
-/// A message by `user` answers the open requests waiting on them in this thread; a top-level
-/// request is also answered by a message of theirs in the channel that mentions its author.
-/// Returns the authors whose requests it answered.
-fn close_by_reply(
-    tx: &mut crate::store::Tx<'_>,
-    channel: &str,
-    user: &str,
-    ts: &str,
-    thread_ts: Option<&str>,
-    text: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<String>, StoreError> {
-    let mut answered = Vec::new();
-    if let Some(root) = thread_ts.filter(|root| *root != ts) {
-        for mut r in tx.requests_in_thread(channel, root)? {
-            if r.is_open() && r.recipient == user {
-                tracing::info!(request = r.id, "answered in the thread");
-                r.answer(Answer::ThreadReply, now);
-                tx.put_request(&r)?;
-                answered.push(r.author.clone());
-            }
-        }
-    }
-    let mentioned = mentioned_users(text);
-    if mentioned.is_empty() {
-        return Ok(answered);
-    }
-    for mut r in tx.open_requests_for_recipient(user)? {
-        let top_level = r.thread_root == r.message_ts;
-        if r.is_open()
-            && top_level
-            && r.channel == channel
-            && r.message_ts != ts
-            && mentioned.contains(&r.author)
-        {
-            tracing::info!(request = r.id, "answered in the channel");
-            r.answer(Answer::ChannelReply, now);
-            tx.put_request(&r)?;
-            answered.push(r.author.clone());
-        }
-    }
-    Ok(answered)
 }

@@ -13,6 +13,6 @@ pub fn all() -> Vec<std::sync::Arc<dyn crate::engine::Feature>> {
     vec![
         std::sync::Arc::new(rfc::Rfcs),
         std::sync::Arc::new(standup::Standups),
-        std::sync::Arc::new(sla::Overview),
+        std::sync::Arc::new(sla::Sla),
     ]
 }

@@ -1,14 +1,21 @@
-//! Slash commands. Each answers ephemerally (only the caller sees it) and fast: they read the
-//! store and never wait on Slack.
+//! SLA tracking: requests opened by @mentions and answered by replies or reactions
+//! ([`tracking`]), the escalation ladder on their timers ([`ladder`]), and the `/sla` command and
+//! Home tab (here). Slash commands answer ephemerally (only the caller sees it) and fast: they
+//! read the store and never wait on Slack.
+
+pub mod ladder;
+pub mod tracking;
 
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 
 use crate::config::Settings;
 use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
-use crate::domain::sla::{SlaRequest, Tier};
-use crate::slack::inbound::Command;
+use crate::domain::sla::{LadderContext, SlaRequest, Tier};
+use crate::engine::{Engine, Feature, Person, Prepared};
+use crate::slack::inbound::{Command, Inbound};
 use crate::store::prelude::*;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, TimerKey, Tx};
 
 /// An ephemeral answer to a slash command; empty text means "no visible answer" (a modal opened).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,13 +243,63 @@ fn line(
     )
 }
 
-/// The `/sla` overview on the Home tab.
-pub struct Overview;
+/// SLA tracking as the engine sees it: mentions open requests, replies, reactions, edits and
+/// deletions answer or cancel them, `sla:{id}` timers run their ladder, a person learnt late
+/// re-times theirs, and the `/sla` overview is the Home tab.
+pub struct Sla;
 
-impl crate::engine::Feature for Overview {
+/// The ladder's context: the team's policy, calendar and workspace (for links).
+fn ladder_context(engine: &Engine) -> LadderContext<'_> {
+    LadderContext {
+        policy: &engine.settings.sla,
+        calendar: &engine.settings.calendar,
+        team_url: Some(engine.identity.team_url.as_str()),
+    }
+}
+
+impl Feature for Sla {
+    fn prepare<'a>(&'a self, engine: &'a Engine, event: &'a Inbound) -> BoxFuture<'a, Prepared> {
+        Box::pin(tracking::prepare(engine, event))
+    }
+
+    fn apply(
+        &self,
+        engine: &Engine,
+        tx: &mut Tx<'_>,
+        event: &Inbound,
+        prepared: Prepared,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        tracking::apply(engine, tx, event, prepared, now)
+    }
+
+    fn on_person_learned(
+        &self,
+        engine: &Engine,
+        tx: &mut Tx<'_>,
+        user: &str,
+        person: &Person,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        tracking::person_learned(engine, tx, user, person, now)
+    }
+
+    fn fire<'a>(
+        &'a self,
+        engine: &'a Engine,
+        key: &'a TimerKey,
+        now: DateTime<Utc>,
+    ) -> Option<BoxFuture<'a, Result<bool, StoreError>>> {
+        let TimerKey::Sla(id) = key else {
+            return None;
+        };
+        let id = *id;
+        Some(Box::pin(async move { ladder::fire(engine, id, now) }))
+    }
+
     fn home(
         &self,
-        engine: &crate::engine::Engine,
+        engine: &Engine,
         user: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {

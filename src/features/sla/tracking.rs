@@ -1,0 +1,419 @@
+//! SLA tracking on events: a message that @mentions people opens a request for each, an edit
+//! re-tiers or cancels them, a deletion cancels them, a reply or an ack reaction answers them;
+//! the bot introduces itself when it joins a channel and points DMs to where answers count.
+//!
+//! Each event is handled in two steps, so that many events can later share one transaction:
+//! [`prepare`] looks the mentioned people up (through the engine's people service, before the
+//! transaction), and [`apply`] writes the requests inside it.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use crate::domain::outbox::{Destination, OutgoingMessage};
+use crate::domain::sla::{Answer, CancelReason, NewRequest, SlaRequest, mentioned_users};
+use crate::engine::{Engine, Person, Prepared};
+use crate::slack::inbound::Inbound;
+use crate::store::prelude::*;
+use crate::store::{StoreError, Tx};
+
+use super::ladder_context;
+
+/// What [`prepare`] found for a message: the people it asks something of, each with their
+/// time zone and whether that zone is a guess (owed a lookup).
+struct Mentioned(Vec<(String, Tz, bool)>);
+
+/// Who a message asks something of.
+enum Recipients {
+    People(Vec<(String, Tz, bool)>),
+    /// More people than `sla.max_recipients`: an announcement.
+    Crowd(usize),
+}
+
+/// Looks up the people a posted or edited message mentions. Direct messages to the bot are
+/// conversations with it, not requests to track: nothing is looked up for them.
+pub(super) async fn prepare(engine: &Engine, event: &Inbound) -> Prepared {
+    let people = match event {
+        Inbound::MessagePosted {
+            channel,
+            channel_type,
+            user,
+            ts,
+            text,
+            ..
+        } if channel_type.as_deref() != Some("im") => {
+            recipients(engine, text, user, channel, ts).await
+        }
+        Inbound::MessageEdited {
+            channel,
+            user,
+            ts,
+            text,
+        } => recipients(engine, text, user, channel, ts).await,
+        _ => Vec::new(),
+    };
+    Box::new(Mentioned(people))
+}
+
+/// Writes what an event does to requests, inside its transaction.
+pub(super) fn apply(
+    engine: &Engine,
+    tx: &mut Tx<'_>,
+    event: &Inbound,
+    prepared: Prepared,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let people = prepared
+        .downcast::<Mentioned>()
+        .map(|m| m.0)
+        .unwrap_or_default();
+    match event {
+        Inbound::MessagePosted {
+            channel,
+            channel_type,
+            user,
+            ts,
+            thread_ts,
+            text,
+        } => {
+            let trackable = channel_type.as_deref() != Some("im");
+            if *user == engine.identity.user_id {
+                return Ok(());
+            }
+            if !trackable {
+                point_to_threads(engine, tx, channel, user, now)?;
+            }
+            let answered = close_by_reply(tx, channel, user, ts, thread_ts.as_deref(), text, now)?;
+            // "@alice done!" answers Alice; it does not ask her something back.
+            for (recipient, tz, guessed) in people.iter().filter(|(p, _, _)| !answered.contains(p))
+            {
+                if *guessed {
+                    tx.want_lookup(recipient, now)?;
+                }
+                let new = NewRequest {
+                    channel: channel.clone(),
+                    message_ts: ts.clone(),
+                    thread_ts: thread_ts.clone(),
+                    author: user.clone(),
+                    recipient: recipient.clone(),
+                    recipient_tz: *tz,
+                    text: text.clone(),
+                };
+                let id = tx.next_id("sla_request")?;
+                let request = SlaRequest::open(id, new, now, &ladder_context(engine));
+                tracing::info!(
+                    request = id,
+                    channel = %request.channel,
+                    tier = request.tier.as_str(),
+                    deadline = %request.deadline,
+                    "tracking a request"
+                );
+                tx.put_request(&request)?;
+            }
+        }
+        Inbound::MessageEdited {
+            channel,
+            user,
+            ts,
+            text,
+        } => {
+            let message = Edited {
+                channel,
+                user,
+                ts,
+                text,
+            };
+            edited(engine, tx, &message, &people, now)?;
+        }
+        Inbound::MessageDeleted { channel, ts } => {
+            for mut r in tx.requests_for_message(channel, ts)? {
+                if r.is_open() {
+                    tracing::info!(request = r.id, "message deleted; cancelled");
+                    r.cancel(CancelReason::MessageDeleted, now);
+                    tx.put_request(&r)?;
+                }
+            }
+        }
+        Inbound::ReactionAdded {
+            user,
+            reaction,
+            channel,
+            ts,
+        } if engine.settings.sla.is_ack_reaction(reaction) => {
+            // On the request itself, or on our nudge or DM about it.
+            let mut requests = tx.requests_for_message(channel, ts)?;
+            if let Some(id) = tx
+                .tag_of(channel, ts)?
+                .as_deref()
+                .and_then(crate::domain::sla::request_of_tag)
+            {
+                requests.extend(tx.request(id)?);
+            }
+            for mut r in requests {
+                if r.is_open() && r.recipient == *user {
+                    tracing::info!(request = r.id, %reaction, "acknowledged by reaction");
+                    r.answer(
+                        Answer::Reaction {
+                            name: reaction.clone(),
+                        },
+                        now,
+                    );
+                    tx.put_request(&r)?;
+                }
+            }
+        }
+        Inbound::MemberJoinedChannel { user, channel } if *user == engine.identity.user_id => {
+            tx.enqueue(introduction(engine, channel), now)?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A message as it reads after an edit.
+struct Edited<'a> {
+    channel: &'a str,
+    user: &'a str,
+    ts: &'a str,
+    text: &'a str,
+}
+
+/// An edited message: requests whose recipient is still mentioned are re-tiered on the new
+/// text, the others cancelled; newly mentioned people get a request starting now.
+fn edited(
+    engine: &Engine,
+    tx: &mut Tx<'_>,
+    message: &Edited<'_>,
+    still_mentioned: &[(String, Tz, bool)],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let Edited {
+        channel,
+        user,
+        ts,
+        text,
+    } = *message;
+    let ladder = ladder_context(engine);
+    let existing = tx.requests_for_message(channel, ts)?;
+    for mut r in existing.clone() {
+        if !r.is_open() {
+            continue;
+        }
+        if still_mentioned.iter().any(|(p, _, _)| *p == r.recipient) {
+            r.retier(text, &ladder);
+        } else {
+            tracing::info!(request = r.id, "mention edited away; cancelled");
+            r.cancel(CancelReason::MentionEdited, now);
+        }
+        tx.put_request(&r)?;
+    }
+    // Newly mentioned people: their request starts now. The thread is the one the message's
+    // other requests live in; a message we never tracked is taken as top level (edit events do
+    // not say which thread a message is in).
+    let thread = existing
+        .first()
+        .filter(|r| r.thread_root != r.message_ts)
+        .map(|r| r.thread_root.clone());
+    for (recipient, tz, guessed) in still_mentioned {
+        if existing.iter().any(|r| r.recipient == *recipient) {
+            continue;
+        }
+        if *guessed {
+            tx.want_lookup(recipient, now)?;
+        }
+        let id = tx.next_id("sla_request")?;
+        let new = NewRequest {
+            channel: channel.to_owned(),
+            message_ts: ts.to_owned(),
+            thread_ts: thread.clone(),
+            author: user.to_owned(),
+            recipient: recipient.clone(),
+            recipient_tz: *tz,
+            text: text.to_owned(),
+        };
+        tx.put_request(&SlaRequest::open(id, new, now, &ladder))?;
+    }
+    Ok(())
+}
+
+/// Someone writes to the bot: point them to where answers count, at most once an hour, so a
+/// conversation does not become a stream of replies.
+fn point_to_threads(
+    engine: &Engine,
+    tx: &mut Tx<'_>,
+    channel: &str,
+    user: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let key = format!("dm_reply:{user}");
+    let last = tx.fact(&key)?.and_then(|v| v.parse::<i64>().ok());
+    if last.is_some_and(|at| now.timestamp() - at <= 3600) {
+        return Ok(());
+    }
+    let ack = engine
+        .settings
+        .sla
+        .ack_reactions
+        .first()
+        .map_or("eyes", String::as_str);
+    tx.enqueue(
+        OutgoingMessage::new(
+            Destination::Channel {
+                channel: channel.to_owned(),
+            },
+            format!(
+                "Hi {}! I don't read direct messages as answers: reply in a request's thread, \
+                 or react :{ack}: on it, so its author sees it too. `/sla` shows what is \
+                 waiting on you; `/rfc help` and `/standup help` show the rest.",
+                crate::domain::format::mention(user)
+            ),
+        ),
+        now,
+    )?;
+    tx.set_fact(&key, &now.timestamp().to_string())
+}
+
+/// What the bot says when it joins a channel: what it does there, on the team's norms.
+fn introduction(engine: &Engine, channel: &str) -> OutgoingMessage {
+    let normal = engine.settings.sla.rule(crate::domain::sla::Tier::Normal);
+    OutgoingMessage::new(
+        Destination::Channel {
+            channel: channel.to_owned(),
+        },
+        format!(
+            ":wave: Hi, I'm asyncbot. When someone here @mentions a person, I keep an eye on the \
+             request on that person's own clock (normal requests: {} on {}). If it stalls, I nudge \
+             in the thread, then by DM, then suggest a short call. A reply in the thread or a \
+             :{}: reaction closes it. Type `/sla` to see the norms and what is waiting on you.",
+            crate::domain::format::human_duration(normal.within),
+            crate::domain::calendar::describe_clock(normal.clock),
+            engine
+                .settings
+                .sla
+                .ack_reactions
+                .first()
+                .map_or("eyes", String::as_str)
+        ),
+    )
+}
+
+/// Slack told who `user` is after their requests started on a guess: open requests are re-timed
+/// on the real zone, or cancelled if the id is not a person.
+pub(super) fn person_learned(
+    engine: &Engine,
+    tx: &mut Tx<'_>,
+    user: &str,
+    person: &Person,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for mut r in tx.open_requests_for_recipient(user)? {
+        match person {
+            Person::Human { tz, .. } if *tz != r.recipient_tz => {
+                tracing::info!(request = r.id, %tz, "recipient's time zone now known; deadline re-counted");
+                r.retime(*tz, &ladder_context(engine));
+                tx.put_request(&r)?;
+            }
+            Person::NotTracked => {
+                tracing::info!(request = r.id, "recipient is not a person; cancelled");
+                r.cancel(CancelReason::NotAPerson, now);
+                tx.put_request(&r)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The people a message asks something of: mentioned humans other than the author and the bot,
+/// each with their time zone and whether it is a guess. None when it mentions more people than
+/// `sla.max_recipients` (an announcement).
+async fn recipients(
+    engine: &Engine,
+    text: &str,
+    author: &str,
+    channel: &str,
+    ts: &str,
+) -> Vec<(String, Tz, bool)> {
+    match people_to_track(engine, text, author).await {
+        Recipients::People(people) => people,
+        Recipients::Crowd(n) => {
+            tracing::info!(
+                %channel,
+                %ts,
+                mentioned = n,
+                max = engine.settings.sla.max_recipients,
+                "a message mentions more people than sla.max_recipients: an announcement, not tracked"
+            );
+            Vec::new()
+        }
+    }
+}
+
+async fn people_to_track(engine: &Engine, text: &str, author: &str) -> Recipients {
+    let mut candidates: Vec<String> = Vec::new();
+    for user in mentioned_users(text) {
+        if user != author && user != engine.identity.user_id && !candidates.contains(&user) {
+            candidates.push(user);
+        }
+    }
+    if candidates.len() > engine.settings.sla.max_recipients {
+        return Recipients::Crowd(candidates.len());
+    }
+    let wait: Duration = engine.lookup_budget();
+    let found = engine.quick_people(candidates, wait).await;
+    Recipients::People(
+        found
+            .into_iter()
+            .filter_map(|(user, person)| match person {
+                Person::Human { tz, .. } => Some((user, tz, false)),
+                Person::NotTracked => None,
+                Person::Guessed { tz } => Some((user, tz, true)),
+            })
+            .collect(),
+    )
+}
+
+/// A message by `user` answers the open requests waiting on them in this thread; a top-level
+/// request is also answered by a message of theirs in the channel that mentions its author.
+/// Returns the authors whose requests it answered.
+fn close_by_reply(
+    tx: &mut Tx<'_>,
+    channel: &str,
+    user: &str,
+    ts: &str,
+    thread_ts: Option<&str>,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let mut answered = Vec::new();
+    if let Some(root) = thread_ts.filter(|root| *root != ts) {
+        for mut r in tx.requests_in_thread(channel, root)? {
+            if r.is_open() && r.recipient == user {
+                tracing::info!(request = r.id, "answered in the thread");
+                r.answer(Answer::ThreadReply, now);
+                tx.put_request(&r)?;
+                answered.push(r.author.clone());
+            }
+        }
+    }
+    let mentioned = mentioned_users(text);
+    if mentioned.is_empty() {
+        return Ok(answered);
+    }
+    for mut r in tx.open_requests_for_recipient(user)? {
+        let top_level = r.thread_root == r.message_ts;
+        if r.is_open()
+            && top_level
+            && r.channel == channel
+            && r.message_ts != ts
+            && mentioned.contains(&r.author)
+        {
+            tracing::info!(request = r.id, "answered in the channel");
+            r.answer(Answer::ChannelReply, now);
+            tx.put_request(&r)?;
+            answered.push(r.author.clone());
+        }
+    }
+    Ok(answered)
+}
