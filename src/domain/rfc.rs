@@ -172,13 +172,13 @@ pub fn rfc_name(id: u64) -> String {
 }
 
 /// Slack's limit for a header block's plain text.
-const HEADER_CHARS: usize = 150;
+pub const HEADER_CHARS: usize = 150;
 /// Free text in a section block: Slack allows 3,000 characters, the rest is for our words.
-const SECTION_TEXT_CHARS: usize = 2_500;
+pub const SECTION_TEXT_CHARS: usize = 2_500;
 /// Free text quoted in a plain message (Slack advises at most 4,000 characters in all).
 const MESSAGE_QUOTE_CHARS: usize = 3_000;
 /// What the modals accept in a free-text field; escaping may lengthen it, `shorten` bounds it.
-const MODAL_TEXT_CHARS: usize = 2_500;
+pub const MODAL_TEXT_CHARS: usize = 2_500;
 
 /// The tag of the RFC's top-level message.
 pub fn message_tag(id: u64) -> String {
@@ -725,7 +725,8 @@ impl Rfc {
         )
     }
 
-    fn status_line(&self) -> String {
+    /// The RFC's state in one line of mrkdwn: the card's status section.
+    pub fn status_line(&self) -> String {
         match self.status {
             RfcStatus::Proposed => format!(
                 ":speech_balloon: *Open for comments* until {}. Comment in this thread.",
@@ -748,10 +749,11 @@ impl Rfc {
                 self.status.label(),
                 mention(&self.approver),
                 self.decided_at.map(slack_date).unwrap_or_default(),
-                quote_slack(&shorten(
-                    self.rationale.as_deref().unwrap_or(""),
+                // Shortened after quoting: quoting escapes a stray `<` into four characters.
+                shorten(
+                    &quote_slack(self.rationale.as_deref().unwrap_or("")),
                     SECTION_TEXT_CHARS
-                ))
+                )
             ),
             RfcStatus::Withdrawn => ":no_entry_sign: *Withdrawn* by the driver.".to_owned(),
             RfcStatus::Superseded => format!(

@@ -2,6 +2,7 @@
 //! "retry later", "rate limited" and "permanent". The real implementation wraps slack-morphism;
 //! `SLACK_API_URL` points it at a proxy or a local fake.
 
+pub mod block_kit;
 pub mod dispatch;
 pub mod http;
 pub mod inbound;
