@@ -10,10 +10,15 @@ use slack_morphism::prelude::*;
 use crate::domain::format::{escape, excerpt, human_duration, mention, quote_slack, shorten};
 use crate::domain::outbox::{Destination, OutgoingMessage};
 use crate::domain::rfc::{
-    HEADER_CHARS, MAX_CONTRIBUTORS, MAX_INFORMED_CHANNELS, MAX_INFORMED_PEOPLE, MODAL_TEXT_CHARS,
-    Rfc, SECTION_TEXT_CHARS, Verdict, message_tag, rfc_name,
+    MAX_CONTRIBUTORS, MAX_INFORMED_CHANNELS, MAX_INFORMED_PEOPLE, Rfc, SECTION_TEXT_CHARS, Verdict,
+    message_tag, rfc_name,
 };
 use crate::slack::block_kit;
+
+/// Slack's limit for a header block's plain text.
+const HEADER_CHARS: usize = 150;
+/// What the forms accept in a free-text field; escaping may lengthen it, `shorten` bounds it.
+const MODAL_TEXT_CHARS: usize = 2_500;
 
 fn mrkdwn(text: impl Into<String>) -> SlackBlockText {
     SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text.into()))
