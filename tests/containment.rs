@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use slack_morphism::prelude::{SlackHomeView, SlackModalView};
 
 use asyncbot::delivery::Delivery;
 use asyncbot::domain::outbox::{Destination, OutgoingMessage};
@@ -103,14 +104,14 @@ impl SlackPort for PanickySlack {
     async fn post_ephemeral(&self, _: &str, _: &str, _: &str) -> Result<(), SlackError> {
         Ok(())
     }
-    async fn open_view(&self, _: &str, _: &Value) -> Result<(), SlackError> {
+    async fn open_view(&self, _: &str, _: &SlackModalView) -> Result<(), SlackError> {
         Ok(())
     }
     async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError> {
         assert_ne!(channel, "CPANIC", "a bug that panics on this channel");
         Ok(vec!["UBOB".into()])
     }
-    async fn publish_home(&self, _: &str, _: &Value) -> Result<(), SlackError> {
+    async fn publish_home(&self, _: &str, _: &SlackHomeView) -> Result<(), SlackError> {
         Ok(())
     }
     async fn respond(&self, _: &str, _: &str) -> Result<(), SlackError> {

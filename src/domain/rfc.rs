@@ -8,11 +8,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
 use crate::domain::calendar::{BusinessCalendar, Clock};
 use crate::domain::format::{
-    escape, excerpt, human_duration, link, mention, quote_slack, shorten, slack_date,
+    escape, human_duration, link, mention, quote_slack, shorten, slack_date,
 };
 use crate::domain::outbox::{Destination, OutgoingMessage};
 use crate::domain::sla::{LadderStep, StepAction};
@@ -171,14 +170,10 @@ pub fn rfc_name(id: u64) -> String {
     format!("RFC-{id}")
 }
 
-/// Slack's limit for a header block's plain text.
-const HEADER_CHARS: usize = 150;
 /// Free text in a section block: Slack allows 3,000 characters, the rest is for our words.
-const SECTION_TEXT_CHARS: usize = 2_500;
+pub const SECTION_TEXT_CHARS: usize = 2_500;
 /// Free text quoted in a plain message (Slack advises at most 4,000 characters in all).
 const MESSAGE_QUOTE_CHARS: usize = 3_000;
-/// What the modals accept in a free-text field; escaping may lengthen it, `shorten` bounds it.
-const MODAL_TEXT_CHARS: usize = 2_500;
 
 /// The tag of the RFC's top-level message.
 pub fn message_tag(id: u64) -> String {
@@ -271,7 +266,8 @@ pub fn check_window(window: Duration, settings: &RfcSettings) -> Result<(), Stri
 }
 
 impl Rfc {
-    /// Opens an RFC: returns it and its top-level message.
+    /// Opens an RFC: returns it and its top-level message, tagged with [`message_tag`] (the
+    /// feature draws the card on it, and on every edit of it).
     pub fn open(
         id: u64,
         new: NewRfc,
@@ -332,7 +328,6 @@ impl Rfc {
             },
             rfc.fallback_text(),
         )
-        .with_blocks(rfc.blocks())
         .tagged(message_tag(id));
         (rfc, vec![post])
     }
@@ -372,7 +367,8 @@ impl Rfc {
         )
     }
 
-    /// The RFC message, re-rendered from the current state.
+    /// The RFC message, re-rendered from the current state. Only its notification text here:
+    /// the feature draws the card on it (`features::rfc::messages::with_card`).
     fn edit(&self) -> OutgoingMessage {
         OutgoingMessage::new(
             Destination::Edit {
@@ -381,7 +377,6 @@ impl Rfc {
             },
             self.fallback_text(),
         )
-        .with_blocks(self.blocks())
     }
 
     fn set_status(&mut self, status: RfcStatus, at: DateTime<Utc>, by: Option<&str>) {
@@ -725,7 +720,8 @@ impl Rfc {
         )
     }
 
-    fn status_line(&self) -> String {
+    /// The RFC's state in one line of mrkdwn: the card's status section.
+    pub fn status_line(&self) -> String {
         match self.status {
             RfcStatus::Proposed => format!(
                 ":speech_balloon: *Open for comments* until {}. Comment in this thread.",
@@ -748,10 +744,11 @@ impl Rfc {
                 self.status.label(),
                 mention(&self.approver),
                 self.decided_at.map(slack_date).unwrap_or_default(),
-                quote_slack(&shorten(
-                    self.rationale.as_deref().unwrap_or(""),
+                // Shortened after quoting: quoting escapes a stray `<` into four characters.
+                shorten(
+                    &quote_slack(self.rationale.as_deref().unwrap_or("")),
                     SECTION_TEXT_CHARS
-                ))
+                )
             ),
             RfcStatus::Withdrawn => ":no_entry_sign: *Withdrawn* by the driver.".to_owned(),
             RfcStatus::Superseded => format!(
@@ -760,109 +757,6 @@ impl Rfc {
             ),
         }
     }
-
-    /// The RFC message as Block Kit.
-    pub fn blocks(&self) -> Value {
-        let people = |ids: &[String]| {
-            if ids.is_empty() {
-                "—".to_owned()
-            } else {
-                ids.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" ")
-            }
-        };
-        let informed: Vec<String> = self
-            .informed_channels
-            .iter()
-            .map(|c| format!("<#{c}>"))
-            .chain(self.informed_users.iter().map(|u| mention(u)))
-            .collect();
-        let mut blocks = vec![
-            // A header holds at most 150 characters of plain text; the title alone may be 150.
-            json!({"type": "header", "text": {"type": "plain_text", "text": excerpt(&format!("{}: {}", self.name(), self.title), HEADER_CHARS)}}),
-            json!({"type": "section", "text": {"type": "mrkdwn", "text": self.status_line()}}),
-            json!({"type": "section", "fields": [
-                {"type": "mrkdwn", "text": format!("*Driver*\n{}", mention(&self.driver))},
-                {"type": "mrkdwn", "text": format!("*Approver*\n{}", mention(&self.approver))},
-                {"type": "mrkdwn", "text": format!("*Contributors*\n{}", people(&self.contributors))},
-                {"type": "mrkdwn", "text": format!("*Informed*\n{}", if informed.is_empty() { "—".to_owned() } else { informed.join(" ") })},
-            ]}),
-        ];
-        if let Some(old) = self.supersedes {
-            blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Supersedes {}.", rfc_name(old))}]}));
-        }
-        let context = if self.context.trim().is_empty() {
-            "_The problem, and why now._".to_owned()
-        } else {
-            quote_slack(&shorten(self.context.trim(), SECTION_TEXT_CHARS))
-        };
-        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!(
-            "*Context*\n{context}\n*Options considered*\n_Each option with its pros, cons, cost and effort._\n\
-             *Decision*\n_The approver's call, and why._\n*Consequences*\n_What changes, and who must know._"
-        )}}));
-        if self.status.is_open() {
-            blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text":
-                "Comment in this thread. Contributors: comment, or press *No comments from me*. Contributors who stay silent do not block the decision."}]}));
-            let id = self.id.to_string();
-            blocks.push(json!({"type": "actions", "block_id": format!("rfc_actions:{}", self.id), "elements": [
-                {"type": "button", "action_id": "rfc_no_comments", "value": id, "text": {"type": "plain_text", "text": "No comments from me"}},
-                {"type": "button", "action_id": "rfc_accept", "value": id, "style": "primary", "text": {"type": "plain_text", "text": "Accept"}},
-                {"type": "button", "action_id": "rfc_reject", "value": id, "style": "danger", "text": {"type": "plain_text", "text": "Reject"}},
-            ]}));
-        }
-        Value::Array(blocks)
-    }
-}
-
-/// The modal `/rfc` alone opens. `channel` travels in `private_metadata`.
-pub fn open_modal(channel: &str, default_window: Duration) -> Value {
-    json!({
-        "type": "modal",
-        "callback_id": "rfc_open",
-        "private_metadata": channel,
-        "title": {"type": "plain_text", "text": "New RFC"},
-        "submit": {"type": "plain_text", "text": "Post RFC"},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {"type": "input", "block_id": "title", "label": {"type": "plain_text", "text": "Title"},
-             "element": {"type": "plain_text_input", "action_id": "value", "max_length": 150,
-                         "placeholder": {"type": "plain_text", "text": "Adopt Rust for the billing service"}}},
-            {"type": "input", "block_id": "context", "optional": true, "label": {"type": "plain_text", "text": "Context: the problem, and why now"},
-             "element": {"type": "plain_text_input", "action_id": "value", "multiline": true, "max_length": MODAL_TEXT_CHARS}},
-            {"type": "input", "block_id": "approver", "label": {"type": "plain_text", "text": "Approver (exactly one)"},
-             "element": {"type": "users_select", "action_id": "value"}},
-            {"type": "input", "block_id": "contributors", "optional": true, "label": {"type": "plain_text", "text": "Contributors"},
-             "element": {"type": "multi_users_select", "action_id": "value", "max_selected_items": MAX_CONTRIBUTORS}},
-            {"type": "input", "block_id": "informed_channels", "optional": true, "label": {"type": "plain_text", "text": "Informed channels"},
-             "element": {"type": "multi_conversations_select", "action_id": "value", "max_selected_items": MAX_INFORMED_CHANNELS, "filter": {"include": ["public", "private"]}}},
-            {"type": "input", "block_id": "informed_users", "optional": true, "label": {"type": "plain_text", "text": "Informed people"},
-             "element": {"type": "multi_users_select", "action_id": "value", "max_selected_items": MAX_INFORMED_PEOPLE}},
-            {"type": "input", "block_id": "window", "optional": true, "label": {"type": "plain_text", "text": "Comment window"},
-             "hint": {"type": "plain_text", "text": format!("Like 48h or 3d. Default: {}.", human_duration(default_window))},
-             "element": {"type": "plain_text_input", "action_id": "value",
-                         "placeholder": {"type": "plain_text", "text": humantime::format_duration(default_window).to_string()}}},
-        ]
-    })
-}
-
-/// The modal the Accept / Reject buttons open, asking the approver for the rationale.
-pub fn decide_modal(id: u64, verdict: Verdict, title: &str) -> Value {
-    let word = match verdict {
-        Verdict::Accept => "Accept",
-        Verdict::Reject => "Reject",
-    };
-    json!({
-        "type": "modal",
-        "callback_id": "rfc_decide",
-        "private_metadata": format!("{id}:{}", verdict.word()),
-        "title": {"type": "plain_text", "text": format!("{word} {}", rfc_name(id))},
-        "submit": {"type": "plain_text", "text": word},
-        "close": {"type": "plain_text", "text": "Cancel"},
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": format!("*{}: {}*", rfc_name(id), escape(title))}},
-            {"type": "input", "block_id": "rationale", "label": {"type": "plain_text", "text": "Rationale: why this decision"},
-             "element": {"type": "plain_text_input", "action_id": "value", "multiline": true, "max_length": MODAL_TEXT_CHARS}},
-        ]
-    })
 }
 
 #[cfg(test)]
@@ -913,27 +807,14 @@ mod tests {
         }
     }
 
-    /// Every mrkdwn text a message carries: its text and its blocks, except the header, whose
-    /// plain_text Slack shows literally (a title typed as `<!here>` reads `<!here>` and pings nobody).
+    /// Every mrkdwn text the messages carry (the card's blocks are drawn by the feature, and
+    /// checked there).
     fn all_mrkdwn(messages: &[OutgoingMessage]) -> String {
-        let mut out = String::new();
-        for m in messages {
-            out.push_str(&m.text);
-            for block in m
-                .blocks
-                .iter()
-                .flat_map(|b| b.as_array().cloned().unwrap_or_default())
-            {
-                if block["type"] != "header" {
-                    out.push_str(&block.to_string());
-                }
-            }
-        }
-        out
+        messages.iter().map(|m| m.text.as_str()).collect()
     }
 
     #[test]
-    fn user_text_never_broadcasts_and_fits_slack() {
+    fn user_text_never_broadcasts() {
         let s = settings();
         let cal = BusinessCalendar::always();
         let ladder = ladder();
@@ -950,27 +831,14 @@ mod tests {
         // The context is mrkdwn (escaped from the modal, or as Slack sent it).
         new.context = format!("<!channel> see <@UCAROL|carol> {}", "c".repeat(5_000));
         let (mut rfc, mut out) = Rfc::open(12, new, now, &ctx);
-        let blocks = out[0].blocks.clone().unwrap();
-        let header = blocks[0]["text"]["text"].as_str().unwrap();
-        assert!(
-            header.chars().count() <= 150,
-            "a header holds 150 characters"
-        );
-        for block in blocks.as_array().unwrap() {
-            if let Some(text) = block["text"]["text"].as_str() {
-                assert!(
-                    text.chars().count() <= 3_000,
-                    "a section holds 3,000 characters"
-                );
-            }
-        }
         let rationale =
             "<!channel> because <@UCAROL|carol> measured it\nsecond line <!subteam^S1|@eng>";
         out.extend(
             rfc.decide("UBOB", Verdict::Accept, rationale, now, &ctx)
                 .unwrap(),
         );
-        let everything = all_mrkdwn(&out);
+        // The card's status line quotes the rationale too.
+        let everything = all_mrkdwn(&out) + &rfc.status_line();
         for broadcast in ["<!here", "<!channel", "<!everyone", "<!subteam"] {
             assert!(
                 !everything.contains(broadcast),
@@ -1014,10 +882,6 @@ mod tests {
         let (mut rfc, out) = Rfc::open(12, new_rfc(), now, &ctx);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].tag.as_deref(), Some("rfc:12"));
-        let blocks = out[0].blocks.as_ref().unwrap().to_string();
-        assert!(blocks.contains("RFC-12: Adopt Rust for the billing service"));
-        assert!(blocks.contains("<!date^"));
-        assert!(blocks.contains("rfc_no_comments") && blocks.contains("rfc_accept"));
         assert_eq!(rfc.closes_at, now + chrono::Duration::hours(72));
         assert_eq!(rfc.remind_at, Some(now + chrono::Duration::hours(48)));
         assert_eq!(rfc.next_due(), rfc.remind_at);
@@ -1083,23 +947,7 @@ mod tests {
         assert_eq!(rfc.status, RfcStatus::Accepted);
         assert_eq!(rfc.next_due(), None, "the ladder stops");
         assert!(matches!(&out[0].destination, Destination::Edit { tag, .. } if tag == "rfc:12"));
-        assert!(
-            out[0]
-                .blocks
-                .as_ref()
-                .unwrap()
-                .to_string()
-                .contains("Accepted")
-        );
-        assert!(
-            !out[0]
-                .blocks
-                .as_ref()
-                .unwrap()
-                .to_string()
-                .contains("rfc_accept"),
-            "no buttons once decided"
-        );
+        assert!(out[0].text.contains("Accepted"), "{}", out[0].text);
         assert!(out.iter().any(
             |m| matches!(&m.destination, Destination::Channel { channel } if channel == "CANN")
         ));

@@ -11,6 +11,7 @@
 
 pub mod clock;
 pub mod health;
+mod home;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -419,7 +420,7 @@ impl Engine {
             Ok(permit) => {
                 let slack = self.slack.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = slack.publish_home(&user, &home_view(&text)).await {
+                    if let Err(e) = slack.publish_home(&user, &home::view(&text)).await {
                         tracing::warn!(%user, error = %e, "could not publish the Home tab");
                     }
                     drop(permit);
@@ -799,36 +800,6 @@ impl Engine {
             }
         }
     }
-}
-
-/// The App Home: the overview in sections of at most 3,000 characters (Slack's limit), cut at
-/// line ends.
-fn home_view(text: &str) -> serde_json::Value {
-    let mut blocks = vec![
-        serde_json::json!({"type": "header", "text": {"type": "plain_text", "text": "asyncbot"}}),
-    ];
-    let mut chunk = String::new();
-    for line in text.lines() {
-        if chunk.len() + line.len() + 1 > 2900 && !chunk.is_empty() {
-            blocks.push(
-                serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": chunk}}),
-            );
-            chunk = String::new();
-        }
-        let line: String = line.chars().take(2900).collect();
-        chunk.push_str(&line);
-        chunk.push('\n');
-    }
-    if !chunk.trim().is_empty() {
-        blocks.push(
-            serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": chunk}}),
-        );
-    }
-    blocks.push(
-        serde_json::json!({"type": "context", "elements": [{"type": "mrkdwn", "text":
-        "Commands: `/sla`, `/rfc help`, `/decisions`, `/standup help`."}]}),
-    );
-    serde_json::json!({"type": "home", "blocks": blocks})
 }
 
 /// `users.info` answers that mean the id is not a person the bot can track. Any other refusal

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use slack_morphism::prelude::*;
 
-use crate::domain::rfc::{Response, decide_modal, open_modal};
+use crate::domain::rfc::Response;
 use crate::engine::Engine;
 use crate::features::rfc::command::{self as rfc_command, OpenArgs, RfcCommand, Verdict};
 use crate::features::rfc::flow::{Refusal, needs_channel};
+use crate::features::rfc::messages::{decide_modal, open_modal};
 use crate::features::sla::{self as commands, Reply};
 use crate::slack::inbound::{self, Command};
 use crate::store::prelude::*;
@@ -241,7 +242,7 @@ impl Dispatcher {
     fn open_view_after_ack(
         &self,
         trigger_id: String,
-        view: serde_json::Value,
+        view: SlackModalView,
         channel: &str,
         user: &str,
         fallback: String,

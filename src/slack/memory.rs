@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use slack_morphism::prelude::{SlackHomeView, SlackModalView};
 
 use crate::engine::clock::Now;
 use crate::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
@@ -277,7 +278,7 @@ impl SlackPort for MemorySlack {
         Ok(())
     }
 
-    async fn open_view(&self, _trigger_id: &str, _view: &Value) -> Result<(), SlackError> {
+    async fn open_view(&self, _trigger_id: &str, _view: &SlackModalView) -> Result<(), SlackError> {
         Ok(())
     }
 
@@ -285,7 +286,7 @@ impl SlackPort for MemorySlack {
         Ok(self.with(|s| s.members.get(channel).cloned().unwrap_or_default()))
     }
 
-    async fn publish_home(&self, _user: &str, _view: &Value) -> Result<(), SlackError> {
+    async fn publish_home(&self, _user: &str, _view: &SlackHomeView) -> Result<(), SlackError> {
         Ok(())
     }
 

@@ -2,6 +2,7 @@
 //! "retry later", "rate limited" and "permanent". The real implementation wraps slack-morphism;
 //! `SLACK_API_URL` points it at a proxy or a local fake.
 
+pub mod block_kit;
 pub mod dispatch;
 pub mod http;
 pub mod inbound;
@@ -177,13 +178,12 @@ pub trait SlackPort: Send + Sync {
     /// A message only `user` sees, in `channel`.
     async fn post_ephemeral(&self, channel: &str, user: &str, text: &str)
     -> Result<(), SlackError>;
-    /// Opens a modal (Block Kit view JSON) for the person who triggered `trigger_id`.
-    async fn open_view(&self, trigger_id: &str, view: &serde_json::Value)
-    -> Result<(), SlackError>;
+    /// Opens a modal for the person who triggered `trigger_id`.
+    async fn open_view(&self, trigger_id: &str, view: &SlackModalView) -> Result<(), SlackError>;
     /// Everyone in a channel (all pages).
     async fn channel_members(&self, channel: &str) -> Result<Vec<String>, SlackError>;
-    /// Shows `view` (Block Kit JSON) on `user`'s App Home tab.
-    async fn publish_home(&self, user: &str, view: &serde_json::Value) -> Result<(), SlackError>;
+    /// Shows `view` on `user`'s App Home tab.
+    async fn publish_home(&self, user: &str, view: &SlackHomeView) -> Result<(), SlackError>;
     /// Answers a slash command later through its `response_url`, replacing the first answer.
     async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError>;
 }
@@ -453,11 +453,12 @@ impl SlackPort for SlackWebApi {
         Ok(())
     }
 
-    async fn publish_home(&self, user: &str, view: &serde_json::Value) -> Result<(), SlackError> {
+    async fn publish_home(&self, user: &str, view: &SlackHomeView) -> Result<(), SlackError> {
         let session = self.client.open_session(&self.token);
-        let view: SlackView = serde_json::from_value(view.clone())
-            .map_err(|e| SlackError::Permanent(format!("invalid view: {e}")))?;
-        let req = SlackApiViewsPublishRequest::new(SlackUserId(user.into()), view);
+        let req = SlackApiViewsPublishRequest::new(
+            SlackUserId(user.into()),
+            SlackView::Home(view.clone()),
+        );
         self.timed(session.views_publish(&req)).await?;
         Ok(())
     }
@@ -502,15 +503,12 @@ impl SlackPort for SlackWebApi {
         Ok(members)
     }
 
-    async fn open_view(
-        &self,
-        trigger_id: &str,
-        view: &serde_json::Value,
-    ) -> Result<(), SlackError> {
+    async fn open_view(&self, trigger_id: &str, view: &SlackModalView) -> Result<(), SlackError> {
         let session = self.client.open_session(&self.token);
-        let view: SlackView = serde_json::from_value(view.clone())
-            .map_err(|e| SlackError::Permanent(format!("invalid view: {e}")))?;
-        let req = SlackApiViewsOpenRequest::new(SlackTriggerId(trigger_id.into()), view);
+        let req = SlackApiViewsOpenRequest::new(
+            SlackTriggerId(trigger_id.into()),
+            SlackView::Modal(view.clone()),
+        );
         self.timed(session.views_open(&req)).await?;
         Ok(())
     }

@@ -8,6 +8,7 @@ use crate::domain::rfc::RfcContext;
 use crate::domain::rfc::{NewRfc, Response, Rfc, RfcError, check_window, rfc_name};
 use crate::engine::Engine;
 use crate::features::rfc::command::{OpenArgs, Verdict};
+use crate::features::rfc::messages;
 use crate::store::StoreError;
 use crate::store::prelude::*;
 
@@ -122,7 +123,8 @@ impl Engine {
                 return Ok(false);
             };
             let permalink = self.permalink_of(tx, id)?;
-            let messages = rfc.fire(now, &self.rfc_context(permalink));
+            let fired = rfc.fire(now, &self.rfc_context(permalink));
+            let messages = messages::with_card(&rfc, fired);
             let any = !messages.is_empty();
             if any {
                 tracing::info!(rfc = id, status = rfc.status.label(), "RFC timer fired");
@@ -200,7 +202,7 @@ impl Engine {
         let id = self.store.write(|tx| {
             let id = tx.next_id("rfc")?;
             let (rfc, messages) = Rfc::open(id, new, now, &self.rfc_context(None));
-            for m in messages {
+            for m in messages::with_card(&rfc, messages) {
                 tx.enqueue(m, now)?;
             }
             tx.put_rfc(&rfc)?;
@@ -229,7 +231,7 @@ impl Engine {
             let permalink = self.permalink_of(tx, id)?;
             match change(&mut rfc, &self.rfc_context(permalink)) {
                 Ok((value, messages)) => {
-                    for m in messages {
+                    for m in messages::with_card(&rfc, messages) {
                         tx.enqueue(m, now)?;
                     }
                     tx.put_rfc(&rfc)?;
@@ -292,7 +294,7 @@ impl Engine {
             };
             match old_rfc.supersede_with(&new_rfc, user, now) {
                 Ok(messages) => {
-                    for m in messages {
+                    for m in messages::with_card(&old_rfc, messages) {
                         tx.enqueue(m, now)?;
                     }
                     new_rfc.supersedes = Some(old);

@@ -4,6 +4,7 @@
 pub mod command;
 pub mod export;
 pub mod flow;
+pub mod messages;
 
 use chrono::{DateTime, Utc};
 
