@@ -5,6 +5,7 @@
 pub mod dispatch;
 pub mod http;
 pub mod inbound;
+pub mod interaction;
 pub mod memory;
 pub mod socket;
 

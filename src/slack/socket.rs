@@ -30,6 +30,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Secret;
+use crate::engine::reply::UserError;
 use crate::slack::dispatch::{Dispatcher, InteractionReply};
 
 // ---- connection state, for /healthz -------------------------------------------------------------
@@ -340,7 +341,10 @@ pub enum Ack {
     Withhold,
 }
 
-const SORRY: &str = "Sorry, something went wrong on my side. Please try again.";
+/// What a command reads when its handler broke: the central wording, not a Rust error.
+fn sorry() -> Value {
+    ephemeral(&UserError::Internal.text())
+}
 
 impl Ack {
     /// What a handler that panicked answers: a command still gets a visible reply; an event is
@@ -348,7 +352,7 @@ impl Ack {
     fn after_panic(kind: EnvelopeKind) -> Self {
         match kind {
             EnvelopeKind::EventsApi => Self::Withhold,
-            EnvelopeKind::SlashCommands => Self::Payload(ephemeral(SORRY)),
+            EnvelopeKind::SlashCommands => Self::Payload(sorry()),
             EnvelopeKind::Interactive => Self::Empty,
         }
     }
@@ -424,7 +428,7 @@ impl EnvelopeHandler for Dispatcher {
                     }
                     Err(e) => {
                         malformed(kind, &e);
-                        Ack::Payload(ephemeral(SORRY))
+                        Ack::Payload(sorry())
                     }
                 }
             }
