@@ -8,6 +8,7 @@ pub mod inbound;
 pub mod interaction;
 pub mod memory;
 pub mod socket;
+pub mod socket_health;
 
 use std::sync::Arc;
 use std::time::Duration;
