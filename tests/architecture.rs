@@ -1,6 +1,7 @@
 //! The layout's rules, checked on the source: every module says what it owns in a `//!` line;
 //! the domain is pure (no tokio, redb or slack-morphism, and nothing from the layers above it);
-//! the engine, the store and delivery know no feature (features depend on them, not the reverse).
+//! the engine, the store, delivery and slack know no feature (features depend on them, not the
+//! reverse); and the modules import each other without cycles.
 
 use std::path::{Path, PathBuf};
 
