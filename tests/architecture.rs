@@ -154,6 +154,12 @@ fn module_edges() -> std::collections::BTreeMap<(String, String), PathBuf> {
                     .chars()
                     .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
                     .collect();
+                // The walk reads one module per `crate::`; a grouped import would hide edges.
+                assert!(
+                    !line[at..].starts_with("crate::{"),
+                    "{}: write one `use crate::module::…` per module: {line}",
+                    relative.display()
+                );
                 let Some(to) = node_of_path(&path) else {
                     continue;
                 };
