@@ -66,7 +66,25 @@ pub struct Settings {
     pub standups: Vec<Schedule>,
     pub delivery: DeliverySettings,
     pub socket_connections: u32,
-    pub health: crate::engine::health::HealthLimits,
+    pub health: HealthLimits,
+}
+
+/// Thresholds for calling the bot unhealthy (`[health]`), read by `engine::health`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthLimits {
+    /// A worker on one item longer than this is stuck.
+    pub stuck_after: Duration,
+    /// Socket Mode without a live connection for longer than this is down.
+    pub socket_down_after: Duration,
+}
+
+impl Default for HealthLimits {
+    fn default() -> Self {
+        Self {
+            stuck_after: Duration::from_secs(120),
+            socket_down_after: Duration::from_secs(120),
+        }
+    }
 }
 
 /// What a standup uses when its schedule does not say.
@@ -420,7 +438,7 @@ impl Settings {
                 "must be at least 1m (Slack outages last longer than that)",
             ));
         }
-        let health = crate::engine::health::HealthLimits {
+        let health = HealthLimits {
             stuck_after: parse_duration("health.stuck_after", &raw.health.stuck_after)?,
             socket_down_after: parse_duration(
                 "health.socket_down_after",
@@ -614,7 +632,7 @@ fn parse_standup(
             format!("{:?} is not a channel id (like \"C0123456\")", raw.channel),
         ));
     }
-    let at = crate::features::standup::command::parse_time(&raw.at).ok_or_else(|| {
+    let at = crate::domain::standup::parse_time(&raw.at).ok_or_else(|| {
         invalid(
             format!("{key}.at"),
             format!(

@@ -327,6 +327,10 @@ async fn sla_command_answers(mode: Mode) {
         unknown.contains("I don't know the command `/weather`"),
         "{unknown}"
     );
+    assert!(
+        unknown.contains("I answer `/rfc`, `/decisions`, `/standup` and `/sla`."),
+        "the known commands are listed: {unknown}"
+    );
     assert_eq!(
         app.health().await["open_requests"],
         1,

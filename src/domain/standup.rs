@@ -634,6 +634,29 @@ pub fn is_away(ranges: &[Away], date: NaiveDate) -> bool {
     ranges.iter().any(|r| r.from <= date && date <= r.to)
 }
 
+/// "09:30", "9:30", "09:30:15" (HH:MM or HH:MM:SS, 24h). None otherwise. ("24:00" is invalid here.)
+pub fn parse_time(s: &str) -> Option<NaiveTime> {
+    let mut parts = s.trim().split(':');
+    let hour = parts.next()?;
+    let minute = parts.next()?;
+    let second = parts.next();
+    if parts.next().is_some() {
+        return None;
+    }
+    let digits = |text: &str, lengths: &[usize]| {
+        (lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| text.parse::<u32>().ok())
+            .flatten()
+    };
+    let hour = digits(hour, &[1, 2])?;
+    let minute = digits(minute, &[2])?;
+    let second = match second {
+        Some(text) => digits(text, &[2])?,
+        None => 0,
+    };
+    NaiveTime::from_hms_opt(hour, minute, second)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

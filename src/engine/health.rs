@@ -45,26 +45,11 @@ struct State {
     /// Why delivery is paused (a workspace-wide refusal), if it is.
     delivery_paused: Option<String>,
     /// Socket Mode's connections (`None` in HTTP mode).
-    socket: Option<crate::slack::socket::SocketHealth>,
+    socket: Option<crate::slack::socket_health::SocketHealth>,
 }
 
-/// Thresholds for calling the bot unhealthy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HealthLimits {
-    /// A worker on one item longer than this is stuck.
-    pub stuck_after: Duration,
-    /// Socket Mode without a live connection for longer than this is down.
-    pub socket_down_after: Duration,
-}
-
-impl Default for HealthLimits {
-    fn default() -> Self {
-        Self {
-            stuck_after: Duration::from_secs(120),
-            socket_down_after: Duration::from_secs(120),
-        }
-    }
-}
+/// Its thresholds are settings (`[health]`), read with the rest of the config.
+pub use crate::config::HealthLimits;
 
 /// Shared by the workers (who report) and `/healthz` (which reads). Cheap to clone.
 #[derive(Clone)]
@@ -149,7 +134,7 @@ impl Health {
     }
 
     /// Socket Mode's connections, reported from now on.
-    pub fn watch_socket(&self, socket: crate::slack::socket::SocketHealth) {
+    pub fn watch_socket(&self, socket: crate::slack::socket_health::SocketHealth) {
         self.with(|s| s.socket = Some(socket));
     }
 
@@ -338,7 +323,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_long_socket_mode_outage_is_unhealthy() {
         let health = Health::new(HealthLimits::default(), crate::engine::clock::system());
-        let socket = crate::slack::socket::SocketHealth::new(tokio::time::Instant::now());
+        let socket = crate::slack::socket_health::SocketHealth::new(tokio::time::Instant::now());
         health.watch_socket(socket);
         let (verdict, report) = health.report();
         assert_eq!(

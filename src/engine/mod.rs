@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod health;
 mod home;
+pub mod reply;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use futures::StreamExt;
+use futures::future::BoxFuture;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -29,7 +31,9 @@ use crate::engine::health::{Health, contained};
 use crate::config::Settings;
 use crate::domain::outbox::{Destination, OutgoingMessage};
 use crate::engine::clock::Now;
-use crate::slack::inbound::Inbound;
+use crate::engine::reply::{InteractionReply, Reply, UserError};
+use crate::slack::inbound::{Command, Inbound};
+use crate::slack::interaction::{BlockAction, ViewSubmission};
 use crate::slack::{BotIdentity, SlackError, SlackPort};
 use crate::store::{CachedUser, Store, StoreError, TimerKey, Tx};
 
@@ -200,6 +204,60 @@ pub trait Feature: Send + Sync {
         _now: DateTime<Utc>,
     ) -> Result<Option<String>, StoreError> {
         Ok(None)
+    }
+
+    // Commands and interactions: the dispatcher routes each slash command, button and form to
+    // the feature that declares it, and answers anything undeclared itself.
+
+    /// The slash commands this feature answers (`/rfc`).
+    fn commands(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// The people whose time zone `command` reads (the caller for "away today", an RFC's
+    /// approver), to be looked up before it runs: meanwhile the dispatcher acks "one moment".
+    fn people_in(&self, _command: &Command) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Answers one of [`Feature::commands`] within Slack's 3 seconds: it reads and writes the
+    /// store and never waits on Slack (a modal is opened after the ack).
+    fn on_command<'a>(
+        &'a self,
+        _engine: &'a Arc<Engine>,
+        _command: &'a Command,
+    ) -> BoxFuture<'a, Result<Reply, UserError>> {
+        // Only reached if a feature lists a command it does not answer.
+        Box::pin(async { Err(UserError::Internal) })
+    }
+
+    /// The `action_id` prefixes of the buttons this feature owns.
+    fn actions(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// A click on one of its buttons. What it returns is told to the person (ephemerally, in
+    /// the button's channel); `None` tells nothing (a modal opens instead).
+    fn on_block_action<'a>(
+        &'a self,
+        _engine: &'a Arc<Engine>,
+        _action: &'a BlockAction,
+    ) -> BoxFuture<'a, Option<Result<String, UserError>>> {
+        Box::pin(async { None })
+    }
+
+    /// The `callback_id` prefixes of the modals this feature owns.
+    fn views(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// One of its modals, submitted: an ack closes it, field errors keep it open.
+    fn on_view_submission<'a>(
+        &'a self,
+        _engine: &'a Arc<Engine>,
+        _submission: &'a ViewSubmission,
+    ) -> BoxFuture<'a, InteractionReply> {
+        Box::pin(async { InteractionReply::Ack })
     }
 }
 

@@ -6,8 +6,10 @@ pub mod block_kit;
 pub mod dispatch;
 pub mod http;
 pub mod inbound;
+pub mod interaction;
 pub mod memory;
 pub mod socket;
+pub mod socket_health;
 
 use std::sync::Arc;
 use std::time::Duration;

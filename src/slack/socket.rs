@@ -13,12 +13,12 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::{FutureExt, SinkExt, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
@@ -30,103 +30,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Secret;
+use crate::engine::reply::UserError;
 use crate::slack::dispatch::{Dispatcher, InteractionReply};
-
-// ---- connection state, for /healthz -------------------------------------------------------------
-
-/// Whether Socket Mode is connected: cheap to clone, shared by the connections and `/healthz`.
-#[derive(Clone)]
-pub struct SocketHealth(Arc<Mutex<HealthState>>);
-
-struct HealthState {
-    live: usize,
-    last_connected: Option<Instant>,
-    /// Since when no connection has been live (the start counts as down: nothing is served yet).
-    down_since: Option<Instant>,
-}
-
-/// A point-in-time view of [`SocketHealth`], ready to be shown as JSON.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SocketStatus {
-    pub live_connections: usize,
-    /// Seconds since a connection last said `hello`; `None` before the first.
-    pub last_connected_secs_ago: Option<u64>,
-    /// Seconds without any live connection; `None` while one is live.
-    pub disconnected_secs: Option<u64>,
-}
-
-impl SocketHealth {
-    /// Nothing is connected yet: the down clock starts `now`.
-    pub fn new(now: Instant) -> Self {
-        Self(Arc::new(Mutex::new(HealthState {
-            live: 0,
-            last_connected: None,
-            down_since: Some(now),
-        })))
-    }
-
-    fn state(&self) -> MutexGuard<'_, HealthState> {
-        // The state is three plain fields, consistent after every update: a poisoned lock is usable.
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// How many connections are live (said `hello` and not lost since).
-    pub fn live_connections(&self) -> usize {
-        self.state().live
-    }
-
-    /// When a connection last said `hello`.
-    pub fn last_connected(&self) -> Option<Instant> {
-        self.state().last_connected
-    }
-
-    /// How long no connection has been live; `None` while at least one is.
-    pub fn disconnected_for(&self, now: Instant) -> Option<Duration> {
-        self.state()
-            .down_since
-            .map(|since| now.saturating_duration_since(since))
-    }
-
-    pub fn status(&self, now: Instant) -> SocketStatus {
-        let state = self.state();
-        SocketStatus {
-            live_connections: state.live,
-            last_connected_secs_ago: state
-                .last_connected
-                .map(|at| now.saturating_duration_since(at).as_secs()),
-            disconnected_secs: state
-                .down_since
-                .map(|since| now.saturating_duration_since(since).as_secs()),
-        }
-    }
-
-    /// Counts one connection as live until the guard is dropped (also on a panic or a cancel).
-    fn connected(&self, now: Instant) -> LiveGuard {
-        let mut state = self.state();
-        state.live += 1;
-        state.last_connected = Some(now);
-        state.down_since = None;
-        LiveGuard(self.clone())
-    }
-}
-
-impl Default for SocketHealth {
-    fn default() -> Self {
-        Self::new(Instant::now())
-    }
-}
-
-struct LiveGuard(SocketHealth);
-
-impl Drop for LiveGuard {
-    fn drop(&mut self) {
-        let mut state = self.0.state();
-        state.live = state.live.saturating_sub(1);
-        if state.live == 0 {
-            state.down_since = Some(Instant::now());
-        }
-    }
-}
+use crate::slack::socket_health::LiveGuard;
+pub use crate::slack::socket_health::{SocketHealth, SocketStatus};
 
 // ---- backoff -------------------------------------------------------------------------------------
 
@@ -340,7 +247,10 @@ pub enum Ack {
     Withhold,
 }
 
-const SORRY: &str = "Sorry, something went wrong on my side. Please try again.";
+/// What a command reads when its handler broke: the central wording, not a Rust error.
+fn sorry() -> Value {
+    ephemeral(&UserError::Internal.text())
+}
 
 impl Ack {
     /// What a handler that panicked answers: a command still gets a visible reply; an event is
@@ -348,7 +258,7 @@ impl Ack {
     fn after_panic(kind: EnvelopeKind) -> Self {
         match kind {
             EnvelopeKind::EventsApi => Self::Withhold,
-            EnvelopeKind::SlashCommands => Self::Payload(ephemeral(SORRY)),
+            EnvelopeKind::SlashCommands => Self::Payload(sorry()),
             EnvelopeKind::Interactive => Self::Empty,
         }
     }
@@ -424,7 +334,7 @@ impl EnvelopeHandler for Dispatcher {
                     }
                     Err(e) => {
                         malformed(kind, &e);
-                        Ack::Payload(ephemeral(SORRY))
+                        Ack::Payload(sorry())
                     }
                 }
             }
@@ -879,6 +789,7 @@ mod tests {
     use rand::rngs::StdRng;
     use std::collections::VecDeque;
     use std::net::SocketAddr;
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::net::TcpListener;
 

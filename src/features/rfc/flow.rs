@@ -7,30 +7,21 @@ use crate::domain::format::{escape, mention, slack_date};
 use crate::domain::rfc::RfcContext;
 use crate::domain::rfc::{NewRfc, Response, Rfc, RfcError, check_window, rfc_name};
 use crate::engine::Engine;
+use crate::engine::reply::UserError;
 use crate::features::rfc::command::{OpenArgs, Verdict};
 use crate::features::rfc::messages;
 use crate::store::StoreError;
 use crate::store::prelude::*;
 
-/// A refusal or failure, worded for the person who asked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal(pub String);
-
-impl From<RfcError> for Refusal {
+/// A domain refusal, worded for the person: it changed nothing.
+impl From<RfcError> for UserError {
     fn from(e: RfcError) -> Self {
-        Refusal(format!("{e} Nothing was changed."))
+        UserError::Refused(format!("{e} Nothing was changed."))
     }
 }
 
-impl From<StoreError> for Refusal {
-    fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "store error in an RFC action");
-        Refusal("Sorry, I could not save that just now. Please try again in a moment.".into())
-    }
-}
-
-fn unknown(id: u64) -> Refusal {
-    Refusal(format!(
+fn unknown(id: u64) -> UserError {
+    UserError::Refused(format!(
         "There is no {}. `/rfc list` shows the open RFCs in a channel; `/decisions` searches them all.",
         rfc_name(id)
     ))
@@ -82,9 +73,9 @@ pub fn post_dropped(
 }
 
 /// RFCs are discussed in a channel, not a DM.
-pub fn needs_channel(channel: &str) -> Option<Refusal> {
+pub fn needs_channel(channel: &str) -> Option<UserError> {
     channel.starts_with('D').then(|| {
-        Refusal("RFCs live in a channel, where their thread can be found later: run `/rfc` in the channel where the discussion should happen.".into())
+        UserError::Refused("RFCs live in a channel, where their thread can be found later: run `/rfc` in the channel where the discussion should happen.".into())
     })
 }
 
@@ -148,21 +139,23 @@ impl Engine {
         channel: &str,
         args: OpenArgs,
         context: String,
-    ) -> Result<u64, Refusal> {
+    ) -> Result<u64, UserError> {
         if let Some(refusal) = needs_channel(channel) {
             return Err(refusal);
         }
         let window = args.window.unwrap_or(self.settings.rfc.default_window);
-        check_window(window, &self.settings.rfc).map_err(Refusal)?;
+        check_window(window, &self.settings.rfc).map_err(UserError::Refused)?;
         if args.approver == self.identity.user_id {
-            return Err(Refusal("I can't be the approver: pick a person.".into()));
+            return Err(UserError::Refused(
+                "I can't be the approver: pick a person.".into(),
+            ));
         }
         // A command is answered within Slack's 3 seconds without waiting for Slack: people come
         // from the lookup cache; someone not cached yet starts on the fallback zone (and is
         // trusted to be a person) and is looked up later.
         let (driver_tz, driver_guessed) = self.zone_now(driver)?;
         let (approver_tz, approver_guessed) = self.zone_now(&args.approver).map_err(|_| {
-            Refusal(format!(
+            UserError::Refused(format!(
                 "{} can't approve an RFC: pick a person (not a bot or a deactivated account).",
                 mention(&args.approver)
             ))
@@ -222,7 +215,7 @@ impl Engine {
             &crate::domain::rfc::RfcContext<'_>,
         )
             -> Result<(T, Vec<crate::domain::outbox::OutgoingMessage>), RfcError>,
-    ) -> Result<T, Refusal> {
+    ) -> Result<T, UserError> {
         let now = (self.now)();
         let result = self.store.write(|tx| {
             let Some(mut rfc) = tx.rfc(id)? else {
@@ -237,7 +230,7 @@ impl Engine {
                     tx.put_rfc(&rfc)?;
                     Ok(Ok(value))
                 }
-                Err(e) => Ok(Err(Refusal::from(e))),
+                Err(e) => Ok(Err(UserError::from(e))),
             }
         })?;
         self.wake_workers();
@@ -250,7 +243,7 @@ impl Engine {
         id: u64,
         verdict: Verdict,
         rationale: &str,
-    ) -> Result<String, Refusal> {
+    ) -> Result<String, UserError> {
         let now = (self.now)();
         self.change_rfc(id, |rfc, ctx| {
             let out = rfc.decide(user, verdict, rationale, now, ctx)?;
@@ -261,7 +254,7 @@ impl Engine {
         })
     }
 
-    pub async fn withdraw_rfc(&self, user: &str, id: u64) -> Result<String, Refusal> {
+    pub async fn withdraw_rfc(&self, user: &str, id: u64) -> Result<String, UserError> {
         let now = (self.now)();
         self.change_rfc(id, |rfc, _| {
             let out = rfc.withdraw(user, now)?;
@@ -274,7 +267,7 @@ impl Engine {
         user: &str,
         id: u64,
         response: Response,
-    ) -> Result<String, Refusal> {
+    ) -> Result<String, UserError> {
         self.change_rfc(id, |rfc, _| {
             rfc.respond(user, response)?;
             Ok((
@@ -285,7 +278,7 @@ impl Engine {
     }
 
     /// Marks `old` superseded by `new`, linking both records.
-    pub async fn supersede_rfc(&self, user: &str, old: u64, new: u64) -> Result<String, Refusal> {
+    pub async fn supersede_rfc(&self, user: &str, old: u64, new: u64) -> Result<String, UserError> {
         let now = (self.now)();
         let result = self.store.write(|tx| {
             let (Some(mut old_rfc), Some(mut new_rfc)) = (tx.rfc(old)?, tx.rfc(new)?) else {
@@ -306,7 +299,7 @@ impl Engine {
                         rfc_name(new)
                     )))
                 }
-                Err(e) => Ok(Err(Refusal::from(e))),
+                Err(e) => Ok(Err(UserError::from(e))),
             }
         })?;
         self.wake_workers();
@@ -314,7 +307,7 @@ impl Engine {
     }
 
     /// The open RFCs of a channel, with their deadlines.
-    pub fn list_rfcs(&self, channel: &str) -> Result<String, Refusal> {
+    pub fn list_rfcs(&self, channel: &str) -> Result<String, UserError> {
         let rfcs = self.store.read(|rx| rx.rfcs_in_channel(channel))?;
         let open: Vec<&Rfc> = rfcs.iter().filter(|r| r.status.is_open()).collect();
         if open.is_empty() {
@@ -342,7 +335,7 @@ impl Engine {
     }
 
     /// `/decisions [words]`: the best matches, or the latest records.
-    pub fn search_decisions(&self, query: &str) -> Result<String, Refusal> {
+    pub fn search_decisions(&self, query: &str) -> Result<String, UserError> {
         let (records, links) = self.store.read(|rx| {
             let records = rx.all_rfcs()?;
             let mut links = std::collections::HashMap::new();
@@ -387,11 +380,11 @@ impl Engine {
 
     /// A person's zone from the lookup cache, and whether it is a guess (not cached yet).
     /// `Err` if the cache knows they are not a person.
-    pub(crate) fn zone_now(&self, user: &str) -> Result<(chrono_tz::Tz, bool), Refusal> {
+    pub(crate) fn zone_now(&self, user: &str) -> Result<(chrono_tz::Tz, bool), UserError> {
         match self.cached_person(user) {
             crate::engine::Person::Human { tz, .. } => Ok((tz, false)),
             crate::engine::Person::Guessed { tz } => Ok((tz, true)),
-            crate::engine::Person::NotTracked => Err(Refusal(format!(
+            crate::engine::Person::NotTracked => Err(UserError::Refused(format!(
                 "{} is not a person (a bot or a deactivated account).",
                 mention(user)
             ))),

@@ -12,53 +12,24 @@ use futures::future::BoxFuture;
 use crate::config::Settings;
 use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
 use crate::domain::sla::{LadderContext, SlaRequest, Tier};
+use crate::engine::reply::{Reply, UserError};
 use crate::engine::{Engine, Feature, Person, Prepared};
 use crate::slack::inbound::{Command, Inbound};
 use crate::store::prelude::*;
 use crate::store::{Store, StoreError, TimerKey, Tx};
 
-/// An ephemeral answer to a slash command; empty text means "no visible answer" (a modal opened).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub text: String,
-}
-
-impl Reply {
-    pub fn new(text: impl Into<String>) -> Self {
-        Self { text: text.into() }
-    }
-
-    pub fn none() -> Self {
-        Self {
-            text: String::new(),
-        }
-    }
-}
-
 pub const SLA_USAGE: &str = "*`/sla`* shows the team's response-time norms, what is waiting on you, and what you are waiting on.\n\
 *`/sla help`* shows this help.";
 
-/// Answers a slash command. `team_url` makes links; `now` is only for display.
+/// Answers `/sla`. `team_url` makes links; `now` is only for display.
 pub fn answer(
     command: &Command,
     store: &Store,
     settings: &Settings,
     team_url: Option<&str>,
     now: DateTime<Utc>,
-) -> Reply {
-    let result = match command.command.as_str() {
-        "/sla" => sla(command, store, settings, team_url, now),
-        other => Ok(Reply::new(format!(
-            "I don't know the command `{}`. I answer `/sla`, `/rfc`, `/decisions` and `/standup`.",
-            crate::domain::format::escape(other)
-        ))),
-    };
-    result.unwrap_or_else(|e| {
-        tracing::error!(error = %e, command = %command.command, "command failed");
-        Reply::new(
-            "Sorry, I could not read my records just now. Please try again in a moment; if it keeps happening, ask whoever runs asyncbot to check its logs.",
-        )
-    })
+) -> Result<Reply, UserError> {
+    Ok(sla(command, store, settings, team_url, now)?)
 }
 
 pub use crate::domain::calendar::describe_clock;
@@ -295,6 +266,37 @@ impl Feature for Sla {
         };
         let id = *id;
         Some(Box::pin(async move { ladder::fire(engine, id, now) }))
+    }
+
+    fn commands(&self) -> &'static [&'static str] {
+        &["/sla"]
+    }
+
+    fn on_command<'a>(
+        &'a self,
+        engine: &'a std::sync::Arc<crate::engine::Engine>,
+        command: &'a Command,
+    ) -> futures::future::BoxFuture<'a, Result<Reply, UserError>> {
+        Box::pin(async move {
+            let engine = engine.clone();
+            let command = command.clone();
+            let now = (engine.now)();
+            // redb reads block: off the async workers.
+            tokio::task::spawn_blocking(move || {
+                answer(
+                    &command,
+                    &engine.store,
+                    &engine.settings,
+                    Some(&engine.identity.team_url),
+                    now,
+                )
+            })
+            .await
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the /sla task failed");
+                Err(UserError::Internal)
+            })
+        })
     }
 
     fn home(

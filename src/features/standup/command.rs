@@ -11,6 +11,9 @@
 use chrono::{Days, NaiveDate, NaiveTime, Weekday};
 use chrono_tz::Tz;
 
+/// Shared with the config's `[[standup]]` times, so it lives with the standup norms.
+pub use crate::domain::standup::parse_time;
+
 /// Slack mrkdwn help for `/standup`, one form per line.
 pub const USAGE: &str = "*`/standup at 09:30 Europe/Berlin mon-fri`* sets (or changes) this channel's daily standup: the time in 24-hour `HH:MM`, then optionally a time zone and the days, in any order, e.g. `/standup at 9:30`, `/standup at 07:00 America/New_York mon,wed,fri`, `weekdays`, `daily` or `fri-mon`. Leave the time zone or the days out to keep the current ones.\n\
 *`/standup off`* stops this channel's standup.\n\
@@ -554,29 +557,6 @@ fn weekday(word: &str) -> Option<Weekday> {
         _ => return None,
     };
     Some(day)
-}
-
-/// "09:30", "9:30", "09:30:15" (HH:MM or HH:MM:SS, 24h). None otherwise. ("24:00" is invalid here.)
-pub fn parse_time(s: &str) -> Option<NaiveTime> {
-    let mut parts = s.trim().split(':');
-    let hour = parts.next()?;
-    let minute = parts.next()?;
-    let second = parts.next();
-    if parts.next().is_some() {
-        return None;
-    }
-    let digits = |text: &str, lengths: &[usize]| {
-        (lengths.contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| text.parse::<u32>().ok())
-            .flatten()
-    };
-    let hour = digits(hour, &[1, 2])?;
-    let minute = digits(minute, &[2])?;
-    let second = match second {
-        Some(text) => digits(text, &[2])?,
-        None => 0,
-    };
-    NaiveTime::from_hms_opt(hour, minute, second)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::standup::{Away, Schedule, StandupDay, is_away, plan_reminders};
+use crate::engine::reply::UserError;
 use crate::engine::{Engine, Person};
 use crate::features::standup::command::{self as standup_command, StandupCommand};
 use crate::store::prelude::*;
@@ -460,7 +461,13 @@ impl Engine {
         let today = now.with_timezone(&user_tz).date_naive();
         let command = match standup_command::parse(text, today) {
             Ok(c) => c,
-            Err(e) => return format!("{e}\n\n{}", standup_command::USAGE),
+            Err(e) => {
+                return UserError::BadInput {
+                    problem: e.to_string(),
+                    usage: standup_command::USAGE,
+                }
+                .text();
+            }
         };
         let in_dm = channel.starts_with('D');
         let channel_only =
@@ -486,10 +493,7 @@ impl Engine {
             StandupCommand::Back => self.come_back(user, today),
             StandupCommand::Status => self.standup_status(channel, now).await,
         };
-        result.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "standup command failed");
-            "Sorry, I could not save that just now. Please try again in a moment.".to_owned()
-        })
+        result.unwrap_or_else(|e| UserError::from(e).text())
     }
 
     fn set_schedule(

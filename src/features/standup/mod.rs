@@ -3,9 +3,14 @@
 pub mod command;
 pub mod flow;
 
-use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+
+use crate::engine::reply::{Reply, UserError};
 use crate::engine::{Engine, Feature, ThreadMessage};
+use crate::slack::inbound::Command;
 use crate::store::{StoreError, TimerKey, Tx};
 
 /// Standups as the engine sees them: messages in a day's thread are answers, a refused prompt
@@ -13,6 +18,40 @@ use crate::store::{StoreError, TimerKey, Tx};
 pub struct Standups;
 
 impl Feature for Standups {
+    fn commands(&self) -> &'static [&'static str] {
+        &["/standup"]
+    }
+
+    /// Only what is read in the caller's zone: a time without a zone, "away today", "back".
+    /// Help, status, skip and off answer at once.
+    fn people_in(&self, command: &Command) -> Vec<String> {
+        let verb = command
+            .text
+            .split_whitespace()
+            .next()
+            .unwrap_or_default()
+            .to_lowercase();
+        if matches!(verb.as_str(), "at" | "away" | "back") {
+            vec![command.user_id.clone()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn on_command<'a>(
+        &'a self,
+        engine: &'a Arc<Engine>,
+        command: &'a Command,
+    ) -> BoxFuture<'a, Result<Reply, UserError>> {
+        Box::pin(async move {
+            Ok(Reply::new(
+                engine
+                    .standup_command(&command.user_id, &command.channel_id, &command.text)
+                    .await,
+            ))
+        })
+    }
+
     fn on_thread_message(
         &self,
         engine: &Engine,
