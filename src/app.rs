@@ -1,6 +1,7 @@
 //! Wires the bot together: store, Slack client, engine, delivery, and one transport (Socket Mode
-//! or HTTP), plus `/healthz`. `Application::build` binds and connects; `run_until_stopped` serves
-//! until SIGINT/SIGTERM.
+//! or HTTP), plus `/healthz` and `/metrics`. `Application::build` binds and connects;
+//! `run_until_stopped` serves until SIGINT/SIGTERM, then stops gracefully within
+//! `server.shutdown_grace`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -117,7 +118,8 @@ impl Application {
         self.socket_health.clone()
     }
 
-    /// Serves until `shutdown` is cancelled.
+    /// Serves until `shutdown` is cancelled, then stops taking work and lets the work in flight
+    /// finish, for at most `server.shutdown_grace`: an error if it had to be cut short.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let core = Core::start(
             self.store.clone(),
@@ -163,18 +165,56 @@ impl Application {
                 verifier,
                 transport,
                 health,
+                metrics: self.settings.metrics,
             },
             self.settings.max_body_bytes,
         );
         tracing::info!(transport, "listening on http://{}", self.addr);
         let stop = shutdown.clone();
-        axum::serve(self.listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await?;
+        let mut server = Box::pin(
+            axum::serve(self.listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .into_future(),
+        );
+        // Serve until told to stop (or until the server fails, which stops everything too).
+        let failed = tokio::select! {
+            result = &mut server => Some(result),
+            _ = shutdown.cancelled() => None,
+        };
         shutdown.cancel();
-        while tasks.join_next().await.is_some() {}
-        tracing::info!("stopped");
-        Ok(())
+        let grace = self.settings.shutdown_grace;
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "stopping: no new connections or events are taken; finishing the work in flight"
+        );
+        // The server finishes the requests it is answering (an event waiting for its commit is
+        // acked once durable); Socket Mode acks what it holds and closes; each worker finishes
+        // its item (a post to Slack and the commit of its outcome) and returns.
+        let drained = tokio::time::timeout(grace, async {
+            let served = match failed {
+                Some(result) => result,
+                None => server.await,
+            };
+            while tasks.join_next().await.is_some() {}
+            served
+        })
+        .await;
+        match drained {
+            Ok(served) => {
+                served?;
+                tracing::info!("stopped cleanly: all work in flight finished");
+                Ok(())
+            }
+            Err(_) => {
+                tasks.abort_all();
+                Err(anyhow::anyhow!(
+                    "stopped after the shutdown grace ({}) with work still in flight; it is kept \
+                     in the store and resumes at the next start (a post that may have gone out \
+                     is looked for before it is sent again)",
+                    humantime::format_duration(grace)
+                ))
+            }
+        }
     }
 
     /// Serves until SIGINT or SIGTERM.
@@ -183,8 +223,12 @@ impl Application {
         let trigger = shutdown.clone();
         tokio::spawn(async move {
             wait_for_signal().await;
-            tracing::info!("shutting down");
+            tracing::info!("shutting down (a second signal stops at once)");
             trigger.cancel();
+            // Impatience: redb is crash-safe, so stopping mid-commit loses nothing acked.
+            wait_for_signal().await;
+            tracing::warn!("a second signal: stopping at once");
+            std::process::exit(130);
         });
         self.run(shutdown).await
     }

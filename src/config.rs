@@ -67,6 +67,11 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub socket_connections: u32,
     pub health: HealthLimits,
+    /// On SIGTERM or Ctrl-C, how long the work in flight (a store commit, a post to Slack)
+    /// may take to finish before the bot exits anyway.
+    pub shutdown_grace: Duration,
+    /// Whether `GET /metrics` (Prometheus) is served.
+    pub metrics: bool,
 }
 
 /// Thresholds for calling the bot unhealthy (`[health]`), read by `engine::health`.
@@ -163,6 +168,8 @@ struct RawHealth {
 struct RawServer {
     listen: String,
     max_body_bytes: u64,
+    shutdown_grace: String,
+    metrics: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -454,6 +461,13 @@ impl Settings {
         if delivery.max_backoff.is_zero() {
             return Err(invalid("delivery.max_backoff", "must be more than 0s"));
         }
+        let shutdown_grace = parse_duration("server.shutdown_grace", &raw.server.shutdown_grace)?;
+        if shutdown_grace > Duration::from_secs(600) {
+            return Err(invalid(
+                "server.shutdown_grace",
+                "must be at most 10m (a service manager gives up on a stop long before that)",
+            ));
+        }
         if !(1..=10).contains(&raw.socket_mode.connections) {
             return Err(invalid(
                 "socket_mode.connections",
@@ -476,6 +490,8 @@ impl Settings {
             delivery,
             socket_connections: raw.socket_mode.connections,
             health,
+            shutdown_grace,
+            metrics: raw.server.metrics,
         })
     }
 }

@@ -5,7 +5,8 @@
 //! people do (`/sla`, `/rfc`, `/standup`); [`engine`] runs the inbox, timer and people workers;
 //! [`delivery`] sends the outbox; [`store`] keeps everything in redb; [`slack`] is the port to
 //! Slack (Web API, HTTP and Socket Mode transports feeding one dispatcher, and an in-memory
-//! Slack); [`app`] wires it together; [`cli`] holds the simulator.
+//! Slack); [`app`] wires it together; [`metrics`] counts for Prometheus; [`cli`] holds the
+//! command line and the simulator.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -15,6 +16,7 @@ pub mod delivery;
 pub mod domain;
 pub mod engine;
 pub mod features;
+pub mod metrics;
 pub mod slack;
 pub mod store;
 

@@ -65,6 +65,27 @@ enum Command {
         #[command(subcommand)]
         action: DeadLettersAction,
     },
+    // ---- operations: run beside a deployed bot ----
+    /// Ask the running bot's GET /healthz: exit 0 when it answers 200, 1 otherwise (for a
+    /// container's HEALTHCHECK or a probe; the runtime image needs no curl).
+    Healthcheck {
+        /// A TOML file layered over the built-in defaults (for `server.listen`).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+        /// Ask this address instead of the configured one.
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<std::net::SocketAddr>,
+    },
+    /// Copy the store to FILE, consistently. Run while the bot is stopped (the store is locked
+    /// while it runs): `systemctl stop asyncbot && asyncbot backup --to FILE && systemctl start asyncbot`.
+    Backup {
+        /// Where to write the copy (must not exist yet).
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+        /// A TOML file layered over the built-in defaults (for `store.path`).
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +161,11 @@ pub fn main() -> ExitCode {
             quiet,
         } => super::simulate::command(scenario, config, compare, start, json, quiet),
         Command::Serve { config } => super::serve::serve(config.as_deref(), &env),
+        // ---- operations ----
+        Command::Healthcheck { config, addr } => {
+            super::healthcheck::healthcheck(config.as_deref(), addr, &env)
+        }
+        Command::Backup { to, config } => super::healthcheck::backup(config.as_deref(), &to, &env),
     }
 }
 

@@ -1,7 +1,8 @@
 //! The command line: its arguments (`commands`), `serve`, the offline store tools, the simulator,
-//! and logging set-up.
+//! the deployment's health check and backup, and logging set-up.
 
 pub mod commands;
+mod healthcheck;
 mod offline;
 mod serve;
 pub mod simulate;

@@ -257,6 +257,7 @@ impl Delivery {
         }
         match outcome {
             Outcome::Sent(posted) => {
+                crate::metrics::send(crate::metrics::SendResult::Ok);
                 self.next_allowed.insert(key, now + interval);
                 let id = item.id;
                 let tag = item.message.tag.clone();
@@ -273,6 +274,7 @@ impl Delivery {
                     .await?;
             }
             Outcome::Drop(reason) => {
+                crate::metrics::send(crate::metrics::SendResult::Permanent);
                 tracing::warn!(
                     outbox_id = item.id,
                     destination = %key,
@@ -293,6 +295,7 @@ impl Delivery {
                 self.wakers.delivery.notify_one();
             }
             Outcome::Pause(code) => {
+                crate::metrics::send(crate::metrics::SendResult::Workspace);
                 let wait = match &self.paused {
                     None => Duration::from_secs(1),
                     Some(p) if p.set_at >= self.pass_started => p.wait,
@@ -326,6 +329,7 @@ impl Delivery {
                 self.store.call(move |s| s.outbox_retry(&item)).await?;
             }
             Outcome::Panicked(panic) => {
+                crate::metrics::send(crate::metrics::SendResult::Panicked);
                 item.attempts += 1;
                 // It may have panicked after Slack took the post.
                 item.maybe_sent |= item.message.destination.is_post();
@@ -343,6 +347,7 @@ impl Delivery {
                 maybe_sent,
                 why,
             } => {
+                crate::metrics::send(crate::metrics::SendResult::retried(rate_limited));
                 item.attempts += 1;
                 // Once in doubt, in doubt until a look-up settles it.
                 item.maybe_sent |= maybe_sent;

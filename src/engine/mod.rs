@@ -788,10 +788,11 @@ impl Engine {
         let due = self.store.call(move |s| s.due_timers(now)).await?;
         // A failing timer that is no longer due (its request was answered, its standup moved)
         // is forgotten: its retry time must not keep waking the worker.
-        let due_names: std::collections::HashSet<String> = due.iter().map(TimerKey::name).collect();
+        let due_names: std::collections::HashSet<String> =
+            due.iter().map(|(_, key)| key.name()).collect();
         failures.retain(|name, _| due_names.contains(name));
         let mut sent = false;
-        for key in due {
+        for (due_at, key) in due {
             let name = key.name();
             if failures
                 .get(&name)
@@ -799,6 +800,7 @@ impl Engine {
             {
                 continue;
             }
+            crate::metrics::timer_fired(due_at, (self.now)());
             self.health.busy(TIMER_WORKER, format!("timer {name}"));
             let error = match contained(self.fire(key, now)).await {
                 Ok(Ok(any)) => {

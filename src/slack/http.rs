@@ -1,5 +1,6 @@
 //! The HTTP transport: `POST /slack/events`, `/slack/commands`, `/slack/interactions` (signed by
-//! Slack, verified here) and `GET /healthz`. Bodies over the configured limit are refused with
+//! Slack, verified here), `GET /healthz` and `GET /metrics` (Prometheus; both served in Socket
+//! Mode too). Bodies over the configured limit are refused with
 //! 413 before they are read; unsigned, forged or stale requests get 401; malformed ones 400. None
 //! of those touch the store.
 
@@ -19,6 +20,7 @@ use slack_morphism::signature_verifier::{
 };
 
 use crate::slack::dispatch::{Dispatcher, InteractionReply};
+use crate::store::Accepted;
 use crate::store::prelude::*;
 
 #[derive(Clone)]
@@ -28,10 +30,15 @@ pub struct HttpState {
     pub verifier: Option<Arc<SlackEventSignatureVerifier>>,
     pub transport: &'static str,
     pub health: crate::engine::health::Health,
+    /// Whether `GET /metrics` is served (`server.metrics`).
+    pub metrics: bool,
 }
 
 pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
     let mut router = Router::new().route("/healthz", get(healthz));
+    if state.metrics {
+        router = router.route("/metrics", get(metrics));
+    }
     if state.verifier.is_some() {
         router = router
             .route("/slack/events", post(events))
@@ -116,6 +123,55 @@ async fn healthz(State(state): State<HttpState>) -> Response {
     }
 }
 
+/// Prometheus' scrape: the counters, and the queues and workers as they are now. Only cheap
+/// reads: table lengths and the health report `/healthz` shows.
+async fn metrics(State(state): State<HttpState>) -> Response {
+    let store = state.dispatcher.store().clone();
+    let stats = match store.call(|s| s.stats()).await {
+        Ok(stats) => stats,
+        Err(e) => {
+            tracing::error!(error = %e, "metrics cannot read the store");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let (_, report) = state.health.report();
+    let workers = report["workers"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(name, w)| {
+            let worker_state = crate::metrics::WorkerState::from_health(w["state"].as_str()?)?;
+            Some((
+                name.clone(),
+                worker_state,
+                w["restarts"].as_u64().unwrap_or(0),
+            ))
+        })
+        .collect();
+    let snapshot = crate::metrics::Snapshot {
+        inbox_queued: stats.inbox_queued,
+        inbox_oldest_seq: stats.inbox_oldest_seq,
+        inbox_last_seq: stats.inbox_last_seq,
+        timers_pending: stats.timers_pending,
+        outbox_depth: stats.outbox_depth,
+        dead_letters: stats.dead_letters,
+        workers,
+        socket_live_connections: report["socket_mode"]["live_connections"].as_u64(),
+        delivery_paused: report["delivery"]["state"] == "paused",
+    };
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        crate::metrics::render(&snapshot),
+    )
+        .into_response()
+}
+
+/// This transport's name in the metrics.
+const TRANSPORT: &str = "http";
+
 async fn events(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
     let text = match verified(&state, &headers, &body) {
         Ok(text) => text,
@@ -147,7 +203,10 @@ async fn events(State(state): State<HttpState>, headers: HeaderMap, body: Bytes)
         }
         SlackPushEvent::EventCallback(callback) => {
             match state.dispatcher.accept_event(callback).await {
-                Ok(_) => StatusCode::OK.into_response(),
+                Ok(accepted) => {
+                    crate::metrics::event_recorded(TRANSPORT, accepted == Accepted::Queued);
+                    StatusCode::OK.into_response()
+                }
                 Err(e) => {
                     // Not acked: Slack will retry, and nothing was half-written.
                     tracing::error!(error = %e, "could not record an event");
@@ -197,6 +256,7 @@ async fn commands(State(state): State<HttpState>, headers: HeaderMap, body: Byte
         return StatusCode::OK.into_response();
     }
     let reply = state.dispatcher.command(command.into()).await;
+    crate::metrics::command_handled(TRANSPORT);
     if reply.text.is_empty() {
         // A modal opened: no message in the channel.
         return StatusCode::OK.into_response();
@@ -218,12 +278,16 @@ async fn interactions(State(state): State<HttpState>, headers: HeaderMap, body: 
     };
     match serde_json::from_str::<SlackInteractionEvent>(payload) {
         Ok(_) if is_replay(&state, &headers).await => StatusCode::OK.into_response(),
-        Ok(event) => match state.dispatcher.interaction(&event).await {
-            InteractionReply::Ack => StatusCode::OK.into_response(),
-            InteractionReply::ViewErrors(errors) => {
-                Json(json!({ "response_action": "errors", "errors": errors })).into_response()
+        Ok(event) => {
+            let reply = state.dispatcher.interaction(&event).await;
+            crate::metrics::interaction_handled(TRANSPORT);
+            match reply {
+                InteractionReply::Ack => StatusCode::OK.into_response(),
+                InteractionReply::ViewErrors(errors) => {
+                    Json(json!({ "response_action": "errors", "errors": errors })).into_response()
+                }
             }
-        },
+        }
         Err(e) => {
             tracing::warn!(error = %e, "malformed interaction payload");
             refuse(StatusCode::BAD_REQUEST, "malformed_payload")

@@ -106,9 +106,12 @@ const TRANSIENT_CODES: &[&str] = &[
 impl SlackError {
     fn from_client(err: SlackClientError) -> Self {
         match err {
-            SlackClientError::RateLimitError(e) => SlackError::RateLimited {
-                retry_after: e.retry_after,
-            },
+            SlackClientError::RateLimitError(e) => {
+                crate::metrics::slack_rate_limited();
+                SlackError::RateLimited {
+                    retry_after: e.retry_after,
+                }
+            }
             SlackClientError::ApiError(e) if TRANSIENT_CODES.contains(&e.code.as_str()) => {
                 SlackError::Transient(e.code)
             }

@@ -304,7 +304,13 @@ impl EnvelopeHandler for Dispatcher {
             EnvelopeKind::EventsApi => match serde_json::from_value::<SlackPushEvent>(payload) {
                 Ok(SlackPushEvent::EventCallback(callback)) => {
                     match self.accept_event(callback).await {
-                        Ok(_) => Ack::Empty,
+                        Ok(accepted) => {
+                            crate::metrics::event_recorded(
+                                "socket_mode",
+                                accepted == crate::store::Accepted::Queued,
+                            );
+                            Ack::Empty
+                        }
                         Err(e) => {
                             tracing::error!(error = %e, "could not record an event; Slack will deliver it again");
                             Ack::Withhold
@@ -325,6 +331,7 @@ impl EnvelopeHandler for Dispatcher {
                 match serde_json::from_value::<SlackCommandEvent>(payload) {
                     Ok(command) => {
                         let reply = self.command(command.into()).await;
+                        crate::metrics::command_handled("socket_mode");
                         // As over HTTP: an empty reply (a modal opened) posts nothing.
                         if reply.text.is_empty() {
                             Ack::Empty
@@ -340,12 +347,16 @@ impl EnvelopeHandler for Dispatcher {
             }
             EnvelopeKind::Interactive => {
                 match serde_json::from_value::<SlackInteractionEvent>(payload) {
-                    Ok(event) => match self.interaction(&event).await {
-                        InteractionReply::Ack => Ack::Empty,
-                        InteractionReply::ViewErrors(errors) => {
-                            Ack::Payload(json!({ "response_action": "errors", "errors": errors }))
+                    Ok(event) => {
+                        let reply = self.interaction(&event).await;
+                        crate::metrics::interaction_handled("socket_mode");
+                        match reply {
+                            InteractionReply::Ack => Ack::Empty,
+                            InteractionReply::ViewErrors(errors) => Ack::Payload(
+                                json!({ "response_action": "errors", "errors": errors }),
+                            ),
                         }
-                    },
+                    }
                     Err(e) => {
                         malformed(kind, &e);
                         Ack::Empty

@@ -11,6 +11,7 @@ mod people;
 mod requests;
 mod rfcs;
 mod standups;
+mod stats;
 mod tables;
 mod timers;
 
@@ -31,6 +32,7 @@ pub use people::{CachedUser, PeopleReads};
 pub use requests::RequestReads;
 pub use rfcs::RfcReads;
 pub use standups::StandupReads;
+pub use stats::StoreStats;
 use tables::*;
 pub use timers::TimerKey;
 

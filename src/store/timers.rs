@@ -67,14 +67,14 @@ impl Store {
         })
     }
 
-    /// Timers due at or before `now`, earliest first.
-    pub fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<TimerKey>> {
+    /// Timers due at or before `now`, earliest first, each with its due time.
+    pub fn due_timers(&self, now: DateTime<Utc>) -> Result<Vec<(DateTime<Utc>, TimerKey)>> {
         self.read(|rx| {
             let table = rx.txn.open_table(TIMERS)?;
             let mut keys = Vec::new();
             for entry in table.range((i64::MIN, "")..=(ms(now), "\u{10FFFF}"))? {
                 let (k, _) = entry?;
-                keys.push(TimerKey::parse(k.value().1));
+                keys.push((from_ms(k.value().0), TimerKey::parse(k.value().1)));
             }
             Ok(keys)
         })
