@@ -135,6 +135,10 @@ impl Delivery {
     /// Runs until `shutdown`, waking when the outbox gets a message or a wait ends.
     pub async fn run(mut self, shutdown: CancellationToken) {
         loop {
+            // On shutdown, the posts in flight were finished and recorded: nothing new starts.
+            if shutdown.is_cancelled() {
+                return;
+            }
             let next_wake = match self.pass().await {
                 Ok(next) => next,
                 Err(e) => {

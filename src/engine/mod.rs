@@ -305,6 +305,10 @@ impl Engine {
     pub async fn run_inbox(self: Arc<Self>, shutdown: CancellationToken) {
         let mut failures: HashMap<u64, u32> = HashMap::new();
         loop {
+            // On shutdown, the event in hand is finished and committed; the rest wait in the store.
+            if shutdown.is_cancelled() {
+                return;
+            }
             match self.process_next(&mut failures).await {
                 Ok(Some(None)) => continue,
                 Ok(Some(Some(wait))) => {
@@ -677,6 +681,9 @@ impl Engine {
     pub async fn run_people(self: Arc<Self>, shutdown: CancellationToken) {
         let mut wait = Duration::from_secs(1);
         loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
             let pending = self
                 .store
                 .call(|s| s.pending_lookups(20))
@@ -756,6 +763,9 @@ impl Engine {
     pub async fn run_timers(self: Arc<Self>, shutdown: CancellationToken) {
         let mut failures: HashMap<String, (u32, DateTime<Utc>)> = HashMap::new();
         loop {
+            if shutdown.is_cancelled() {
+                return;
+            }
             let next = match self.fire_due(&mut failures).await {
                 Ok(next) => next,
                 Err(e) => {
