@@ -332,7 +332,8 @@ impl Bot {
 
 /// Starts `asyncbot serve` over HTTP; returns it, its address and its log (kept as it comes).
 async fn spawn_logged(config: &Path, fake: &FakeSlack) -> (Child, String, Arc<Mutex<Vec<String>>>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asyncbot"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_asyncbot"));
+    command
         .arg("serve")
         .arg("--config")
         .arg(config)
@@ -343,9 +344,8 @@ async fn spawn_logged(config: &Path, fake: &FakeSlack) -> (Child, String, Arc<Mu
         .env("SLACK_API_URL", fake.api_base())
         .env("RUST_LOG", "warn,asyncbot=info")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start asyncbot");
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start asyncbot");
     let log = Arc::new(Mutex::new(Vec::new()));
     let lines = log.clone();
     let stderr = child.stderr.take().unwrap();
