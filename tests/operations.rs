@@ -367,8 +367,8 @@ async fn spawn_logged(config: &Path, fake: &FakeSlack) -> (Child, String, Arc<Mu
             return (child, format!("http://{addr}"), log);
         }
         if Instant::now() > deadline {
+            // Reaped when the test process exits.
             let _ = child.kill();
-            let _ = child.wait();
             panic!("the bot did not start (its log is above)");
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
