@@ -462,6 +462,12 @@ impl Settings {
             return Err(invalid("delivery.max_backoff", "must be more than 0s"));
         }
         let shutdown_grace = parse_duration("server.shutdown_grace", &raw.server.shutdown_grace)?;
+        if shutdown_grace.is_zero() {
+            return Err(invalid(
+                "server.shutdown_grace",
+                "must be more than 0s (the work in flight needs a moment to finish)",
+            ));
+        }
         if shutdown_grace > Duration::from_secs(600) {
             return Err(invalid(
                 "server.shutdown_grace",
@@ -883,6 +889,8 @@ mod tests {
         assert_eq!(s.sla.ladder[2].after, Duration::from_secs(12 * 3600));
         assert_eq!(s.max_body_bytes, 1024 * 1024);
         assert_eq!(s.delivery.per_channel_interval, Duration::from_secs(1));
+        assert_eq!(s.shutdown_grace, Duration::from_secs(10));
+        assert!(s.metrics);
     }
 
     #[test]
@@ -969,6 +977,14 @@ mod tests {
             ),
             ("[sla.normal]\nwithin = 5\n", "sla.normal.within"),
             ("this is = not toml [", "is not valid TOML"),
+            (
+                "[server]\nshutdown_grace = \"0s\"\n",
+                "server.shutdown_grace: must be more than 0s",
+            ),
+            (
+                "[server]\nshutdown_grace = \"1h\"\n",
+                "server.shutdown_grace: must be at most 10m",
+            ),
         ];
         for (file, expected) in cases {
             let err = load_with_file(file).expect_err(file).to_string();
