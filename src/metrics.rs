@@ -181,6 +181,19 @@ impl Metrics {
             delivery_paused: Gauge::default(),
             inbox_clock: Mutex::new(InboxClock::new(Instant::now())),
         };
+        // Every result from the start, so that `rate()` and alerts see a 0 rather than nothing.
+        for result in [
+            SendResult::Ok,
+            SendResult::RateLimited,
+            SendResult::Transient,
+            SendResult::Workspace,
+            SendResult::Permanent,
+            SendResult::Panicked,
+        ] {
+            m.sends.get_or_create(&ResultLabel {
+                result: result.label(),
+            });
+        }
         let build = Family::<VersionLabel, Gauge>::default();
         build
             .get_or_create(&VersionLabel {
@@ -478,6 +491,7 @@ mod tests {
         assert!(text.contains("asyncbot_inbox_queued_events 3\n"), "{text}");
         assert!(text.contains("asyncbot_worker_state{worker=\"inbox\"} 1\n"));
         assert!(text.contains("asyncbot_sends_total{result=\"rate_limited\"} "));
+        assert!(text.contains("asyncbot_sends_total{result=\"permanent\"} "));
         assert!(text.trim_end().ends_with("# EOF"));
     }
 }
