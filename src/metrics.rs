@@ -190,9 +190,11 @@ impl Metrics {
             SendResult::Permanent,
             SendResult::Panicked,
         ] {
-            m.sends.get_or_create(&ResultLabel {
-                result: result.label(),
-            });
+            m.sends
+                .get_or_create(&ResultLabel {
+                    result: result.label(),
+                })
+                .inc_by(0);
         }
         let build = Family::<VersionLabel, Gauge>::default();
         build
