@@ -24,7 +24,8 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 --user-group --home-dir /data --shell /usr/sbin/nologin asyncbot \
+    && groupadd --system --gid 10001 asyncbot \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data --shell /usr/sbin/nologin asyncbot \
     && mkdir -p /data \
     && chown asyncbot:asyncbot /data
 COPY --from=build /usr/local/bin/asyncbot /usr/local/bin/asyncbot
