@@ -182,6 +182,15 @@ pub fn norms(settings: &Settings) -> String {
         text.push_str(&steps.join(" → "));
         text.push('.');
     }
+    text.push_str(&format!(
+        "\nA request nobody answers is forgotten {} after {}.",
+        human_duration(policy.forget_after),
+        if policy.ladder.is_empty() {
+            "its deadline"
+        } else {
+            "the last step"
+        }
+    ));
     text
 }
 
