@@ -135,7 +135,10 @@ impl Store {
         limit: usize,
     ) -> Result<PassReport> {
         let mut report = PassReport::default();
-        for table in Pruned::ALL {
+        // One read transaction says which tables have anything to remove: most passes find
+        // nothing, and then take no write lock at all.
+        let due = self.call(move |s| s.prunable(&rules, now)).await?;
+        for table in due {
             loop {
                 let (removed, took) = self
                     .call(move |s| {
@@ -155,6 +158,51 @@ impl Store {
             }
         }
         Ok(report)
+    }
+
+    /// The tables whose oldest row (by their time index) is past its time.
+    pub fn prunable(&self, rules: &Rules, now: DateTime<Utc>) -> Result<Vec<Pruned>> {
+        let before = |keep: Duration| now - chrono::Duration::from_std(keep).unwrap_or_default();
+        self.read(|rx| {
+            let first_timed = |def: TableDefinition<(i64, &str), ()>| -> Result<Option<i64>> {
+                let table = rx.table(def)?;
+                let first = table.first()?;
+                Ok(first.map(|(k, _)| k.value().0))
+            };
+            let first_dated = |def: TableDefinition<(&str, &str), ()>| -> Result<Option<String>> {
+                let table = rx.table(def)?;
+                let first = table.first()?;
+                Ok(first.map(|(k, _)| k.value().0.to_owned()))
+            };
+            let mut due = Vec::new();
+            if first_timed(SEEN_BY_TIME)?.is_some_and(|at| at < ms(before(rules.seen))) {
+                due.push(Pruned::SeenEvents);
+            }
+            if first_timed(DROPPED_BY_TIME)?.is_some_and(|at| at < ms(before(rules.dropped_tags))) {
+                due.push(Pruned::DroppedTags);
+            }
+            let closed = rx.table(CLOSED_REQUESTS)?.first()?.map(|(k, _)| k.value().0);
+            if closed.is_some_and(|at| at < ms(before(rules.closed_requests))) {
+                due.push(Pruned::ClosedRequests);
+            }
+            let day_cutoff = before(rules.standup_days).date_naive().to_string();
+            if first_dated(STANDUP_DAYS_BY_DATE)?.is_some_and(|d| d < day_cutoff) {
+                due.push(Pruned::StandupDays);
+            }
+            let away_cutoff = before(rules.away).date_naive().to_string();
+            if first_dated(AWAY_BY_END)?.is_some_and(|d| d < away_cutoff) {
+                due.push(Pruned::Absences);
+            }
+            let letters = rx.table(DEAD_LETTERS)?;
+            let oldest = letters.first()?.map(|(k, v)| {
+                from_json::<DeadLetter>(|| format!("dead_letters/{}", k.value()), v.value())
+            });
+            // An unreadable first letter: let the chunk walk past it.
+            if oldest.is_some_and(|l| l.map_or(true, |l| l.at < before(rules.dead_letters))) {
+                due.push(Pruned::DeadLetters);
+            }
+            Ok(due)
+        })
     }
 
     /// Removes at most `limit` of `table`'s rows that are past their time, in one write
@@ -622,5 +670,450 @@ impl Tx<'_> {
             }
         }
         Ok(keys)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::sla::{Answer, RequestState, Tier};
+    use crate::domain::standup::{Away, StandupDay};
+    use crate::store::prelude::*;
+    use chrono::TimeZone;
+    use std::collections::BTreeMap;
+
+    const K: usize = 1000;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        // Scratch: these tests commit thousands of rows; durability is not what they check.
+        let store = Store::open_scratch(&dir.path().join("asyncbot.redb")).unwrap();
+        (dir, store)
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap()
+    }
+
+    fn rules() -> Rules {
+        Rules::new(
+            Duration::from_secs(30 * 24 * 3600),
+            Duration::from_secs(30 * 24 * 3600),
+        )
+    }
+
+    fn days(n: i64) -> chrono::Duration {
+        chrono::Duration::days(n)
+    }
+
+    /// Runs `table`'s chunks until one comes back short, as a pass does; returns each chunk's
+    /// count.
+    fn prune_all(s: &Store, table: Pruned, limit: usize) -> Vec<usize> {
+        let mut chunks = Vec::new();
+        loop {
+            let n = s.prune_chunk(table, &rules(), now(), limit).unwrap();
+            if n > 0 {
+                chunks.push(n);
+            }
+            if n < limit {
+                return chunks;
+            }
+        }
+    }
+
+    fn request(id: u64, state: RequestState) -> SlaRequest {
+        let at = now() - days(60);
+        SlaRequest {
+            id,
+            channel: "C1".into(),
+            message_ts: format!("{id}.000100"),
+            thread_root: format!("{id}.000100"),
+            author: "UALICE".into(),
+            recipient: "UBOB".into(),
+            recipient_tz: chrono_tz::UTC,
+            tier: Tier::Normal,
+            excerpt: "hi".into(),
+            opened_at: at,
+            deadline: at,
+            steps_taken: 0,
+            next_due: None,
+            state,
+        }
+    }
+
+    fn answered(at: DateTime<Utc>) -> RequestState {
+        RequestState::Answered {
+            at,
+            how: Answer::ThreadReply,
+        }
+    }
+
+    fn count<K: redb::Key + 'static, V: redb::Value + 'static>(
+        s: &Store,
+        def: TableDefinition<K, V>,
+    ) -> u64 {
+        use redb::ReadableTableMetadata;
+        s.read(|rx| Ok(rx.table(def)?.len()?)).unwrap()
+    }
+
+    #[test]
+    fn ten_thousand_stale_event_ids_go_in_bounded_chunks_and_fresh_ones_stay() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            for i in 0..10_000 {
+                tx.remember_seen(&format!("EvOld{i}"), now() - chrono::Duration::hours(25))?;
+            }
+            for i in 0..10 {
+                tx.remember_seen(&format!("EvNew{i}"), now() - chrono::Duration::hours(23))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            s.prunable(&rules(), now()).unwrap(),
+            vec![Pruned::SeenEvents]
+        );
+        let chunks = prune_all(&s, Pruned::SeenEvents, K);
+        assert!(s.prunable(&rules(), now()).unwrap().is_empty());
+        assert_eq!(chunks.iter().sum::<usize>(), 10_000);
+        assert!(chunks.len() >= 10, "{chunks:?}");
+        assert!(chunks.iter().all(|&n| n <= K), "{chunks:?}");
+        assert_eq!(count(&s, SEEN_EVENTS), 10);
+        assert_eq!(count(&s, SEEN_BY_TIME), 10);
+        // A fresh id is still a duplicate; a forgotten one is new again.
+        assert!(!s.first_delivery("EvNew3", now()).unwrap());
+        assert!(s.first_delivery("EvOld3", now()).unwrap());
+    }
+
+    #[test]
+    fn dropped_tags_are_forgotten_after_a_day() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            for (tag, at) in [("rfc:1", now() - days(2)), ("rfc:2", now())] {
+                tx.txn.open_table(DROPPED_TAGS)?.insert(tag, ms(at))?;
+                tx.txn.open_table(DROPPED_BY_TIME)?.insert((ms(at), tag), ())?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(prune_all(&s, Pruned::DroppedTags, K), vec![1]);
+        let (old, new) = s
+            .read(|rx| Ok((rx.is_dropped_tag("rfc:1")?, rx.is_dropped_tag("rfc:2")?)))
+            .unwrap();
+        assert!(!old && new);
+    }
+
+    #[test]
+    fn closed_requests_go_thirty_days_after_they_closed_with_their_indexes_and_tags() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            // 1: closed 31 days ago; 2: closed 29 days ago; 3: open.
+            for id in 1..=3 {
+                tx.put_request(&request(id, RequestState::Open))?;
+            }
+            tx.put_request(&request(1, answered(now() - days(31))))?;
+            tx.put_request(&request(2, answered(now() - days(29))))?;
+            tx.record_tag("sla:1:nudge", "C1", "1.000200")?;
+            tx.record_tag("sla:1:dm", "D1", "1.000300")?;
+            tx.record_tag("sla:10:nudge", "C1", "10.000200")?;
+            tx.record_tag("sla:2:nudge", "C1", "2.000200")?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(prune_all(&s, Pruned::ClosedRequests, K), vec![1]);
+        s.read(|rx| {
+            assert!(rx.request(1)?.is_none());
+            assert!(rx.request(2)?.is_some());
+            assert!(rx.request(3)?.is_some());
+            assert!(rx.requests_for_message("C1", "1.000100")?.is_empty());
+            assert!(rx.requests_in_thread("C1", "1.000100")?.is_empty());
+            assert_eq!(rx.requests_for_message("C1", "2.000100")?.len(), 1);
+            assert_eq!(rx.tagged("sla:1:nudge")?, None);
+            assert_eq!(rx.tag_of("D1", "1.000300")?, None);
+            // Request 10's tag shares a prefix with "sla:1" but not "sla:1:".
+            assert!(rx.tagged("sla:10:nudge")?.is_some());
+            assert!(rx.tagged("sla:2:nudge")?.is_some());
+            assert_eq!(rx.count_open_requests()?, 1);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count(&s, CLOSED_REQUESTS), 1);
+    }
+
+    #[test]
+    fn ten_thousand_closed_requests_take_several_bounded_chunks() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            for id in 1..=10_000 {
+                tx.put_request(&request(id, RequestState::Open))?;
+                tx.put_request(&request(id, answered(now() - days(40))))?;
+            }
+            Ok(())
+        })
+        .unwrap();
+        let chunks = prune_all(&s, Pruned::ClosedRequests, K);
+        assert_eq!(chunks.iter().sum::<usize>(), 10_000);
+        assert!(chunks.len() >= 10 && chunks.iter().all(|&n| n <= K));
+        assert_eq!(count(&s, REQUESTS), 0);
+    }
+
+    fn standup_day(channel: &str, date: NaiveDate) -> StandupDay {
+        let at = now();
+        StandupDay {
+            channel: channel.into(),
+            date,
+            prompted_at: at,
+            remind_at: at,
+            summary_at: at,
+            answers: BTreeMap::new(),
+            reminded: true,
+            deferred: Vec::new(),
+            summarized: true,
+            expected: Vec::new(),
+            names: BTreeMap::new(),
+            summary_posted: 1,
+        }
+    }
+
+    #[test]
+    fn standup_days_go_thirty_days_after_their_date_with_their_tags() {
+        let (_dir, s) = store();
+        let old = (now() - days(31)).date_naive();
+        let recent = (now() - days(29)).date_naive();
+        s.write(|tx| {
+            tx.put_standup_day(&standup_day("C1", old))?;
+            tx.put_standup_day(&standup_day("C1", recent))?;
+            tx.record_tag(&format!("standup:C1:{old}"), "C1", "1.1")?;
+            tx.record_tag(&format!("standup:C1:{old}:summary"), "C1", "1.2")?;
+            tx.record_tag(&format!("standup:C1:{recent}"), "C1", "2.1")?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(prune_all(&s, Pruned::StandupDays, K), vec![1]);
+        s.read(|rx| {
+            assert!(rx.standup_day("C1", old)?.is_none());
+            assert!(rx.standup_day("C1", recent)?.is_some());
+            assert_eq!(rx.tag_of("C1", "1.1")?, None);
+            assert_eq!(rx.tag_of("C1", "1.2")?, None);
+            assert!(rx.tag_of("C1", "2.1")?.is_some());
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn absences_are_dropped_once_over_everywhere() {
+        let (_dir, s) = store();
+        let d = |n: i64| (now() + days(n)).date_naive();
+        s.write(|tx| {
+            tx.put_away(
+                "UBOB",
+                &[
+                    Away {
+                        from: d(-10),
+                        to: d(-3),
+                    },
+                    Away {
+                        from: d(-1),
+                        to: d(5),
+                    },
+                ],
+            )?;
+            // Ended yesterday: some zones may still be in it.
+            tx.put_away(
+                "UCAROL",
+                &[Away {
+                    from: d(-4),
+                    to: d(-1),
+                }],
+            )?;
+            tx.put_away(
+                "UDAN",
+                &[Away {
+                    from: d(-9),
+                    to: d(-8),
+                }],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(prune_all(&s, Pruned::Absences, K), vec![2]);
+        s.read(|rx| {
+            assert_eq!(
+                rx.away("UBOB")?,
+                vec![Away {
+                    from: d(-1),
+                    to: d(5)
+                }]
+            );
+            assert_eq!(rx.away("UCAROL")?.len(), 1);
+            assert!(rx.away("UDAN")?.is_empty());
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(count(&s, AWAY), 2);
+        assert_eq!(count(&s, AWAY_BY_END), 2);
+    }
+
+    #[test]
+    fn dead_letters_go_after_their_keep() {
+        let (_dir, s) = store();
+        for age in [40, 31, 29, 1] {
+            s.dead_letter_timer("sla:1", "boom", 3, now() - days(age))
+                .unwrap();
+        }
+        assert_eq!(prune_all(&s, Pruned::DeadLetters, K), vec![2]);
+        let left: Vec<_> = s.dead_letters().unwrap().iter().map(|l| l.at).collect();
+        assert_eq!(left, vec![now() - days(29), now() - days(1)]);
+        // Chunks are bounded here too.
+        assert_eq!(prune_all(&s, Pruned::DeadLetters, 1), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn a_pass_finds_nothing_to_do_on_a_fresh_store() {
+        let (_dir, s) = store();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let report = rt.block_on(s.prune_pass(rules(), now(), K)).unwrap();
+        assert_eq!(report, PassReport::default());
+        let backfill = rt.block_on(s.backfill(rules(), now(), K)).unwrap();
+        assert_eq!(backfill.rows, 0);
+        assert!(s.backfill_done().unwrap());
+    }
+
+    #[test]
+    fn the_backfill_indexes_an_old_store_in_chunks_and_remembers_it() {
+        let (_dir, s) = store();
+        let old_day = (now() - days(40)).date_naive();
+        // Rows as an older version wrote them: no index entries.
+        s.write(|tx| {
+            let raw = |r: &SlaRequest| serde_json::to_vec(r).unwrap();
+            let mut requests = tx.txn.open_table(REQUESTS)?;
+            for id in 1..=25 {
+                requests.insert(id, raw(&request(id, answered(now() - days(40)))).as_slice())?;
+            }
+            // An open request whose ladder had ended: no timer, nothing would ever close it.
+            requests.insert(26, raw(&request(26, RequestState::Open)).as_slice())?;
+            drop(requests);
+            tx.txn
+                .open_multimap_table(super::super::tables::OPEN_BY_RECIPIENT)?
+                .insert("UBOB", 26)?;
+            tx.txn
+                .open_multimap_table(super::super::tables::OPEN_BY_AUTHOR)?
+                .insert("UALICE", 26)?;
+            tx.txn
+                .open_table(SEEN_EVENTS)?
+                .insert("EvOld", ms(now() - days(2)))?;
+            tx.txn.open_table(STANDUP_DAYS)?.insert(
+                day_key("C1", old_day).as_str(),
+                crate::store::to_json(&standup_day("C1", old_day)).as_slice(),
+            )?;
+            tx.txn.open_table(AWAY)?.insert(
+                "UBOB",
+                crate::store::to_json(&vec![Away {
+                    from: old_day,
+                    to: old_day,
+                }])
+                .as_slice(),
+            )?;
+            // Tags left behind by requests an older version pruned; an RFC's stays.
+            tx.record_tag("sla:999:nudge", "C1", "9.9")?;
+            tx.record_tag("rfc:1", "C1", "8.8")?;
+            tx.record_tag(&format!("standup:C1:{old_day}"), "C1", "7.7")?;
+            Ok(())
+        })
+        .unwrap();
+        let mut chunks = 0;
+        while s.backfill_chunk(&rules(), now(), 10).unwrap().0 {
+            chunks += 1;
+            assert!(chunks < 100, "the backfill ends");
+        }
+        assert!(chunks >= 3, "26 requests in chunks of 10: {chunks}");
+        assert!(s.backfill_done().unwrap());
+        assert_eq!(s.backfill_chunk(&rules(), now(), 10).unwrap(), (false, 0));
+        s.read(|rx| {
+            assert_eq!(rx.tagged("sla:999:nudge")?, None);
+            assert!(rx.tagged("rfc:1")?.is_some());
+            assert_eq!(rx.tag_of("C1", "7.7")?, None);
+            // The open request expires forget_after from the upgrade.
+            assert_eq!(
+                rx.request(26)?.unwrap().next_due,
+                Some(now() + days(30))
+            );
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(s.next_timer_due().unwrap(), Some(now() + days(30)));
+        // And now everything old is found by the pruner.
+        assert_eq!(prune_all(&s, Pruned::ClosedRequests, K), vec![25]);
+        assert_eq!(prune_all(&s, Pruned::SeenEvents, K), vec![1]);
+        assert_eq!(prune_all(&s, Pruned::StandupDays, K), vec![1]);
+        assert_eq!(prune_all(&s, Pruned::Absences, K), vec![1]);
+        assert_eq!(count(&s, REQUESTS), 1);
+    }
+
+    /// Not a timed test: prints how long the largest chunk holds the writer on a large store.
+    /// `ASYNCBOT_PRUNE_ROWS=100000 cargo test --release --lib retention::tests::measure -- \
+    /// --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement, run by hand in release mode"]
+    fn measure_the_largest_chunk() {
+        let rows: u64 = std::env::var("ASYNCBOT_PRUNE_ROWS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100_000);
+        let dir = tempfile::tempdir().unwrap();
+        // Durable, as in production: each chunk's commit includes its fsync.
+        let s = Store::open(&dir.path().join("asyncbot.redb")).unwrap();
+        for batch in 0..rows.div_ceil(10_000) {
+            s.write(|tx| {
+                for id in batch * 10_000 + 1..=((batch + 1) * 10_000).min(rows) {
+                    tx.remember_seen(&format!("Ev{id:08}"), now() - days(2))?;
+                    let mut r = request(id, RequestState::Open);
+                    r.message_ts = format!("{}.{id:06}", 1_700_000_000 + id);
+                    r.thread_root = r.message_ts.clone();
+                    tx.put_request(&r)?;
+                    tx.record_tag(&format!("sla:{id}:nudge"), "C1", &format!("{id}.1"))?;
+                    tx.put_request(&SlaRequest {
+                        state: answered(now() - days(40)),
+                        ..r
+                    })?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        }
+        // Ten chunks at each size, on each of the two biggest tables.
+        for table in [Pruned::SeenEvents, Pruned::ClosedRequests] {
+            for limit in [250, 500, CHUNK, 2000] {
+                let mut longest = Duration::ZERO;
+                for _ in 0..10 {
+                    let start = Instant::now();
+                    s.prune_chunk(table, &rules(), now(), limit).unwrap();
+                    longest = longest.max(start.elapsed());
+                }
+                println!(
+                    "{}: chunks of {limit} rows: largest {:.1} ms",
+                    table.name(),
+                    longest.as_secs_f64() * 1000.0
+                );
+            }
+        }
+        // Then the rest, as the pruner does it.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let start = Instant::now();
+        let report = rt.block_on(s.prune_pass(rules(), now(), CHUNK)).unwrap();
+        println!(
+            "a pass over the rest ({rows} rows each of 2 tables, less the above): {} rows in {} chunks of at most {CHUNK}, {:.1} s; largest chunk {:.1} ms",
+            report.rows,
+            report.chunks,
+            start.elapsed().as_secs_f64(),
+            report.longest.as_secs_f64() * 1000.0
+        );
     }
 }

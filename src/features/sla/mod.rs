@@ -184,7 +184,12 @@ pub fn norms(settings: &Settings) -> String {
     }
     text.push_str(&format!(
         "\nA request nobody answers is forgotten {} after {}.",
-        human_duration(policy.forget_after),
+        match policy.forget_after.as_secs() {
+            // Days read better than "720 h" at this scale.
+            86_400 => "1 day".to_owned(),
+            s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+            _ => human_duration(policy.forget_after),
+        },
         if policy.ladder.is_empty() {
             "its deadline"
         } else {
