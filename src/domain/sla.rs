@@ -743,7 +743,10 @@ mod tests {
         // At 3 a.m. their time it still expires: it posts nothing, so quiet hours do not matter.
         let night = expiry + chrono::Duration::hours(1);
         assert!(!r.defer_out_of_quiet_hours(night, &ctx));
-        assert!(r.take_due_step(expiry - chrono::Duration::seconds(1), &ctx).is_empty());
+        assert!(
+            r.take_due_step(expiry - chrono::Duration::seconds(1), &ctx)
+                .is_empty()
+        );
         assert!(r.is_open());
         assert!(r.take_due_step(night, &ctx).is_empty());
         assert_eq!(
@@ -818,12 +821,18 @@ mod tests {
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
         let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);
-        assert!(!r.expire_later(now, p.forget_after), "it has a timer already");
+        assert!(
+            !r.expire_later(now, p.forget_after),
+            "it has a timer already"
+        );
         r.next_due = None;
         assert!(r.expire_later(now, p.forget_after));
         assert_eq!(r.next_due, Some(now + chrono::Duration::days(30)));
         r.answer(Answer::ThreadReply, now);
-        assert!(!r.expire_later(now, p.forget_after), "a closed request never expires");
+        assert!(
+            !r.expire_later(now, p.forget_after),
+            "a closed request never expires"
+        );
     }
 
     #[test]

@@ -81,7 +81,9 @@ impl Tx<'_> {
     /// index the pruner walks (`retention`): every write of a seen key goes through here.
     pub fn remember_seen(&mut self, key: &str, now: DateTime<Utc>) -> Result<()> {
         self.txn.open_table(SEEN_EVENTS)?.insert(key, ms(now))?;
-        self.txn.open_table(SEEN_BY_TIME)?.insert((ms(now), key), ())?;
+        self.txn
+            .open_table(SEEN_BY_TIME)?
+            .insert((ms(now), key), ())?;
         Ok(())
     }
 

@@ -17,7 +17,11 @@ const BERLIN: &str = "Europe/Berlin";
 async fn a_request_nobody_answers_is_forgotten_then_deleted() {
     let bot = Bot::start(at("2026-11-23 10:00", BERLIN), "").await;
     let ts = bot
-        .post(CHANNEL, "UALICE", "<@UBOB> can you review the Q3 budget doc?")
+        .post(
+            CHANNEL,
+            "UALICE",
+            "<@UBOB> can you review the Q3 budget doc?",
+        )
         .await;
     bot.run_until(at("2026-11-27 09:00", NY)).await;
     let posts = bot.posts();
@@ -29,8 +33,14 @@ async fn a_request_nobody_answers_is_forgotten_then_deleted() {
         .read(|rx| rx.requests_for_message(CHANNEL, &ts))
         .unwrap()[0]
         .id;
-    let nudge = bot.store.read(|rx| rx.tagged(&format!("sla:{id}:nudge"))).unwrap();
-    assert!(nudge.is_some(), "the nudge's tag is kept while the request is");
+    let nudge = bot
+        .store
+        .read(|rx| rx.tagged(&format!("sla:{id}:nudge")))
+        .unwrap();
+    assert!(
+        nudge.is_some(),
+        "the nudge's tag is kept while the request is"
+    );
 
     // An hour before its expiry it still waits on Bob.
     bot.run_until(last_step + chrono::Duration::days(30) - chrono::Duration::hours(1))
@@ -106,7 +116,11 @@ async fn event_ids_are_remembered_a_day() {
     bot.run_for(minutes(5)).await;
     assert_eq!(accept(&bot).await, Accepted::Duplicate, "a retry");
     bot.run_for(hours(23)).await;
-    assert_eq!(accept(&bot).await, Accepted::Duplicate, "still within the day");
+    assert_eq!(
+        accept(&bot).await,
+        Accepted::Duplicate,
+        "still within the day"
+    );
     // The pruner's pass after the day is over (it runs every 10 minutes).
     bot.run_for(minutes(75)).await;
     assert_eq!(
