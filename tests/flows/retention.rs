@@ -11,8 +11,9 @@ const NY: &str = "America/New_York";
 const BERLIN: &str = "Europe/Berlin";
 
 /// Alice asks Bob on Monday; nobody answers. The ladder ends with the call suggestion on
-/// Thursday 09:00 his time; 30 days later the request is forgotten (no message about it), and 30
-/// days after that it is gone from the store, with the tags of the bot's nudges about it.
+/// Thursday 09:00 his time; 30 days later the request is forgotten (no message about it, and on
+/// time although Bob is away then), and 30 days after that it is gone from the store, with the
+/// tags of the bot's nudges about it; Bob's absence is gone by then too.
 #[tokio::test(start_paused = true)]
 async fn a_request_nobody_answers_is_forgotten_then_deleted() {
     let bot = Bot::start(at("2026-11-23 10:00", BERLIN), "").await;
@@ -40,6 +41,14 @@ async fn a_request_nobody_answers_is_forgotten_then_deleted() {
     assert!(
         nudge.is_some(),
         "the nudge's tag is kept while the request is"
+    );
+    // Bob is away over the expiry: a nudge would wait for his return, the expiry does not.
+    let away = bot
+        .command("/standup", "away 2026-12-20..2027-01-10", "UBOB", CHANNEL)
+        .await;
+    assert!(
+        !bot.store.read(|rx| rx.away("UBOB")).unwrap().is_empty(),
+        "{away}"
     );
 
     // An hour before its expiry it still waits on Bob.
@@ -87,6 +96,8 @@ async fn a_request_nobody_answers_is_forgotten_then_deleted() {
             assert!(rx.requests_for_message(CHANNEL, &ts)?.is_empty());
             assert_eq!(rx.tagged(&format!("sla:{id}:nudge"))?, None);
             assert_eq!(rx.tagged(&format!("sla:{id}:dm"))?, None);
+            // Bob's absence ended on 2027-01-10: dropped two days later.
+            assert!(rx.away("UBOB")?.is_empty());
             Ok(())
         })
         .unwrap();
