@@ -352,7 +352,7 @@ impl Core {
                 },
             ));
         }
-        tasks.spawn(prune_periodically(store, now, shutdown));
+        tasks.spawn(prune_periodically(store, settings, now, shutdown));
         Ok(Core {
             dispatcher,
             engine,
@@ -383,26 +383,53 @@ async fn who_am_i(slack: &dyn SlackPort) -> Result<BotIdentity, StartError> {
     }
 }
 
-/// Forgets old event ids (Slack retries within minutes) and requests closed a month ago.
-async fn prune_periodically(store: Store, now: Now, shutdown: CancellationToken) {
-    loop {
-        let at = now();
-        let result = store
-            .call(move |s| {
-                s.prune(
-                    at - chrono::Duration::hours(24),
-                    at - chrono::Duration::days(30),
-                )
-            })
-            .await;
-        match result {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(removed = n, "pruned old records"),
-            Err(e) => tracing::warn!(error = %e, "pruning failed"),
+/// How often the pruner looks for rows past their time (on the engine's clock).
+const PRUNE_EVERY: Duration = Duration::from_secs(10 * 60);
+
+/// The pruner (`store::retention`): first, in the background, the one-time backfill of the
+/// retention indexes (a no-op once done), then a pass at start and every ten minutes. Each
+/// pass removes what is past its time in chunks of at most [`CHUNK`] rows, one write
+/// transaction each, yielding between them, so the inbox and the timers are never held up for
+/// long. It is a plain task rather than a supervised worker: it handles no item that can
+/// panic, a failed pass is logged and tried again at the next, and it has no state that
+/// `/healthz` should report.
+///
+/// [`CHUNK`]: crate::store::retention::CHUNK
+async fn prune_periodically(
+    store: Store,
+    settings: Arc<Settings>,
+    now: Now,
+    shutdown: CancellationToken,
+) {
+    use crate::store::retention::{CHUNK, Rules};
+    let rules = Rules::new(settings.dead_letters_keep, settings.sla.forget_after);
+    let work = async {
+        match store.backfill(rules, now(), CHUNK).await {
+            Ok(r) if r.chunks > 1 => tracing::info!(
+                rows = r.rows,
+                chunks = r.chunks,
+                longest_ms = r.longest.as_millis() as u64,
+                "indexed the store for retention"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "indexing the store for retention failed"),
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+        loop {
+            match store.prune_pass(rules, now(), CHUNK).await {
+                Ok(r) if r.rows > 0 => tracing::debug!(
+                    removed = r.rows,
+                    chunks = r.chunks,
+                    longest_ms = r.longest.as_millis() as u64,
+                    "pruned old records"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning failed"),
+            }
+            tokio::time::sleep(PRUNE_EVERY).await;
         }
+    };
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        _ = work => {}
     }
 }

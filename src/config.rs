@@ -55,6 +55,8 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub max_body_bytes: usize,
     pub store_path: PathBuf,
+    /// Dead letters older than this are deleted (`store.dead_letters_keep`).
+    pub dead_letters_keep: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
     pub calendar: BusinessCalendar,
@@ -176,6 +178,7 @@ struct RawServer {
 #[serde(deny_unknown_fields)]
 struct RawStore {
     path: String,
+    dead_letters_keep: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +202,7 @@ struct RawCalendar {
 struct RawSla {
     ack_reactions: Vec<String>,
     max_recipients: usize,
+    forget_after: String,
     urgent: RawTier,
     normal: RawTier,
     low: RawTier,
@@ -383,6 +387,14 @@ impl Settings {
         if raw.store.path.trim().is_empty() {
             return Err(invalid("store.path", "must not be empty"));
         }
+        let dead_letters_keep =
+            parse_duration("store.dead_letters_keep", &raw.store.dead_letters_keep)?;
+        if dead_letters_keep < Duration::from_secs(24 * 3600) {
+            return Err(invalid(
+                "store.dead_letters_keep",
+                "must be at least 1d (an operator needs time to look at them)",
+            ));
+        }
         let log_format = match raw.log.format.as_str() {
             "human" => LogFormat::Human,
             "json" => LogFormat::Json,
@@ -485,6 +497,7 @@ impl Settings {
             listen,
             max_body_bytes: usize::try_from(raw.server.max_body_bytes).unwrap_or(usize::MAX),
             store_path: PathBuf::from(raw.store.path),
+            dead_letters_keep,
             log_format,
             log_level: raw.log.level,
             calendar,
@@ -754,6 +767,13 @@ fn parse_sla(raw: &RawSla, escalation: &RawEscalation) -> Result<SlaPolicy, Conf
             ));
         }
     }
+    let forget_after = parse_duration("sla.forget_after", &raw.forget_after)?;
+    if forget_after < Duration::from_secs(3600) {
+        return Err(invalid(
+            "sla.forget_after",
+            "must be at least 1h (it counts from the ladder's last step)",
+        ));
+    }
     if raw.max_recipients == 0 {
         return Err(invalid(
             "sla.max_recipients",
@@ -771,6 +791,7 @@ fn parse_sla(raw: &RawSla, escalation: &RawEscalation) -> Result<SlaPolicy, Conf
             .map(|r| r.trim().trim_matches(':').to_owned())
             .collect(),
         ladder,
+        forget_after,
     })
 }
 
@@ -875,6 +896,8 @@ mod tests {
         assert_eq!(s.sla.normal.within, Duration::from_secs(24 * 3600));
         assert_eq!(s.sla.normal.clock, Clock::BusinessDays);
         assert_eq!(s.sla.low.within, Duration::from_secs(48 * 3600));
+        assert_eq!(s.sla.forget_after, Duration::from_secs(30 * 24 * 3600));
+        assert_eq!(s.dead_letters_keep, Duration::from_secs(30 * 24 * 3600));
         assert_eq!(s.sla.ack_reactions, vec!["eyes", "white_check_mark"]);
         let actions: Vec<_> = s.sla.ladder.iter().map(|s| s.action).collect();
         assert_eq!(
@@ -966,6 +989,14 @@ mod tests {
             (
                 "[sla.low]\nwithin = \"0s\"\n",
                 "sla.low.within: must be more than 0s",
+            ),
+            (
+                "[sla]\nforget_after = \"10m\"\n",
+                "sla.forget_after: must be at least 1h",
+            ),
+            (
+                "[store]\ndead_letters_keep = \"12h\"\n",
+                "store.dead_letters_keep: must be at least 1d",
             ),
             (
                 "[log]\nformat = \"xml\"\n",

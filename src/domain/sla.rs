@@ -83,6 +83,10 @@ pub struct SlaPolicy {
     /// Reaction names without colons (`eyes`).
     pub ack_reactions: Vec<String>,
     pub ladder: Vec<LadderStep>,
+    /// An open request whose ladder has ended (or that has none) is closed as
+    /// [`CancelReason::Expired`] this long (wall time) after its last step: nobody will answer
+    /// it any more, and it should leave everyone's lists and, later, the store.
+    pub forget_after: Duration,
 }
 
 impl SlaPolicy {
@@ -204,6 +208,8 @@ pub enum CancelReason {
     MessageDeleted,
     /// A later lookup found the recipient is a bot, deactivated, or unknown to Slack.
     NotAPerson,
+    /// Nobody answered it `sla.forget_after` after the ladder's last step: forgotten.
+    Expired,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -304,6 +310,29 @@ impl SlaRequest {
         self.state == RequestState::Open
     }
 
+    /// When it was answered or cancelled; `None` while open.
+    pub fn closed_at(&self) -> Option<DateTime<Utc>> {
+        match &self.state {
+            RequestState::Open => None,
+            RequestState::Answered { at, .. } | RequestState::Cancelled { at, .. } => Some(*at),
+        }
+    }
+
+    /// Whether every ladder step has been taken: what is left is its expiry.
+    pub fn ladder_done(&self, policy: &SlaPolicy) -> bool {
+        self.steps_taken >= policy.ladder.len()
+    }
+
+    /// An open request with no timer (stored by a version that did not expire requests, once
+    /// its ladder ended) expires `forget_after` from `now`. Returns whether it changed.
+    pub fn expire_later(&mut self, now: DateTime<Utc>, forget_after: Duration) -> bool {
+        if !self.is_open() || self.next_due.is_some() {
+            return false;
+        }
+        self.next_due = Some(now + to_chrono(forget_after));
+        true
+    }
+
     fn clock(&self, policy: &SlaPolicy) -> Clock {
         policy.rule(self.tier).clock
     }
@@ -317,11 +346,11 @@ impl SlaRequest {
             self.recipient_tz,
             to_chrono(rule.within),
         );
-        self.next_due = ctx
-            .policy
-            .ladder
-            .first()
-            .map(|step| self.step_time(self.deadline, step.after, ctx));
+        self.next_due = Some(match ctx.policy.ladder.first() {
+            Some(step) => self.step_time(self.deadline, step.after, ctx),
+            // No ladder: tracked without nudging, and forgotten that long after the deadline.
+            None => self.deadline + to_chrono(ctx.policy.forget_after),
+        });
     }
 
     /// When a step waiting `after` from `base` may be posted: counted on the tier's clock, then
@@ -373,7 +402,8 @@ impl SlaRequest {
         ctx: &LadderContext<'_>,
     ) -> bool {
         match self.next_due {
-            Some(due) if self.is_open() && due <= now => {
+            // An expiry posts nothing: it need not wait for working time.
+            Some(due) if self.is_open() && due <= now && !self.ladder_done(ctx.policy) => {
                 if ctx.calendar.is_working_time(now, self.recipient_tz) {
                     return false;
                 }
@@ -400,6 +430,8 @@ impl SlaRequest {
 
     /// Posts the ladder step that is due at `now`, if any, and schedules the next one from `now`
     /// (so a step delayed by downtime still leaves the recipient the full wait before the next).
+    /// After the last step, the next due time is the request's expiry, `forget_after` later;
+    /// when that comes, it is closed as [`CancelReason::Expired`].
     pub fn take_due_step(
         &mut self,
         now: DateTime<Utc>,
@@ -411,16 +443,23 @@ impl SlaRequest {
         if !self.is_open() || due > now {
             return Vec::new();
         }
+        let forget_after = to_chrono(ctx.policy.forget_after);
         let Some(step) = ctx.policy.ladder.get(self.steps_taken).cloned() else {
-            self.next_due = None;
+            // The ladder has ended. The last step came after the deadline, so an expiry is never
+            // earlier than `deadline + forget_after`; a timer before that was set for a step the
+            // ladder no longer has (it was shortened meanwhile): the expiry counts from now.
+            if now >= self.deadline + forget_after {
+                self.cancel(CancelReason::Expired, now);
+            } else {
+                self.next_due = Some(now + forget_after);
+            }
             return Vec::new();
         };
         self.steps_taken += 1;
-        self.next_due = ctx
-            .policy
-            .ladder
-            .get(self.steps_taken)
-            .map(|next| self.step_time(now, next.after, ctx));
+        self.next_due = Some(match ctx.policy.ladder.get(self.steps_taken) {
+            Some(next) => self.step_time(now, next.after, ctx),
+            None => now + forget_after,
+        });
         // Checked again when it goes out: delivery may be behind, or the bot down.
         vec![
             self.render(step.action, ctx)
@@ -533,6 +572,7 @@ mod tests {
                     action: StepAction::SuggestCall,
                 },
             ],
+            forget_after: Duration::from_secs(30 * 24 * 3600),
         }
     }
 
@@ -696,8 +736,103 @@ mod tests {
             matches!(&out[0].destination, Destination::GroupMessage { users } if users == &vec!["UALICE".to_string(), "UBOB".to_string()])
         );
         assert!(out[0].text.contains("15-minute call"));
-        assert_eq!(r.next_due, None);
+        // The ladder has ended: what is left is the expiry, 30 days (wall time) later.
+        let expiry = wednesday_9 + chrono::Duration::days(30);
+        assert_eq!(r.next_due, Some(expiry));
         assert!(r.is_open());
+        // At 3 a.m. their time it still expires: it posts nothing, so quiet hours do not matter.
+        let night = expiry + chrono::Duration::hours(1);
+        assert!(!r.defer_out_of_quiet_hours(night, &ctx));
+        assert!(
+            r.take_due_step(expiry - chrono::Duration::seconds(1), &ctx)
+                .is_empty()
+        );
+        assert!(r.is_open());
+        assert!(r.take_due_step(night, &ctx).is_empty());
+        assert_eq!(
+            r.state,
+            RequestState::Cancelled {
+                at: night,
+                why: CancelReason::Expired
+            }
+        );
+        assert_eq!(r.next_due, None);
+        assert_eq!(r.closed_at(), Some(night));
+    }
+
+    #[test]
+    fn without_a_ladder_a_request_is_forgotten_after_its_deadline() {
+        let mut p = policy();
+        p.ladder.clear();
+        let cal = BusinessCalendar::always();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
+        let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);
+        let expiry = r.deadline + chrono::Duration::days(30);
+        assert_eq!(r.next_due, Some(expiry));
+        assert!(r.take_due_step(expiry, &ctx).is_empty());
+        assert!(matches!(
+            r.state,
+            RequestState::Cancelled {
+                why: CancelReason::Expired,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn a_shortened_ladder_counts_the_expiry_from_its_old_step() {
+        let p = policy();
+        let cal = BusinessCalendar::always();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
+        let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);
+        // Two steps taken; the third was due when the ladder was cut to two.
+        r.steps_taken = 2;
+        let due = r.deadline + chrono::Duration::hours(36);
+        r.next_due = Some(due);
+        let mut short = p.clone();
+        short.ladder.truncate(2);
+        let ctx = LadderContext {
+            policy: &short,
+            ..ctx
+        };
+        assert!(r.take_due_step(due, &ctx).is_empty());
+        assert!(r.is_open(), "not forgotten before forget_after has passed");
+        assert_eq!(r.next_due, Some(due + chrono::Duration::days(30)));
+    }
+
+    #[test]
+    fn an_old_request_without_a_timer_expires_later() {
+        let p = policy();
+        let cal = BusinessCalendar::always();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
+        let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);
+        assert!(
+            !r.expire_later(now, p.forget_after),
+            "it has a timer already"
+        );
+        r.next_due = None;
+        assert!(r.expire_later(now, p.forget_after));
+        assert_eq!(r.next_due, Some(now + chrono::Duration::days(30)));
+        r.answer(Answer::ThreadReply, now);
+        assert!(
+            !r.expire_later(now, p.forget_after),
+            "a closed request never expires"
+        );
     }
 
     #[test]

@@ -384,6 +384,7 @@ proptest! {
             low: rule(&["fyi", "no rush", "\u{212A}"]),
             ack_reactions: vec!["eyes".into()],
             ladder: Vec::new(),
+            forget_after: std::time::Duration::from_secs(30 * 24 * 3600),
         };
         let _ = policy.classify(&text);
         for user in crate::domain::sla::mentioned_users(&text) {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use redb::ReadableTable;
 
-use super::tables::{INBOX, SEEN_EVENTS};
+use super::tables::{INBOX, SEEN_BY_TIME, SEEN_EVENTS};
 use super::{Result, Store, Tx, from_json, ms, to_json};
 use crate::slack::inbound::Inbound;
 
@@ -26,11 +26,12 @@ impl Store {
     ) -> Result<Accepted> {
         self.write(|tx| {
             if let Some(id) = event_id {
-                let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
+                let seen = tx.txn.open_table(SEEN_EVENTS)?;
                 if seen.get(id)?.is_some() {
                     return Ok(Accepted::Duplicate);
                 }
-                seen.insert(id, ms(now))?;
+                drop(seen);
+                tx.remember_seen(id, now)?;
             }
             tx.push_inbound(event)?;
             Ok(Accepted::Queued)
@@ -42,11 +43,12 @@ impl Store {
     /// and not processed again. Keys are forgotten with event ids, after a day.
     pub fn first_delivery(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
         self.write(|tx| {
-            let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
+            let seen = tx.txn.open_table(SEEN_EVENTS)?;
             if seen.get(key)?.is_some() {
                 return Ok(false);
             }
-            seen.insert(key, ms(now))?;
+            drop(seen);
+            tx.remember_seen(key, now)?;
             Ok(true)
         })
     }
@@ -75,6 +77,16 @@ impl Store {
 }
 
 impl Tx<'_> {
+    /// Records `key` (an `event_id`, a replay key) as seen at `now`, with its row in the time
+    /// index the pruner walks (`retention`): every write of a seen key goes through here.
+    pub fn remember_seen(&mut self, key: &str, now: DateTime<Utc>) -> Result<()> {
+        self.txn.open_table(SEEN_EVENTS)?.insert(key, ms(now))?;
+        self.txn
+            .open_table(SEEN_BY_TIME)?
+            .insert((ms(now), key), ())?;
+        Ok(())
+    }
+
     /// Adds an event to the end of the inbox.
     pub fn push_inbound(&mut self, event: &Inbound) -> Result<u64> {
         let seq = self.next_id("inbox")?;

@@ -9,6 +9,7 @@ mod inbox;
 mod outbox;
 mod people;
 mod requests;
+pub mod retention;
 mod rfcs;
 mod standups;
 mod stats;
@@ -176,6 +177,12 @@ impl Store {
         tx.open_table(PENDING_LOOKUPS)?;
         tx.open_table(DEAD_LETTERS)?;
         tx.open_table(DROPPED_TAGS)?;
+        // The retention indexes (see `retention`).
+        tx.open_table(SEEN_BY_TIME)?;
+        tx.open_table(CLOSED_REQUESTS)?;
+        tx.open_table(STANDUP_DAYS_BY_DATE)?;
+        tx.open_table(AWAY_BY_END)?;
+        tx.open_table(DROPPED_BY_TIME)?;
         tx.commit()?;
         Ok(())
     }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::tables::{DROPPED_TAGS, OUTBOX, TAGGED_MESSAGES, TAGS};
+use super::tables::{DROPPED_BY_TIME, DROPPED_TAGS, OUTBOX, TAGGED_MESSAGES, TAGS};
 use super::{Reads, Result, Store, Tx, from_json, message_key, ms, to_json};
 use crate::domain::outbox::{OutboxItem, OutgoingMessage};
 use crate::slack::inbound::Inbound;
@@ -184,6 +184,10 @@ impl Tx<'_> {
             self.txn
                 .open_table(DROPPED_TAGS)?
                 .insert(parent.as_str(), ms(now))?;
+            // Its row in the time index the pruner walks (`retention`).
+            self.txn
+                .open_table(DROPPED_BY_TIME)?
+                .insert((ms(now), parent.as_str()), ())?;
             let dependants: Vec<(u64, Option<String>)> = {
                 let table = self.txn.open_table(OUTBOX)?;
                 let mut found = Vec::new();

@@ -1,14 +1,14 @@
-//! SLA requests and their indexes (by message, by thread, open ones by recipient and by author).
+//! SLA requests and their indexes (by message, by thread, open ones by recipient and by author,
+//! closed ones by when, for the pruner).
 
-use chrono::{DateTime, Utc};
 use redb::{MultimapTableDefinition, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
 
 use super::tables::{
-    DROPPED_TAGS, OPEN_BY_AUTHOR, OPEN_BY_RECIPIENT, OUTBOX, REQUESTS, REQUESTS_BY_MESSAGE,
-    REQUESTS_BY_THREAD, SEEN_EVENTS,
+    CLOSED_REQUESTS, OPEN_BY_AUTHOR, OPEN_BY_RECIPIENT, OUTBOX, REQUESTS, REQUESTS_BY_MESSAGE,
+    REQUESTS_BY_THREAD,
 };
 use super::timers::sla_timer_key;
-use super::{Reads, Result, Store, Tx, from_json, message_key, ms, to_json};
+use super::{Reads, Result, Tx, from_json, message_key, ms, to_json};
 use crate::domain::outbox::OutboxItem;
 use crate::domain::sla::SlaRequest;
 
@@ -86,50 +86,6 @@ pub trait RequestReads: Reads {
 
 impl<T: Reads + ?Sized> RequestReads for T {}
 
-impl Store {
-    /// Drops event ids older than `before` and closed requests closed before `closed_before`.
-    pub fn prune(&self, seen_before: DateTime<Utc>, closed_before: DateTime<Utc>) -> Result<usize> {
-        self.write(|tx| {
-            let mut removed = 0;
-            {
-                let mut seen = tx.txn.open_table(SEEN_EVENTS)?;
-                let cutoff = ms(seen_before);
-                removed += seen.extract_if(|_, at| at < cutoff)?.count();
-                let mut dropped = tx.txn.open_table(DROPPED_TAGS)?;
-                removed += dropped.extract_if(|_, at| at < cutoff)?.count();
-            }
-            let stale: Vec<SlaRequest> = {
-                let table = tx.txn.open_table(REQUESTS)?;
-                let mut stale = Vec::new();
-                for entry in table.iter()? {
-                    let (k, v) = entry?;
-                    let id = k.value();
-                    let r: SlaRequest = from_json(|| format!("sla_requests/{id}"), v.value())?;
-                    let closed_at = match &r.state {
-                        crate::domain::sla::RequestState::Open => None,
-                        crate::domain::sla::RequestState::Answered { at, .. }
-                        | crate::domain::sla::RequestState::Cancelled { at, .. } => Some(*at),
-                    };
-                    if closed_at.is_some_and(|at| at < closed_before) {
-                        stale.push(r);
-                    }
-                }
-                stale
-            };
-            for r in &stale {
-                tx.txn.open_table(REQUESTS)?.remove(r.id)?;
-                tx.txn
-                    .open_multimap_table(REQUESTS_BY_MESSAGE)?
-                    .remove(message_key(&r.channel, &r.message_ts).as_str(), r.id)?;
-                tx.txn
-                    .open_multimap_table(REQUESTS_BY_THREAD)?
-                    .remove(message_key(&r.channel, &r.thread_root).as_str(), r.id)?;
-            }
-            Ok(removed + stale.len())
-        })
-    }
-}
-
 impl Tx<'_> {
     /// Writes a request and keeps its indexes and its timer in step with it.
     pub fn put_request(&mut self, request: &SlaRequest) -> Result<()> {
@@ -180,6 +136,15 @@ impl Tx<'_> {
                     "the request closed; its queued nudges were withdrawn"
                 );
             }
+        }
+        // Retention: a request that closes is listed by when, so the pruner (`retention`) finds
+        // it 30 days later without walking every request.
+        if (was_open || old.is_none())
+            && let Some(closed_at) = request.closed_at()
+        {
+            self.txn
+                .open_table(CLOSED_REQUESTS)?
+                .insert((ms(closed_at), request.id), ())?;
         }
         self.txn
             .open_table(REQUESTS)?

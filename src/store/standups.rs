@@ -1,10 +1,10 @@
 //! Standups: each channel's schedule, each day's prompt and answers, and who is away when.
 
-use super::tables::{AWAY, STANDUP_DAYS, STANDUP_SCHEDULES};
+use super::tables::{AWAY, AWAY_BY_END, STANDUP_DAYS, STANDUP_DAYS_BY_DATE, STANDUP_SCHEDULES};
 use super::{Reads, Result, Tx, get_json, to_json};
 use crate::domain::standup::{Away, Schedule, StandupDay};
 
-fn day_key(channel: &str, date: chrono::NaiveDate) -> String {
+pub(super) fn day_key(channel: &str, date: chrono::NaiveDate) -> String {
     format!("{channel}:{date}")
 }
 
@@ -53,10 +53,26 @@ impl Tx<'_> {
             day_key(&day.channel, day.date).as_str(),
             to_json(day).as_slice(),
         )?;
+        // Its row in the date index the pruner walks (`retention`).
+        self.txn
+            .open_table(STANDUP_DAYS_BY_DATE)?
+            .insert((day.date.to_string().as_str(), day.channel.as_str()), ())?;
         Ok(())
     }
 
+    /// Writes someone's absences, and keeps the index of their last days (which the pruner
+    /// walks, `retention`) in step.
     pub fn put_away(&mut self, user: &str, ranges: &[Away]) -> Result<()> {
+        let old = self.away(user)?;
+        {
+            let mut by_end = self.txn.open_table(AWAY_BY_END)?;
+            for range in &old {
+                by_end.remove((range.to.to_string().as_str(), user))?;
+            }
+            for range in ranges {
+                by_end.insert((range.to.to_string().as_str(), user), ())?;
+            }
+        }
         let mut table = self.txn.open_table(AWAY)?;
         if ranges.is_empty() {
             table.remove(user)?;

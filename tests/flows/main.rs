@@ -7,6 +7,7 @@ mod calendar;
 mod hostile;
 mod inproc;
 mod ladder;
+mod retention;
 mod rfc;
 mod standup;
 mod start;

@@ -1,6 +1,7 @@
 //! The escalation ladder on the timer: when a request's `sla:{id}` timer comes due, its next
 //! step (a nudge in the thread, a DM, a call) is queued, unless the recipient is away or it is
-//! quiet hours for them, in which case the step waits.
+//! quiet hours for them, in which case the step waits. After the last step, the timer is the
+//! request's expiry (`sla.forget_after`).
 
 use chrono::{DateTime, Utc};
 
@@ -19,11 +20,14 @@ pub(super) fn fire(engine: &Engine, id: u64, now: DateTime<Utc>) -> Result<bool,
             return Ok(false);
         };
         // Nobody is nudged while away (`/standup away`, in their own dates): the ladder resumes
-        // at the start of their first working period back.
+        // at the start of their first working period back. (An expiry, after the last step,
+        // posts nothing: it does not wait.)
         let tz = request.recipient_tz;
         let today = now.with_timezone(&tz).date_naive();
         let away = tx.away(&request.recipient)?;
-        if let Some(absence) = away.iter().find(|a| a.from <= today && today <= a.to) {
+        if !request.ladder_done(&engine.settings.sla)
+            && let Some(absence) = away.iter().find(|a| a.from <= today && today <= a.to)
+        {
             if request.is_open() && request.next_due.is_some() {
                 let back = absence.to.succ_opt().unwrap_or(absence.to);
                 let resume = engine
@@ -52,6 +56,13 @@ pub(super) fn fire(engine: &Engine, id: u64, now: DateTime<Utc>) -> Result<bool,
                     *m = m.clone().in_working_time_of(request.author.clone(), tz);
                 }
             }
+        }
+        if !request.is_open() {
+            tracing::info!(
+                request = id,
+                recipient = %request.recipient,
+                "nobody answered after the whole ladder; the request is forgotten"
+            );
         }
         let any = !messages.is_empty();
         for m in messages {

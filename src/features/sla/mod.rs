@@ -182,6 +182,20 @@ pub fn norms(settings: &Settings) -> String {
         text.push_str(&steps.join(" → "));
         text.push('.');
     }
+    text.push_str(&format!(
+        "\nA request nobody answers is forgotten {} after {}.",
+        match policy.forget_after.as_secs() {
+            // Days read better than "720 h" at this scale.
+            86_400 => "1 day".to_owned(),
+            s if s % 86_400 == 0 => format!("{} days", s / 86_400),
+            _ => human_duration(policy.forget_after),
+        },
+        if policy.ladder.is_empty() {
+            "its deadline"
+        } else {
+            "the last step"
+        }
+    ));
     text
 }
 
