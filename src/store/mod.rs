@@ -26,7 +26,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use dead_letters::{DeadKind, DeadLetter};
 pub use inbox::Accepted;
-pub use outbox::OutboxReads;
+pub use outbox::{OutboxReads, OutboxRecord, QueueHead};
 pub use people::{CachedUser, PeopleReads};
 pub use requests::RequestReads;
 pub use rfcs::RfcReads;
@@ -174,6 +174,10 @@ impl Store {
         tx.open_table(PENDING_LOOKUPS)?;
         tx.open_table(DEAD_LETTERS)?;
         tx.open_table(DROPPED_TAGS)?;
+        tx.open_table(OUTBOX_QUEUES)?;
+        tx.open_multimap_table(OUTBOX_BY_PARENT)?;
+        tx.open_table(OUTBOX_BY_TAG)?;
+        Tx { txn: &tx }.index_outbox_once()?;
         tx.commit()?;
         Ok(())
     }
