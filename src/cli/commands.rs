@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         action: DeadLettersAction,
     },
+    /// Benchmarks (TEMPORARY wiring of wt9-e, see cli/bench/mod.rs).
+    Bench {
+        #[command(subcommand)]
+        bench: super::bench::Bench,
+    },
 }
 
 #[derive(Subcommand)]
@@ -140,6 +145,7 @@ pub fn main() -> ExitCode {
             quiet,
         } => super::simulate::command(scenario, config, compare, start, json, quiet),
         Command::Serve { config } => super::serve::serve(config.as_deref(), &env),
+        Command::Bench { bench } => super::bench::run(bench),
     }
 }
 

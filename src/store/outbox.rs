@@ -493,3 +493,196 @@ impl Tx<'_> {
         Ok(dropped)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::outbox::{Destination, OutgoingMessage};
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("asyncbot.redb")).unwrap();
+        (dir, store)
+    }
+
+    fn to(channel: &str, text: &str) -> OutgoingMessage {
+        OutgoingMessage::new(
+            Destination::Channel {
+                channel: channel.into(),
+            },
+            text,
+        )
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-11-23T10:00:00Z".parse().unwrap()
+    }
+
+    fn text(head: &QueueHead) -> &str {
+        match head {
+            QueueHead::Ready(item) => &item.message.text,
+            other => panic!("not ready: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn each_conversation_has_its_own_head_and_a_retry_blocks_only_its_own() {
+        let (_dir, s) = store();
+        let ids = s
+            .write(|tx| {
+                let mut ids = Vec::new();
+                for (c, t) in [("C1", "a1"), ("C2", "b1"), ("C1", "a2"), ("C3", "c1")] {
+                    ids.push(tx.enqueue(to(c, t), now())?);
+                }
+                // Waits for its recipient's morning: does not hold up the next one.
+                ids.push(tx.enqueue(
+                    to("C3", "c2").in_working_time_of("U1", chrono_tz::UTC),
+                    now(),
+                )?);
+                Ok(ids)
+            })
+            .unwrap();
+        let (conversations, last) = s.outbox_conversations().unwrap();
+        assert_eq!(conversations, vec!["C1", "C2", "C3"]);
+        assert_eq!(last, ids[4]);
+        let later = now() + chrono::Duration::hours(1);
+        let mut items = s.pending_outbox(10).unwrap();
+        // C2's head waits for a retry; C3's first waits for working time only.
+        items[1].attempts = 1;
+        items[1].not_before = later;
+        items[3].not_before = later;
+        items[4].not_before = later + chrono::Duration::hours(1);
+        items[4].attempts = 0;
+        s.outbox_record(&[
+            OutboxRecord::Retry(items[1].clone()),
+            OutboxRecord::Retry(items[3].clone()),
+            OutboxRecord::Retry(items[4].clone()),
+        ])
+        .unwrap();
+        let mut quiet = items[3].clone();
+        quiet.message.quiet_for = to("C3", "c1")
+            .in_working_time_of("U1", chrono_tz::UTC)
+            .quiet_for;
+        s.outbox_retry(&quiet).unwrap();
+        let all = ["C1".to_owned(), "C2".into(), "C3".into(), "C9".into()];
+        let heads = s.outbox_heads(&all, now()).unwrap();
+        assert_eq!(text(&heads[0]), "a1");
+        assert_eq!(heads[1], QueueHead::Wait(later));
+        assert_eq!(
+            heads[2],
+            QueueHead::Wait(later),
+            "both of C3 wait; the earlier decides"
+        );
+        assert_eq!(heads[3], QueueHead::Empty);
+        // Delivered: the next of C1 comes up; a record commits with its tag.
+        s.outbox_record(&[OutboxRecord::Delivered {
+            id: ids[0],
+            posted: None,
+        }])
+        .unwrap();
+        assert_eq!(text(&s.outbox_heads(&all[..1], now()).unwrap()[0]), "a2");
+        // Only what was queued after the highest id known is new.
+        let (new, last2) = s.outbox_conversations_after(last).unwrap();
+        assert!(new.is_empty() && last2 == last);
+        s.write(|tx| tx.enqueue(to("C7", "z"), now())).unwrap();
+        let (new, _) = s.outbox_conversations_after(last).unwrap();
+        assert_eq!(new, vec!["C7"]);
+    }
+
+    #[test]
+    fn a_dropped_message_takes_its_dependants_through_the_index() {
+        let (_dir, s) = store();
+        let parent = s
+            .write(|tx| {
+                let parent = tx.enqueue(to("C1", "card").tagged("rfc:1"), now())?;
+                let edit = Destination::Edit {
+                    channel: "C1".into(),
+                    tag: "rfc:1".into(),
+                };
+                tx.enqueue(OutgoingMessage::new(edit, "card v2"), now())?;
+                let reply = Destination::ThreadOfTag {
+                    channel: "C1".into(),
+                    tag: "rfc:1".into(),
+                };
+                tx.enqueue(OutgoingMessage::new(reply, "q").tagged("rfc:1:q"), now())?;
+                let reply_edit = Destination::Edit {
+                    channel: "C1".into(),
+                    tag: "rfc:1:q".into(),
+                };
+                tx.enqueue(OutgoingMessage::new(reply_edit, "q v2"), now())?;
+                tx.enqueue(to("C1", "unrelated"), now())?;
+                Ok(parent)
+            })
+            .unwrap();
+        let item = s
+            .pending_outbox(10)
+            .unwrap()
+            .into_iter()
+            .find(|i| i.id == parent)
+            .unwrap();
+        let dropped = s
+            .write(|tx| tx.drop_outbox(&item, "channel_not_found", now()))
+            .unwrap();
+        assert_eq!(dropped, 3);
+        let left: Vec<String> = s
+            .pending_outbox(10)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.message.text)
+            .collect();
+        assert_eq!(left, vec!["unrelated"]);
+        assert!(s.read(|rx| rx.is_dropped_tag("rfc:1:q")).unwrap());
+        let heads = s.outbox_heads(&["C1".to_owned()], now()).unwrap();
+        assert_eq!(text(&heads[0]), "unrelated");
+    }
+
+    #[test]
+    fn a_requests_nudges_are_withdrawn_by_tag_prefix() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            tx.enqueue(to("C1", "n").tagged("sla:7:nudge"), now())?;
+            tx.enqueue(to("C2", "d").tagged("sla:7:dm"), now())?;
+            tx.enqueue(to("C1", "other").tagged("sla:70:nudge"), now())?;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(
+            s.write(|tx| tx.withdraw_outbox_tagged("sla:7:")).unwrap(),
+            2
+        );
+        assert_eq!(s.outbox_len().unwrap(), 1);
+        let (conversations, _) = s.outbox_conversations().unwrap();
+        assert_eq!(
+            conversations,
+            vec!["C1"],
+            "C2's queue went with its message"
+        );
+    }
+
+    #[test]
+    fn a_store_from_before_the_index_is_indexed_once_when_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("asyncbot.redb");
+        {
+            let s = Store::open(&path).unwrap();
+            s.write(|tx| {
+                tx.enqueue(to("C1", "a"), now())?;
+                tx.enqueue(to("C2", "b").tagged("sla:1:nudge"), now())?;
+                // As an older version left it: messages, no indexes.
+                tx.txn.delete_table(OUTBOX_QUEUES)?;
+                tx.txn.delete_table(OUTBOX_BY_TAG)?;
+                tx.txn.delete_multimap_table(OUTBOX_BY_PARENT)?;
+                tx.txn.open_table(META)?.remove(INDEXED_MARK)?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let (conversations, _) = s.outbox_conversations().unwrap();
+        assert_eq!(conversations, vec!["C1", "C2"]);
+        assert_eq!(
+            s.write(|tx| tx.withdraw_outbox_tagged("sla:1:")).unwrap(),
+            1
+        );
+    }
+}
