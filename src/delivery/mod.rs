@@ -121,6 +121,7 @@ enum Outcome {
 /// What woke the worker while messages were in flight.
 enum Woken {
     Answers(Vec<(OutboxItem, Outcome)>),
+    /// A conversation fell due, or the worker is to stop: look again.
     Due,
     Queued,
 }
@@ -160,11 +161,13 @@ impl Delivery {
     /// Runs until `shutdown`, waking when the outbox gets a message or a wait ends.
     pub async fn run(mut self, shutdown: CancellationToken) {
         loop {
-            let next_wake = match self.pass().await {
+            let next_wake = match self.pass_until(&shutdown).await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::error!(error = %e, "delivery pass failed; retrying shortly");
-                    // What the timetable knew may be stale: list the queues again.
+                    // Sends of the failed pass were abandoned (their marks make a resend look
+                    // first): start the timetable afresh from the store.
+                    self.timetable = Timetable::default();
                     self.listed_at = None;
                     Some((self.now)() + chrono::Duration::seconds(1))
                 }
@@ -186,6 +189,15 @@ impl Delivery {
     /// pace allows while others are in flight; returns once nothing is in flight and nothing
     /// more may go now, with when the next message may.
     pub async fn pass(&mut self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.pass_until(&CancellationToken::new()).await
+    }
+
+    /// As [`Delivery::pass`]; once `shutdown` is cancelled it starts nothing new and returns
+    /// when the messages in flight have their outcomes recorded.
+    async fn pass_until(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let now = (self.now)();
         if let Some(pause) = &self.paused
             && pause.until > now
@@ -203,7 +215,8 @@ impl Delivery {
                 .delivery
                 .max_in_flight
                 .saturating_sub(in_flight.len());
-            if free > 0 && self.paused.as_ref().is_none_or(|p| p.until <= now) {
+            let stopping = shutdown.is_cancelled();
+            if free > 0 && !stopping && self.paused.as_ref().is_none_or(|p| p.until <= now) {
                 let batch = self.ready(now, free).await?;
                 if !batch.is_empty() {
                     self.health.busy(
@@ -244,6 +257,7 @@ impl Delivery {
             // for a new message.
             let now = (self.now)();
             let can_start = in_flight.len() < self.settings.delivery.max_in_flight
+                && !stopping
                 && self.paused.as_ref().is_none_or(|p| p.until <= now);
             let due_in = self
                 .timetable
@@ -261,6 +275,7 @@ impl Delivery {
                 }
                 _ = tokio::time::sleep(due_in.unwrap_or_default()), if due_in.is_some() => Woken::Due,
                 _ = queued.notified() => Woken::Queued,
+                _ = shutdown.cancelled(), if !stopping => Woken::Due,
             };
             match woken {
                 Woken::Answers(answers) => self.record(answers).await?,
@@ -323,7 +338,7 @@ impl Delivery {
                     QueueHead::Ready(item) => match self.bucket.take(now) {
                         Ok(()) => {
                             self.timetable.start(conversation);
-                            batch.push(item);
+                            batch.push(*item);
                         }
                         Err(at) => {
                             out_of_tokens = true;

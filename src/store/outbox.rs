@@ -50,7 +50,7 @@ const INDEXED_MARK: &str = "outbox_indexed";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueHead {
     /// The message to send next in this conversation.
-    Ready(OutboxItem),
+    Ready(Box<OutboxItem>),
     /// Nothing may be sent in this conversation before then (a retry's backoff, or everyone
     /// in it waiting for their recipients' working time).
     Wait(DateTime<Utc>),
@@ -97,7 +97,7 @@ fn queue_head(
             }
         };
         if item.not_before <= now {
-            return Ok(QueueHead::Ready(item));
+            return Ok(QueueHead::Ready(Box::new(item)));
         }
         let at = wake.map_or(item.not_before, |w| w.min(item.not_before));
         if !item.waits_for_working_time() {
