@@ -547,23 +547,18 @@ mod tests {
         assert_eq!(last, ids[4]);
         let later = now() + chrono::Duration::hours(1);
         let mut items = s.pending_outbox(10).unwrap();
-        // C2's head waits for a retry; C3's first waits for working time only.
+        // C2's head waits for a retry; both of C3 wait for their recipient's working time.
         items[1].attempts = 1;
         items[1].not_before = later;
-        items[3].not_before = later;
-        items[4].not_before = later + chrono::Duration::hours(1);
-        items[4].attempts = 0;
+        items[3].message = items[4].message.clone();
+        items[3].not_before = later + chrono::Duration::hours(1);
+        items[4].not_before = later;
         s.outbox_record(&[
             OutboxRecord::Retry(items[1].clone()),
             OutboxRecord::Retry(items[3].clone()),
             OutboxRecord::Retry(items[4].clone()),
         ])
         .unwrap();
-        let mut quiet = items[3].clone();
-        quiet.message.quiet_for = to("C3", "c1")
-            .in_working_time_of("U1", chrono_tz::UTC)
-            .quiet_for;
-        s.outbox_retry(&quiet).unwrap();
         let all = ["C1".to_owned(), "C2".into(), "C3".into(), "C9".into()];
         let heads = s.outbox_heads(&all, now()).unwrap();
         assert_eq!(text(&heads[0]), "a1");
