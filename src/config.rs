@@ -136,6 +136,11 @@ pub struct DeliverySettings {
     /// once it is this old. Workspace-wide refusals (a revoked token) never age a message out.
     pub give_up_after: Duration,
     pub request_timeout: Duration,
+    /// Posts per second to the whole workspace, all conversations together (a token bucket
+    /// that holds one second's worth, so short bursts go at once).
+    pub workspace_rate: u32,
+    /// How many messages (each to a different conversation) may be in flight at once.
+    pub max_in_flight: usize,
 }
 
 // ---- the raw shape of the file: strings, parsed and checked below -----------------------------
@@ -271,6 +276,8 @@ struct RawDelivery {
     max_backoff: String,
     give_up_after: String,
     request_timeout: String,
+    workspace_rate: u32,
+    max_in_flight: u32,
 }
 
 #[derive(Debug, Deserialize)]
@@ -450,7 +457,24 @@ impl Settings {
                 "delivery.request_timeout",
                 &raw.delivery.request_timeout,
             )?,
+            workspace_rate: raw.delivery.workspace_rate,
+            max_in_flight: raw.delivery.max_in_flight as usize,
         };
+        if !(1..=100_000).contains(&delivery.workspace_rate) {
+            return Err(invalid(
+                "delivery.workspace_rate",
+                format!(
+                    "{} is out of range (1 to 100000 messages per second)",
+                    delivery.workspace_rate
+                ),
+            ));
+        }
+        if !(1..=256).contains(&delivery.max_in_flight) {
+            return Err(invalid(
+                "delivery.max_in_flight",
+                format!("{} is out of range (1 to 256)", delivery.max_in_flight),
+            ));
+        }
         if delivery.give_up_after < Duration::from_secs(60) {
             return Err(invalid(
                 "delivery.give_up_after",
@@ -914,6 +938,8 @@ mod tests {
         assert_eq!(s.delivery.per_channel_interval, Duration::from_secs(1));
         assert_eq!(s.shutdown_grace, Duration::from_secs(10));
         assert!(s.metrics);
+        assert_eq!(s.delivery.workspace_rate, 5);
+        assert_eq!(s.delivery.max_in_flight, 32);
     }
 
     #[test]
@@ -1001,6 +1027,14 @@ mod tests {
             (
                 "[log]\nformat = \"xml\"\n",
                 "log.format: \"xml\" is not a log format",
+            ),
+            (
+                "[delivery]\nworkspace_rate = 0\n",
+                "delivery.workspace_rate: 0 is out of range",
+            ),
+            (
+                "[delivery]\nmax_in_flight = 1000\n",
+                "delivery.max_in_flight: 1000 is out of range",
             ),
             (
                 "[sla.normal]\nwithn = \"1h\"\n",

@@ -86,6 +86,11 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
     },
+    /// Benchmarks (TEMPORARY wiring of wt9-e, see cli/bench/mod.rs).
+    Bench {
+        #[command(subcommand)]
+        bench: super::bench::Bench,
+    },
 }
 
 #[derive(Subcommand)]
@@ -166,6 +171,7 @@ pub fn main() -> ExitCode {
             super::healthcheck::healthcheck(config.as_deref(), addr, &env)
         }
         Command::Backup { to, config } => super::healthcheck::backup(config.as_deref(), &to, &env),
+        Command::Bench { bench } => super::bench::run(bench),
     }
 }
 

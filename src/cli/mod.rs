@@ -1,6 +1,7 @@
 //! The command line: its arguments (`commands`), `serve`, the offline store tools, the simulator,
 //! the deployment's health check and backup, and logging set-up.
 
+pub mod bench;
 pub mod commands;
 mod healthcheck;
 mod offline;

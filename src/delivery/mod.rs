@@ -1,5 +1,12 @@
-//! Delivers the outbox: in order per conversation, at most one message per `per_channel_interval`
-//! per conversation, each posted once, and only inside its recipient's working time.
+//! Delivers the outbox: each conversation in order, at most one message per
+//! `per_channel_interval` per conversation, many conversations at once (up to
+//! `delivery.max_in_flight`, within `delivery.workspace_rate` sends per second), each message
+//! posted once, and only inside its recipient's working time.
+//!
+//! Each conversation has its own queue in the store (indexed per conversation), its own
+//! head-of-line message and its own not-before (its pace, or Slack's `Retry-After` for it
+//! alone): the worker's timetable ([`schedule`]) says when to look at which conversation, so a
+//! deep queue or a long `Retry-After` in one conversation never delays another.
 //!
 //! Slack's answers fall in three kinds, each handled its own way:
 //! * **one message refused for good** (`channel_not_found`, `not_in_channel`, `msg_too_long`…):
@@ -13,16 +20,19 @@
 //!
 //! Posted once: each post carries its outbox id in Slack message metadata. Before a post, the
 //! item is marked `maybe_sent`; its removal and the record of where it went commit together as
-//! soon as Slack answers. An item found still marked (the bot was killed mid-call, or the call
-//! timed out) is first looked for in its conversation and only posted if it is not there.
+//! soon as Slack answers (the answers that arrive together commit together). An item found
+//! still marked (the bot was killed mid-call, or the call timed out) is first looked for in its
+//! conversation and only posted if it is not there.
 
-use std::collections::{HashMap, HashSet};
+pub mod schedule;
+
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
@@ -32,12 +42,9 @@ use crate::engine::clock::Now;
 use crate::engine::health::{Health, contained};
 use crate::slack::{SlackError, SlackPort};
 use crate::store::prelude::*;
-use crate::store::{Store, StoreError};
+use crate::store::{OutboxRecord, QueueHead, Store, StoreError};
+use schedule::{Bucket, Timetable};
 
-/// How many messages (to different conversations) may be in flight at once.
-const MAX_IN_FLIGHT: usize = 8;
-/// How many outbox entries one pass looks at.
-const SCAN: usize = 500;
 /// A message that panics the sender this many times is set aside.
 const MAX_PANICS: u32 = 3;
 /// The longest pause between two tries while Slack refuses the bot's credentials.
@@ -52,17 +59,25 @@ pub struct Delivery {
     now: Now,
     wakers: Wakers,
     health: Health,
-    /// When each conversation may next be posted to.
-    next_allowed: HashMap<String, DateTime<Utc>>,
+    /// When to look at which conversation, and when each may next be posted to.
+    timetable: Timetable,
+    /// The workspace-wide send rate.
+    bucket: Bucket,
+    /// The highest outbox id known: anything queued later has a higher one.
+    seen_up_to: u64,
+    /// When every conversation with a queue was last listed from the store.
+    listed_at: Option<DateTime<Utc>>,
     /// Set while the workspace refuses the bot: nothing is sent before `until`.
     paused: Option<Pause>,
     /// When the current pass started.
     pass_started: DateTime<Utc>,
-    /// The longest it sleeps without looking (it also tells `/healthz` it is alive).
+    /// The longest it sleeps without looking (it also tells `/healthz` it is alive); also how
+    /// often it lists every conversation from the store again (a safety net: new messages are
+    /// found by their ids, see [`Delivery::discover`]).
     pub idle_recheck: Duration,
 }
 
-/// Sends one message; shared by the concurrent sends of a pass.
+/// Sends one message; shared by the concurrent sends.
 struct Sender {
     store: Store,
     slack: Arc<dyn SlackPort>,
@@ -103,6 +118,14 @@ enum Outcome {
     Panicked(String),
 }
 
+/// What woke the worker while messages were in flight.
+enum Woken {
+    Answers(Vec<(OutboxItem, Outcome)>),
+    /// A conversation fell due, or the worker is to stop: look again.
+    Due,
+    Queued,
+}
+
 impl Delivery {
     pub fn new(
         store: Store,
@@ -121,11 +144,14 @@ impl Delivery {
                 conversations: std::sync::Mutex::new(HashMap::new()),
             }),
             store,
+            bucket: Bucket::per_second(settings.delivery.workspace_rate),
             settings,
             now,
             wakers,
             health,
-            next_allowed: HashMap::new(),
+            timetable: Timetable::default(),
+            seen_up_to: 0,
+            listed_at: None,
             paused: None,
             pass_started: DateTime::<Utc>::MIN_UTC,
             idle_recheck: Duration::from_secs(60),
@@ -135,14 +161,14 @@ impl Delivery {
     /// Runs until `shutdown`, waking when the outbox gets a message or a wait ends.
     pub async fn run(mut self, shutdown: CancellationToken) {
         loop {
-            // On shutdown, the posts in flight were finished and recorded: nothing new starts.
-            if shutdown.is_cancelled() {
-                return;
-            }
-            let next_wake = match self.pass().await {
+            let next_wake = match self.pass_until(&shutdown).await {
                 Ok(next) => next,
                 Err(e) => {
                     tracing::error!(error = %e, "delivery pass failed; retrying shortly");
+                    // Sends of the failed pass were abandoned (their marks make a resend look
+                    // first): start the timetable afresh from the store.
+                    self.timetable = Timetable::default();
+                    self.listed_at = None;
                     Some((self.now)() + chrono::Duration::seconds(1))
                 }
             };
@@ -159,8 +185,19 @@ impl Delivery {
         }
     }
 
-    /// Sends what may be sent now; returns when the next message becomes sendable.
+    /// Sends what may be sent now, starting each conversation's next message as soon as its
+    /// pace allows while others are in flight; returns once nothing is in flight and nothing
+    /// more may go now, with when the next message may.
     pub async fn pass(&mut self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        self.pass_until(&CancellationToken::new()).await
+    }
+
+    /// As [`Delivery::pass`]; once `shutdown` is cancelled it starts nothing new and returns
+    /// when the messages in flight have their outcomes recorded.
+    async fn pass_until(
+        &mut self,
+        shutdown: &CancellationToken,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let now = (self.now)();
         if let Some(pause) = &self.paused
             && pause.until > now
@@ -168,86 +205,183 @@ impl Delivery {
             return Ok(Some(pause.until));
         }
         self.pass_started = now;
-        let items = self.store.call(|s| s.pending_outbox(SCAN)).await?;
-        let mut blocked: HashSet<String> = HashSet::new();
-        let mut batch: Vec<OutboxItem> = Vec::new();
-        let mut next_wake: Option<DateTime<Utc>> = None;
-        let mut wake_at = |t: DateTime<Utc>| {
-            next_wake = Some(next_wake.map_or(t, |w: DateTime<Utc>| w.min(t)));
-        };
-        for item in items {
-            let key = item.message.destination.pacing_key();
-            // Order per conversation: one at a time, and nothing overtakes a waiting message.
-            if blocked.contains(&key) {
-                continue;
-            }
-            if item.not_before > now {
-                // Waiting for its recipient's working time does not hold up the conversation
-                // (other people's messages in the same channel go on); a retry backoff does.
-                if !self.is_quiet_wait(&item) {
-                    blocked.insert(key);
+        self.discover(now).await?;
+        let queued = self.wakers.delivery.clone();
+        let mut in_flight = FuturesUnordered::new();
+        loop {
+            let now = (self.now)();
+            let free = self
+                .settings
+                .delivery
+                .max_in_flight
+                .saturating_sub(in_flight.len());
+            let stopping = shutdown.is_cancelled();
+            if free > 0 && !stopping && self.paused.as_ref().is_none_or(|p| p.until <= now) {
+                let batch = self.ready(now, free).await?;
+                if !batch.is_empty() {
+                    self.health.busy(
+                        WORKER,
+                        format!(
+                            "{} message(s) in flight, first outbox/{}",
+                            in_flight.len() + batch.len(),
+                            batch[0].id
+                        ),
+                    );
+                    // Slack may accept a post and the bot die before it records that: mark first.
+                    let posts: Vec<u64> = batch
+                        .iter()
+                        .filter(|i| i.message.destination.is_post() && !i.maybe_sent)
+                        .map(|i| i.id)
+                        .collect();
+                    if !posts.is_empty() {
+                        self.store
+                            .call(move |s| s.outbox_mark_maybe_sent(&posts))
+                            .await?;
+                    }
+                    for item in batch {
+                        let sender = self.sender.clone();
+                        in_flight.push(async move {
+                            let outcome = match contained(sender.send(&item)).await {
+                                Ok(outcome) => outcome,
+                                Err(panic) => Outcome::Panicked(panic),
+                            };
+                            (item, outcome)
+                        });
+                    }
                 }
-                wake_at(item.not_before);
-                continue;
             }
-            blocked.insert(key.clone());
-            let allowed = self.next_allowed.get(&key).copied().unwrap_or(now);
-            if allowed > now {
-                wake_at(allowed);
-                continue;
+            if in_flight.is_empty() {
+                break;
             }
-            if batch.len() < MAX_IN_FLIGHT {
-                batch.push(item);
-            } else {
-                wake_at(now);
+            // Wait for answers, for the next conversation to fall due (if it could start), or
+            // for a new message.
+            let now = (self.now)();
+            let can_start = in_flight.len() < self.settings.delivery.max_in_flight
+                && !stopping
+                && self.paused.as_ref().is_none_or(|p| p.until <= now);
+            let due_in = self
+                .timetable
+                .next_look()
+                .filter(|_| can_start)
+                .map(|at| (at - now).to_std().unwrap_or(Duration::ZERO));
+            let woken = tokio::select! {
+                answer = in_flight.next() => {
+                    let mut answers: Vec<_> = answer.into_iter().collect();
+                    // The answers that are already in commit together.
+                    while let Some(Some(more)) = in_flight.next().now_or_never() {
+                        answers.push(more);
+                    }
+                    Woken::Answers(answers)
+                }
+                _ = tokio::time::sleep(due_in.unwrap_or_default()), if due_in.is_some() => Woken::Due,
+                _ = queued.notified() => Woken::Queued,
+                _ = shutdown.cancelled(), if !stopping => Woken::Due,
+            };
+            match woken {
+                Woken::Answers(answers) => self.record(answers).await?,
+                Woken::Due => {}
+                Woken::Queued => self.discover((self.now)()).await?,
             }
         }
-        if batch.is_empty() {
-            return Ok(next_wake);
-        }
-        self.health.busy(
-            WORKER,
-            format!("{} message(s), first outbox/{}", batch.len(), batch[0].id),
-        );
-        // Slack may accept a post and the bot die before it records that: mark first.
-        let posts: Vec<u64> = batch
-            .iter()
-            .filter(|i| i.message.destination.is_post() && !i.maybe_sent)
-            .map(|i| i.id)
-            .collect();
-        if !posts.is_empty() {
+        let next = self.timetable.next_look();
+        Ok(match &self.paused {
+            Some(p) if p.until > (self.now)() => Some(next.map_or(p.until, |n| n.max(p.until))),
+            _ => next,
+        })
+    }
+
+    /// Puts the conversations with new messages in the timetable: those queued since the
+    /// highest id known, or, at the start and every `idle_recheck`, every conversation.
+    async fn discover(&mut self, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let every = chrono::Duration::from_std(self.idle_recheck).unwrap_or(chrono::Duration::MAX);
+        let (conversations, last) = if self.listed_at.is_none_or(|at| now - at >= every) {
+            self.listed_at = Some(now);
+            self.timetable.prune(now);
+            self.store.call(|s| s.outbox_conversations()).await?
+        } else {
+            let after = self.seen_up_to;
             self.store
-                .call(move |s| s.outbox_mark_maybe_sent(&posts))
+                .call(move |s| s.outbox_conversations_after(after))
+                .await?
+        };
+        self.seen_up_to = last;
+        for conversation in conversations {
+            self.timetable.look_by(&conversation, now);
+        }
+        Ok(())
+    }
+
+    /// Up to `free` messages that may go now, each the head of its conversation's queue,
+    /// within the workspace's rate. Conversations with nothing to send now are put back in
+    /// the timetable for when they will have.
+    async fn ready(
+        &mut self,
+        now: DateTime<Utc>,
+        free: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let mut batch = Vec::new();
+        while batch.len() < free {
+            let due = self.timetable.take_due(now, free - batch.len());
+            if due.is_empty() {
+                break;
+            }
+            let asked = due.clone();
+            let heads = self
+                .store
+                .call(move |s| s.outbox_heads(&asked, now))
                 .await?;
-        }
-        let mut in_flight: FuturesUnordered<_> = batch
-            .into_iter()
-            .map(|item| {
-                let sender = self.sender.clone();
-                async move {
-                    let outcome = match contained(sender.send(&item)).await {
-                        Ok(outcome) => outcome,
-                        Err(panic) => Outcome::Panicked(panic),
-                    };
-                    (item, outcome)
+            let mut out_of_tokens = false;
+            for (conversation, head) in due.iter().zip(heads) {
+                match head {
+                    QueueHead::Empty => self.timetable.forget(conversation),
+                    QueueHead::Wait(at) => self.timetable.look_at(conversation, at),
+                    QueueHead::Ready(item) => match self.bucket.take(now) {
+                        Ok(()) => {
+                            self.timetable.start(conversation);
+                            batch.push(*item);
+                        }
+                        Err(at) => {
+                            out_of_tokens = true;
+                            self.timetable.look_at(conversation, at);
+                        }
+                    },
                 }
-            })
-            .collect();
-        // Each outcome is recorded as soon as it is known, not after the whole batch.
-        while let Some((item, outcome)) = in_flight.next().await {
-            self.record(item, outcome).await?;
+            }
+            if out_of_tokens {
+                break;
+            }
         }
-        // Something was sent or rescheduled: look again at once.
-        Ok(Some((self.now)()))
+        Ok(batch)
     }
 
-    fn is_quiet_wait(&self, item: &OutboxItem) -> bool {
-        item.attempts == 0 && !item.message.quiet_for.is_empty()
+    /// Stores what became of these messages: deliveries and retries in one commit, then each
+    /// conversation is looked at again as soon as its pace allows.
+    async fn record(&mut self, answers: Vec<(OutboxItem, Outcome)>) -> Result<(), StoreError> {
+        let mut records = Vec::new();
+        let mut done = Vec::new();
+        for (item, outcome) in answers {
+            done.push(item.conversation());
+            if let Some(record) = self.decide(item, outcome).await? {
+                records.push(record);
+            }
+        }
+        if !records.is_empty() {
+            self.store.call(move |s| s.outbox_record(&records)).await?;
+        }
+        let now = (self.now)();
+        for conversation in done {
+            self.timetable.finish(&conversation, now);
+        }
+        Ok(())
     }
 
-    /// Stores what became of `item`.
-    async fn record(&mut self, mut item: OutboxItem, outcome: Outcome) -> Result<(), StoreError> {
-        let key = item.message.destination.pacing_key();
+    /// What to store for one outcome; drops and dead letters are stored at once.
+    async fn decide(
+        &mut self,
+        mut item: OutboxItem,
+        outcome: Outcome,
+    ) -> Result<Option<OutboxRecord>, StoreError> {
+        let key = item.conversation();
         let now = (self.now)();
         let interval = chrono::Duration::from_std(self.settings.delivery.per_channel_interval)
             .unwrap_or(chrono::Duration::seconds(1));
@@ -259,23 +393,19 @@ impl Delivery {
             tracing::info!(was = %pause.code, "Slack accepts the bot's credentials again; delivery resumed");
             self.health.set_delivery_paused(None);
         }
-        match outcome {
+        Ok(match outcome {
             Outcome::Sent(posted) => {
                 crate::metrics::send(crate::metrics::SendResult::Ok);
-                self.next_allowed.insert(key, now + interval);
-                let id = item.id;
-                let tag = item.message.tag.clone();
-                self.store
-                    .call(move |s| {
-                        let posted = match (&tag, &posted) {
-                            (Some(tag), Some((channel, ts))) => {
-                                Some((tag.as_str(), channel.as_str(), ts.as_str()))
-                            }
-                            _ => None,
-                        };
-                        s.outbox_delivered(id, posted)
-                    })
-                    .await?;
+                // Paced from Slack's answer, not from the call: Slack saw the post before.
+                self.timetable.pace(&key, now + interval);
+                let posted = match (item.message.tag, posted) {
+                    (Some(tag), Some((channel, ts))) => Some((tag, channel, ts)),
+                    _ => None,
+                };
+                Some(OutboxRecord::Delivered {
+                    id: item.id,
+                    posted,
+                })
             }
             Outcome::Drop(reason) => {
                 crate::metrics::send(crate::metrics::SendResult::Permanent);
@@ -296,7 +426,7 @@ impl Delivery {
                     );
                 }
                 self.wakers.inbox.notify_one();
-                self.wakers.delivery.notify_one();
+                None
             }
             Outcome::Pause(code) => {
                 crate::metrics::send(crate::metrics::SendResult::Workspace);
@@ -324,13 +454,13 @@ impl Delivery {
                 });
                 // The message itself is fine: it keeps its place, its attempt count, and its
                 // mark if an earlier attempt may have posted it (this one did not).
-                self.store.call(move |s| s.outbox_retry(&item)).await?;
+                Some(OutboxRecord::Retry(item))
             }
             Outcome::Later(at) => {
                 tracing::info!(outbox_id = item.id, %at, "outside the recipient's working time; the message waits");
                 // Not attempted: an earlier attempt's mark, if any, stays.
                 item.not_before = at;
-                self.store.call(move |s| s.outbox_retry(&item)).await?;
+                Some(OutboxRecord::Retry(item))
             }
             Outcome::Panicked(panic) => {
                 crate::metrics::send(crate::metrics::SendResult::Panicked);
@@ -339,10 +469,11 @@ impl Delivery {
                 item.maybe_sent |= item.message.destination.is_post();
                 if item.attempts >= MAX_PANICS {
                     self.set_aside(item, &panic).await?;
+                    None
                 } else {
                     tracing::warn!(outbox_id = item.id, %panic, attempt = item.attempts, "sending a message panicked; it will be retried");
                     item.not_before = now + chrono::Duration::seconds(1 << item.attempts);
-                    self.store.call(move |s| s.outbox_retry(&item)).await?;
+                    Some(OutboxRecord::Retry(item))
                 }
             }
             Outcome::Retry {
@@ -358,13 +489,15 @@ impl Delivery {
                 let failing_since = *item.first_failed_at.get_or_insert(now);
                 let age = (now - failing_since).to_std().unwrap_or_default();
                 if age >= self.settings.delivery.give_up_after {
-                    return self.set_aside(item, &why).await;
+                    self.set_aside(item, &why).await?;
+                    return Ok(None);
                 }
                 let retry_at =
                     now + chrono::Duration::from_std(after).unwrap_or(chrono::Duration::seconds(1));
                 item.not_before = retry_at;
                 if rate_limited {
-                    self.next_allowed.insert(key, retry_at);
+                    // Slack's Retry-After holds this conversation only.
+                    self.timetable.pace(&key, retry_at);
                 }
                 tracing::info!(
                     outbox_id = item.id,
@@ -374,10 +507,9 @@ impl Delivery {
                     %why,
                     "delivery will be retried"
                 );
-                self.store.call(move |s| s.outbox_retry(&item)).await?;
+                Some(OutboxRecord::Retry(item))
             }
-        }
-        Ok(())
+        })
     }
 
     async fn set_aside(&self, item: OutboxItem, why: &str) -> Result<(), StoreError> {

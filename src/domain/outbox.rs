@@ -134,3 +134,17 @@ pub struct OutboxItem {
     #[serde(default)]
     pub first_failed_at: Option<DateTime<Utc>>,
 }
+
+impl OutboxItem {
+    /// The conversation it is queued, paced and ordered in.
+    pub fn conversation(&self) -> String {
+        self.message.destination.pacing_key()
+    }
+
+    /// Whether a wait before it (`not_before`) is only for its recipients' working time: it
+    /// was never attempted. Such a wait does not hold up the messages behind it in the same
+    /// conversation (other people's messages go on); a retry's backoff does.
+    pub fn waits_for_working_time(&self) -> bool {
+        self.attempts == 0 && !self.message.quiet_for.is_empty()
+    }
+}

@@ -1,6 +1,8 @@
 //! An in-memory Slack: a [`SlackPort`] that records every message the bot sends and answers
 //! lookups from a directory it is given. It backs `asyncbot simulate` and in-process tests: the
-//! real engine, store and delivery run against it on a virtual clock, with no network.
+//! real engine, store and delivery run against it on a virtual clock, with no network. It can
+//! rate-limit posts per channel as Slack does (429 with `Retry-After`), counting its refusals,
+//! for tests and `asyncbot bench delivery`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
@@ -58,6 +60,37 @@ struct State {
     conversations: BTreeMap<String, Vec<String>>,
     sent: Vec<Sent>,
     last_ts_micros: i64,
+    /// When set, at most one post per this interval per channel; more is answered 429.
+    post_interval: Option<chrono::Duration>,
+    /// The last post accepted in each channel (kept only with `post_interval`).
+    last_post: HashMap<String, DateTime<Utc>>,
+    /// Channels refused with 429 until a moment.
+    refused_until: HashMap<String, DateTime<Utc>>,
+    /// How many posts were answered 429.
+    rate_limited: u64,
+}
+
+impl State {
+    /// Whether a post to `channel` at `at` is refused, and for how long (Slack's
+    /// `Retry-After`: whole seconds, rounded up). An accepted post counts against the limit.
+    fn refuse_post(&mut self, channel: &str, at: DateTime<Utc>) -> Option<std::time::Duration> {
+        let mut until = self.refused_until.get(channel).copied().filter(|u| *u > at);
+        if let Some(interval) = self.post_interval {
+            match self.last_post.get(channel) {
+                Some(last) if at - *last < interval => {
+                    until = Some(until.map_or(*last + interval, |u| u.max(*last + interval)));
+                }
+                _ if until.is_none() => {
+                    self.last_post.insert(channel.to_owned(), at);
+                }
+                _ => {}
+            }
+        }
+        let wait = (until? - at).num_milliseconds().max(1);
+        self.rate_limited += 1;
+        let secs = u64::try_from((wait + 999) / 1000).unwrap_or(1);
+        Some(std::time::Duration::from_secs(secs))
+    }
 }
 
 /// The in-memory Slack. Cheap to clone; clones share what was sent.
@@ -123,6 +156,29 @@ impl MemorySlack {
 
     pub fn set_members(&self, channel: &str, members: &[String]) {
         self.with(|s| s.members.insert(channel.to_owned(), members.to_vec()));
+    }
+
+    /// Answers posts beyond one per `interval` per channel with 429 and a `Retry-After`, as
+    /// Slack does for `chat.postMessage` (about one per second per channel), on the clock the
+    /// port was given.
+    pub fn limit_posts_per_channel(&self, interval: std::time::Duration) {
+        let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
+        self.with(|s| s.post_interval = Some(interval));
+    }
+
+    /// Answers every post to `channel` with 429 until `until` (a long `Retry-After`).
+    pub fn refuse_posts_until(&self, channel: &str, until: DateTime<Utc>) {
+        self.with(|s| s.refused_until.insert(channel.to_owned(), until));
+    }
+
+    /// How many posts were answered 429.
+    pub fn rate_limited(&self) -> u64 {
+        self.with(|s| s.rate_limited)
+    }
+
+    /// How many posts were made (not counting those answered 429).
+    pub fn posts_made(&self) -> usize {
+        self.with(|s| s.sent.iter().filter(|m| m.kind == SentKind::Post).count())
     }
 
     /// Everything sent so far, in order.
@@ -204,6 +260,11 @@ impl SlackPort for MemorySlack {
         // The `ts` comes from the moment and the outbox id, not from the order of concurrent
         // sends: the same run gives the same timestamps (and permalinks).
         let at = (self.now)();
+        if let Some(retry_after) = self.with(|s| s.refuse_post(channel, at)) {
+            return Err(SlackError::RateLimited {
+                retry_after: Some(retry_after),
+            });
+        }
         Ok(self.record(Sent {
             at,
             kind: SentKind::Post,
@@ -336,5 +397,41 @@ mod tests {
         );
         assert_eq!(slack.conversation_members(&dm), Some(vec!["UANA".into()]));
         assert_eq!(slack.sent().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn it_answers_429_beyond_one_post_per_second_per_channel() {
+        let clock = Arc::new(Mutex::new(
+            "2026-11-23T10:00:00Z".parse::<DateTime<Utc>>().unwrap(),
+        ));
+        let read = clock.clone();
+        let slack = MemorySlack::new(Arc::new(move || *read.lock().unwrap()));
+        slack.limit_posts_per_channel(std::time::Duration::from_secs(1));
+        let advance = |ms: i64| *clock.lock().unwrap() += chrono::Duration::milliseconds(ms);
+        assert!(slack.post_message("C1", None, "a", None, 1).await.is_ok());
+        // Another channel is not held up.
+        assert!(slack.post_message("C2", None, "b", None, 2).await.is_ok());
+        advance(300);
+        assert_eq!(
+            slack.post_message("C1", None, "c", None, 3).await,
+            Err(SlackError::RateLimited {
+                retry_after: Some(std::time::Duration::from_secs(1))
+            })
+        );
+        advance(700);
+        assert!(slack.post_message("C1", None, "c", None, 3).await.is_ok());
+        // A long refusal for one channel.
+        let until = *clock.lock().unwrap() + chrono::Duration::seconds(60);
+        slack.refuse_posts_until("C2", until);
+        assert_eq!(
+            slack.post_message("C2", None, "d", None, 4).await,
+            Err(SlackError::RateLimited {
+                retry_after: Some(std::time::Duration::from_secs(60))
+            })
+        );
+        advance(60_000);
+        assert!(slack.post_message("C2", None, "d", None, 4).await.is_ok());
+        assert_eq!(slack.rate_limited(), 2);
+        assert_eq!(slack.posts_made(), 4);
     }
 }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
-use super::tables::{DEAD_LETTERS, INBOX, OUTBOX, TIMERS};
+use super::tables::{DEAD_LETTERS, INBOX, TIMERS};
 use super::{Result, Store, StoreError, Tx, from_json, ms, to_json};
 use crate::domain::outbox::OutboxItem;
 use crate::slack::inbound::Inbound;
@@ -98,9 +98,7 @@ impl Store {
                     item.attempts = 0;
                     item.first_failed_at = None;
                     item.not_before = now;
-                    tx.txn
-                        .open_table(OUTBOX)?
-                        .insert(item.id, to_json(&item).as_slice())?;
+                    tx.requeue_outbox(&item)?;
                 }
                 DeadKind::Timer => {
                     let key = letter.payload.as_str().unwrap_or(&letter.key).to_owned();

@@ -28,7 +28,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use dead_letters::{DeadKind, DeadLetter};
 pub use inbox::Accepted;
-pub use outbox::OutboxReads;
+pub use outbox::{OutboxReads, OutboxRecord, QueueHead};
 pub use people::{CachedUser, PeopleReads};
 pub use requests::RequestReads;
 pub use rfcs::RfcReads;
@@ -183,6 +183,10 @@ impl Store {
         tx.open_table(STANDUP_DAYS_BY_DATE)?;
         tx.open_table(AWAY_BY_END)?;
         tx.open_table(DROPPED_BY_TIME)?;
+        tx.open_table(OUTBOX_QUEUES)?;
+        tx.open_multimap_table(OUTBOX_BY_PARENT)?;
+        tx.open_table(OUTBOX_BY_TAG)?;
+        Tx { txn: &tx }.index_outbox_once()?;
         tx.commit()?;
         Ok(())
     }

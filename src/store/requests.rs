@@ -4,12 +4,11 @@
 use redb::{MultimapTableDefinition, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
 
 use super::tables::{
-    CLOSED_REQUESTS, OPEN_BY_AUTHOR, OPEN_BY_RECIPIENT, OUTBOX, REQUESTS, REQUESTS_BY_MESSAGE,
+    CLOSED_REQUESTS, OPEN_BY_AUTHOR, OPEN_BY_RECIPIENT, REQUESTS, REQUESTS_BY_MESSAGE,
     REQUESTS_BY_THREAD,
 };
 use super::timers::sla_timer_key;
 use super::{Reads, Result, Tx, from_json, message_key, ms, to_json};
-use crate::domain::outbox::OutboxItem;
 use crate::domain::sla::SlaRequest;
 
 /// The requests an index lists under `key`, oldest first.
@@ -121,14 +120,7 @@ impl Tx<'_> {
             // Answered or cancelled: a nudge still queued (waiting for working hours, or for
             // a revoked token to be fixed) would nag someone who already replied.
             let prefix = format!("sla:{}:", request.id);
-            let mut outbox = self.txn.open_table(OUTBOX)?;
-            let stale = outbox.extract_if(|_, v| {
-                from_json::<OutboxItem>(String::new, v)
-                    .ok()
-                    .and_then(|item| item.message.tag)
-                    .is_some_and(|tag| tag.starts_with(&prefix))
-            })?;
-            let removed = stale.count();
+            let removed = self.withdraw_outbox_tagged(&prefix)?;
             if removed > 0 {
                 tracing::info!(
                     request = request.id,

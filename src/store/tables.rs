@@ -103,3 +103,17 @@ pub(super) const DROPPED_TAGS: TableDefinition<&str, i64> = TableDefinition::new
 /// (dropped unix ms, tag) for each row of [`DROPPED_TAGS`]. Written and removed with its row.
 pub(super) const DROPPED_BY_TIME: TableDefinition<(i64, &str), ()> =
     TableDefinition::new("dropped_tags_by_time");
+/// (conversation, outbox id) → (): each conversation's queue in order, the conversation being
+/// [`crate::domain::outbox::Destination::pacing_key`]. Invariant: exactly one entry per OUTBOX
+/// entry, written and removed in the same transactions; built once from OUTBOX when a store
+/// from before it is opened. Retention: that of the outbox.
+pub(super) const OUTBOX_QUEUES: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("outbox_queues");
+/// parent tag → ids of queued messages that need it (edits of it, replies in its thread), so a
+/// dropped message takes its dependants without a scan. Same invariant and retention.
+pub(super) const OUTBOX_BY_PARENT: MultimapTableDefinition<&str, u64> =
+    MultimapTableDefinition::new("outbox_by_parent_tag");
+/// (tag, outbox id) → (): queued messages by their own tag, so a request's queued nudges are
+/// withdrawn by tag prefix without a scan. Same invariant and retention.
+pub(super) const OUTBOX_BY_TAG: TableDefinition<(&str, u64), ()> =
+    TableDefinition::new("outbox_by_tag");

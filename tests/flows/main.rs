@@ -4,6 +4,7 @@
 //! milliseconds; the real-binary tests beside this one cover the transports.
 
 mod calendar;
+mod delivery;
 mod hostile;
 mod inproc;
 mod ladder;
