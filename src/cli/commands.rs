@@ -59,6 +59,12 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Measures the bot on this machine (the figures of README's Performance table): the real
+    /// store and engine on a temporary store against an in-memory Slack. Prints a table.
+    Bench {
+        #[command(subcommand)]
+        which: super::bench::Which,
+    },
     /// Work set aside after failing repeatedly (events, timers, messages). Run while the bot is
     /// stopped: list them, put one back to work once its cause is fixed, or discard it.
     DeadLetters {
@@ -140,6 +146,7 @@ pub fn main() -> ExitCode {
             quiet,
         } => super::simulate::command(scenario, config, compare, start, json, quiet),
         Command::Serve { config } => super::serve::serve(config.as_deref(), &env),
+        Command::Bench { which } => super::bench::run(which),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The command line: its arguments (`commands`), `serve`, the offline store tools, the simulator,
-//! and logging set-up.
+//! the benchmarks (`bench`), and logging set-up.
 
+mod bench;
 pub mod commands;
 mod offline;
 mod serve;

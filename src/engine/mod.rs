@@ -51,6 +51,8 @@ pub const INBOX_BATCH: usize = 256;
 /// At most this many events of a batch wait on their lookups at once (each has at most
 /// [`LOOKUP_CONCURRENCY`] `users.info` calls in flight).
 const PREPARE_CONCURRENCY: usize = 16;
+/// Up to this many due timers are fired in one transaction (one commit, one fsync).
+const TIMER_BATCH: usize = 256;
 /// At most this many App Home views are being published at once.
 const HOME_PUBLISHES: usize = 4;
 
@@ -196,6 +198,20 @@ pub trait Feature: Send + Sync {
         _key: &'a TimerKey,
         _now: DateTime<Utc>,
     ) -> Option<futures::future::BoxFuture<'a, Result<bool, StoreError>>> {
+        None
+    }
+
+    /// Fires a timer inside a transaction the engine shares among many due timers, if it is
+    /// this feature's and can be fired that way (it needs nothing outside the store): `None`
+    /// otherwise, having written nothing (then [`Feature::fire`] fires it). `Some(true)` if
+    /// messages were queued.
+    fn fire_in(
+        &self,
+        _engine: &Engine,
+        _tx: &mut crate::store::Tx<'_>,
+        _key: &TimerKey,
+        _now: DateTime<Utc>,
+    ) -> Option<Result<bool, StoreError>> {
         None
     }
 
@@ -815,7 +831,49 @@ impl Engine {
         let due_names: std::collections::HashSet<String> = due.iter().map(TimerKey::name).collect();
         failures.retain(|name, _| due_names.contains(name));
         let mut sent = false;
-        for key in due {
+        let mut ready: Vec<TimerKey> = due
+            .into_iter()
+            .filter(|key| {
+                !failures
+                    .get(&key.name())
+                    .is_some_and(|(_, retry_at)| *retry_at > now)
+            })
+            .collect();
+        // Many timers due at once (a burst at the start of a working day, a backlog after a
+        // restart) share commits: up to TIMER_BATCH per transaction. Those no feature fires in
+        // a shared transaction, and one that fails in it, are fired alone below.
+        let mut alone: Vec<TimerKey> = Vec::new();
+        while !ready.is_empty() {
+            let rest = ready.split_off(ready.len().min(TIMER_BATCH));
+            let mut batch = std::mem::replace(&mut ready, rest);
+            while !batch.is_empty() {
+                self.health.busy(
+                    TIMER_WORKER,
+                    format!("timer {} and {} more", batch[0].name(), batch.len() - 1),
+                );
+                match self.fire_batch(&batch, now) {
+                    Ok((any, skipped)) => {
+                        sent |= any;
+                        for key in &batch {
+                            if !skipped.contains(key) {
+                                failures.remove(&key.name());
+                            }
+                        }
+                        alone.extend(skipped);
+                        break;
+                    }
+                    Err(at) => {
+                        // Nothing of the batch was committed: the ones before the failing
+                        // timer go again without it, it goes alone (where its failure is
+                        // counted), and the ones after it go back in line.
+                        let mut tail = batch.split_off(at);
+                        alone.push(tail.remove(0));
+                        ready.splice(0..0, tail);
+                    }
+                }
+            }
+        }
+        for key in alone {
             let name = key.name();
             if failures
                 .get(&name)
@@ -867,6 +925,45 @@ impl Engine {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         })
+    }
+
+    /// Fires `batch` in one transaction, through the features' [`Feature::fire_in`]. Returns
+    /// whether messages were queued and the timers no feature fires that way (to fire alone);
+    /// or, having committed nothing, the position of the first timer that failed.
+    fn fire_batch(
+        &self,
+        batch: &[TimerKey],
+        now: DateTime<Utc>,
+    ) -> Result<(bool, Vec<TimerKey>), usize> {
+        let mut failed_at = None;
+        let written = self.store.write(|tx| {
+            let mut any = false;
+            let mut skipped = Vec::new();
+            for (at, key) in batch.iter().enumerate() {
+                let fired = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    self.features
+                        .iter()
+                        .find_map(|f| f.fire_in(self, tx, key, now))
+                }));
+                match fired {
+                    Ok(Some(Ok(queued))) => any |= queued,
+                    Ok(None) => skipped.push(key.clone()),
+                    Ok(Some(Err(_))) | Err(_) => {
+                        failed_at = Some(at);
+                        return Err(StoreError::Task("a timer in the batch failed".into()));
+                    }
+                }
+            }
+            Ok((any, skipped))
+        });
+        match (written, failed_at) {
+            (_, Some(at)) => Err(at),
+            (Ok(done), None) => Ok(done),
+            (Err(e), None) => {
+                tracing::warn!(error = %e, "a batch of timers could not be committed; firing them one by one");
+                Err(0)
+            }
+        }
     }
 
     /// Does what one timer asks, through the feature that owns it. Returns whether messages

@@ -28,7 +28,7 @@ pub use dead_letters::{DeadKind, DeadLetter};
 pub use inbox::Accepted;
 pub use outbox::OutboxReads;
 pub use people::{CachedUser, PeopleReads};
-pub use requests::RequestReads;
+pub use requests::{RequestReads, request_record_len};
 pub use rfcs::RfcReads;
 pub use standups::StandupReads;
 use tables::*;

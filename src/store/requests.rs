@@ -52,7 +52,10 @@ enum PackedState<'a> {
         reaction: &'a str,
     },
     /// `why`: 0 the mention was edited away, 1 the message deleted, 2 not a person.
-    Cancelled { at: Moment, why: u8 },
+    Cancelled {
+        at: Moment,
+        why: u8,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -125,6 +128,12 @@ pub(super) fn encode_request(r: &SlaRequest) -> Vec<u8> {
     postcard::to_extend(&packed, vec![PACKED_V1]).expect("a request encodes")
 }
 
+/// How many bytes `request` takes in the store (its record, without the indexes): for the
+/// benchmarks.
+pub fn request_record_len(request: &SlaRequest) -> usize {
+    encode_request(request).len()
+}
+
 /// A stored request, in the compact form or (written by an older version) JSON.
 pub(super) fn decode_request(id: u64, bytes: &[u8]) -> Result<SlaRequest> {
     let what = || format!("sla_requests/{id}");
@@ -143,7 +152,10 @@ pub(super) fn decode_request(id: u64, bytes: &[u8]) -> Result<SlaRequest> {
 
 fn unpack(bytes: &[u8]) -> std::result::Result<SlaRequest, String> {
     let p: Packed<'_> = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let moment = |m: &Moment| m.get().ok_or_else(|| format!("a time out of range ({})", m.0));
+    let moment = |m: &Moment| {
+        m.get()
+            .ok_or_else(|| format!("a time out of range ({})", m.0))
+    };
     let state = match &p.state {
         PackedState::Open => RequestState::Open,
         PackedState::Answered { at, how, reaction } => RequestState::Answered {
@@ -471,7 +483,10 @@ mod tests {
         let at = bytes.windows(3).position(|w| w == b"UTC").unwrap();
         bytes[at..at + 3].copy_from_slice(b"XYZ");
         let err = decode_request(42, &bytes).unwrap_err().to_string();
-        assert!(err.contains("sla_requests/42") && err.contains("XYZ"), "{err}");
+        assert!(
+            err.contains("sla_requests/42") && err.contains("XYZ"),
+            "{err}"
+        );
     }
 
     fn moment() -> impl Strategy<Value = DateTime<Utc>> {
@@ -503,8 +518,18 @@ mod tests {
     }
 
     fn request() -> impl Strategy<Value = SlaRequest> {
-        let ids = (any::<u64>(), "\\PC{0,12}", "\\PC{0,20}", proptest::option::of("\\PC{0,20}"));
-        let people = ("\\PC{0,12}", "\\PC{0,12}", 0..chrono_tz::TZ_VARIANTS.len(), 0..3u8);
+        let ids = (
+            any::<u64>(),
+            "\\PC{0,12}",
+            "\\PC{0,20}",
+            proptest::option::of("\\PC{0,20}"),
+        );
+        let people = (
+            "\\PC{0,12}",
+            "\\PC{0,12}",
+            0..chrono_tz::TZ_VARIANTS.len(),
+            0..3u8,
+        );
         let text = ("\\PC{0,160}", moment(), moment(), any::<usize>());
         let rest = (proptest::option::of(moment()), state());
         (ids, people, text, rest).prop_map(
