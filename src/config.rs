@@ -339,7 +339,9 @@ pub fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
 /// names the setting in the error.
 pub fn parse_size(key: &str, value: &str) -> Result<usize, ConfigError> {
     let text = value.trim();
-    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(digits);
     let scale: u64 = match unit.trim() {
         "" | "B" => 1,
@@ -896,7 +898,14 @@ mod tests {
         assert_eq!(parse_size("k", " 512 KiB "), Ok(512 << 10));
         assert_eq!(parse_size("k", "1GiB"), Ok(1 << 30));
         assert_eq!(parse_size("k", "4096"), Ok(4096));
-        for bad in ["", "MiB", "64MB", "-1MiB", "1.5GiB", "99999999999999999999GiB"] {
+        for bad in [
+            "",
+            "MiB",
+            "64MB",
+            "-1MiB",
+            "1.5GiB",
+            "99999999999999999999GiB",
+        ] {
             assert!(parse_size("k", bad).is_err(), "{bad:?}");
         }
         let err = load_with_file("[store]\ncache_size = \"64kB\"\n").unwrap_err();

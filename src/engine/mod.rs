@@ -834,9 +834,9 @@ impl Engine {
         let mut ready: Vec<TimerKey> = due
             .into_iter()
             .filter(|key| {
-                !failures
+                failures
                     .get(&key.name())
-                    .is_some_and(|(_, retry_at)| *retry_at > now)
+                    .is_none_or(|(_, retry_at)| *retry_at <= now)
             })
             .collect();
         // Many timers due at once (a burst at the start of a working day, a backlog after a
@@ -1032,12 +1032,60 @@ mod tests {
                 _ => Ok(()),
             }
         }
+
+        /// Timers `t:NAME`: recorded as the fact NAME; `t:panic` panics, `t:error` fails.
+        fn fire_in(
+            &self,
+            _engine: &Engine,
+            tx: &mut Tx<'_>,
+            key: &TimerKey,
+            now: DateTime<Utc>,
+        ) -> Option<Result<bool, StoreError>> {
+            let TimerKey::Other(key) = key else {
+                return None;
+            };
+            let name = key.strip_prefix("t:")?;
+            Some((|| {
+                tx.set_fact(name, "fired")?;
+                tx.move_timer(key, Some(now), None)?;
+                match name {
+                    "panic" => panic!("a bug in a timer"),
+                    "error" => Err(StoreError::Task("refused".into())),
+                    _ => Ok(false),
+                }
+            })())
+        }
+
+        fn fire<'a>(
+            &'a self,
+            engine: &'a Engine,
+            key: &'a TimerKey,
+            now: DateTime<Utc>,
+        ) -> Option<futures::future::BoxFuture<'a, Result<bool, StoreError>>> {
+            matches!(key, TimerKey::Other(k) if k.starts_with("t:")).then(
+                || -> futures::future::BoxFuture<'a, Result<bool, StoreError>> {
+                    Box::pin(async move {
+                        engine
+                            .store
+                            .write(|tx| self.fire_in(engine, tx, key, now).unwrap_or(Ok(false)))
+                    })
+                },
+            )
+        }
+    }
+
+    fn start() -> DateTime<Utc> {
+        "2026-11-23T10:00:00Z".parse().unwrap()
     }
 
     fn engine(dir: &tempfile::TempDir) -> Engine {
+        engine_at(dir, Arc::new(std::sync::Mutex::new(start())))
+    }
+
+    fn engine_at(dir: &tempfile::TempDir, clock: Arc<std::sync::Mutex<DateTime<Utc>>>) -> Engine {
         let store = Store::open(&dir.path().join("s.redb")).unwrap();
         let settings = Arc::new(crate::config::load(None, &[]).unwrap());
-        let now: Now = Arc::new(|| "2026-11-23T10:00:00Z".parse().unwrap());
+        let now: Now = Arc::new(move || *clock.lock().unwrap());
         let slack = MemorySlack::new(now.clone());
         let identity = slack.identity();
         let health = Health::new(settings.health, now.clone());
@@ -1129,6 +1177,38 @@ mod tests {
             );
             assert_eq!(applied(&engine), ["a", "b", "c", "d"], "{poison}");
             assert_eq!(engine.store.inbox_len().unwrap(), 0);
+            assert!(failures.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_timer_in_a_batch_never_holds_up_the_others() {
+        for poison in ["panic", "error"] {
+            let dir = tempfile::tempdir().unwrap();
+            let clock = Arc::new(std::sync::Mutex::new(start()));
+            let engine = engine_at(&dir, clock.clone());
+            let due = start();
+            engine
+                .store
+                .write(|tx| {
+                    for name in ["a", "b", poison, "c", "d"] {
+                        tx.move_timer(&format!("t:{name}"), None, Some(due))?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            let mut failures = HashMap::new();
+            engine.fire_due(&mut failures).await.unwrap();
+            assert_eq!(applied(&engine), ["a", "b", "c", "d"], "{poison}");
+            assert_eq!(failures.len(), 1, "{poison}");
+            for _ in 1..MAX_ATTEMPTS {
+                *clock.lock().unwrap() += chrono::Duration::seconds(4);
+                engine.fire_due(&mut failures).await.unwrap();
+            }
+            let letters = engine.store.dead_letters().unwrap();
+            assert_eq!(letters.len(), 1, "{poison}: {letters:?}");
+            assert_eq!(letters[0].kind, DeadKind::Timer);
+            assert_eq!(letters[0].key, format!("timer t:{poison}"));
             assert!(failures.is_empty());
         }
     }

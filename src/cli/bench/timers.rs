@@ -224,7 +224,7 @@ fn serve_phase(args: &Args, dir: &std::path::Path) -> anyhow::Result<Value> {
             wakers.clone(),
             health.clone(),
         );
-        let fired: Arc<Mutex<Vec<(u64, DateTime<Utc>)>>> = Arc::default();
+        let fired: Fired = Arc::default();
         engine.features = crate::features::all()
             .into_iter()
             .map(|inner| {
@@ -319,12 +319,15 @@ fn serve_phase(args: &Args, dir: &std::path::Path) -> anyhow::Result<Value> {
     })
 }
 
+/// The requests whose step was taken, with when.
+type Fired = Arc<Mutex<Vec<(u64, DateTime<Utc>)>>>;
+
 /// A feature as the engine has it, noting when each request's timer has fired: its step taken
 /// alone and committed, or taken in a batch of due timers (whose one commit follows, a few
 /// milliseconds later at most: the batch is bounded).
 struct Timed {
     inner: Arc<dyn Feature>,
-    fired: Arc<Mutex<Vec<(u64, DateTime<Utc>)>>>,
+    fired: Fired,
 }
 
 impl Feature for Timed {
