@@ -250,7 +250,8 @@ pub trait RequestReads: Reads {
         }
     }
 
-    /// Every request (open and recently closed), oldest first.
+    /// Every request (open and recently closed), oldest first: a scan, for the simulator's
+    /// report only; never on a tick, at start or for `/healthz`.
     fn all_requests(&self) -> Result<Vec<SlaRequest>> {
         let table = self.table(REQUESTS)?;
         let mut out = Vec::new();
@@ -262,6 +263,8 @@ pub trait RequestReads: Reads {
         Ok(out)
     }
 
+    /// How many requests are open (for `/healthz`). O(1): redb keeps each table's and each
+    /// multimap's length in its header (checked in redb 4.5), nothing is walked.
     fn count_open_requests(&self) -> Result<u64> {
         Ok(self.multimap(OPEN_BY_RECIPIENT)?.len()?)
     }
