@@ -59,7 +59,7 @@ pub struct Application {
 impl Application {
     pub async fn build(settings: Settings, secrets: Secrets) -> Result<Self, StartError> {
         let settings = Arc::new(settings);
-        let store = Store::open(&settings.store_path)?;
+        let store = Store::open_with_cache(&settings.store_path, settings.store_cache_bytes)?;
         let client =
             build_client(secrets.api_url.as_deref()).map_err(|e| StartError::Tls(e.to_string()))?;
         let slack: Arc<dyn SlackPort> = Arc::new(SlackWebApi::new(

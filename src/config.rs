@@ -57,6 +57,8 @@ pub struct Settings {
     pub store_path: PathBuf,
     /// Dead letters older than this are deleted (`store.dead_letters_keep`).
     pub dead_letters_keep: Duration,
+    /// Bytes of redb's page cache (`store.cache_size`): most of the bot's resident memory.
+    pub store_cache_bytes: usize,
     pub log_format: LogFormat,
     pub log_level: String,
     pub calendar: BusinessCalendar,
@@ -184,6 +186,7 @@ struct RawServer {
 struct RawStore {
     path: String,
     dead_letters_keep: String,
+    cache_size: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -368,6 +371,35 @@ pub fn parse_duration(key: &str, value: &str) -> Result<Duration, ConfigError> {
     })
 }
 
+/// Parses a size in bytes: `"64MiB"`, `"512KiB"`, `"1GiB"` or a plain number of bytes; `key`
+/// names the setting in the error.
+pub fn parse_size(key: &str, value: &str) -> Result<usize, ConfigError> {
+    let text = value.trim();
+    let digits = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => 0,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .filter(|_| scale > 0)
+        .and_then(|n| n.checked_mul(scale))
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            invalid(
+                key,
+                format!("{value:?} is not a size (try \"64MiB\", \"512KiB\" or \"1GiB\")"),
+            )
+        })
+}
+
 pub fn parse_timezone(key: &str, value: &str) -> Result<Tz, ConfigError> {
     value.trim().parse::<Tz>().map_err(|_| {
         invalid(
@@ -400,6 +432,13 @@ impl Settings {
             return Err(invalid(
                 "store.dead_letters_keep",
                 "must be at least 1d (an operator needs time to look at them)",
+            ));
+        }
+        let store_cache_bytes = parse_size("store.cache_size", &raw.store.cache_size)?;
+        if store_cache_bytes < 1024 * 1024 {
+            return Err(invalid(
+                "store.cache_size",
+                "must be at least 1MiB (the store reads every page through it)",
             ));
         }
         let log_format = match raw.log.format.as_str() {
@@ -522,6 +561,7 @@ impl Settings {
             max_body_bytes: usize::try_from(raw.server.max_body_bytes).unwrap_or(usize::MAX),
             store_path: PathBuf::from(raw.store.path),
             dead_letters_keep,
+            store_cache_bytes,
             log_format,
             log_level: raw.log.level,
             calendar,
@@ -940,6 +980,29 @@ mod tests {
         assert!(s.metrics);
         assert_eq!(s.delivery.workspace_rate, 5);
         assert_eq!(s.delivery.max_in_flight, 32);
+        assert_eq!(s.store_cache_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_store_cache_is_a_size() {
+        assert_eq!(parse_size("k", "64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("k", " 512 KiB "), Ok(512 << 10));
+        assert_eq!(parse_size("k", "1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("k", "4096"), Ok(4096));
+        for bad in [
+            "",
+            "MiB",
+            "64MB",
+            "-1MiB",
+            "1.5GiB",
+            "99999999999999999999GiB",
+        ] {
+            assert!(parse_size("k", bad).is_err(), "{bad:?}");
+        }
+        let err = load_with_file("[store]\ncache_size = \"64kB\"\n").unwrap_err();
+        assert!(err.to_string().contains("store.cache_size"), "{err}");
+        let err = load_with_file("[store]\ncache_size = \"4KiB\"\n").unwrap_err();
+        assert!(err.to_string().contains("at least 1MiB"), "{err}");
     }
 
     #[test]

@@ -59,6 +59,12 @@ enum Command {
         #[arg(long)]
         quiet: bool,
     },
+    /// Measures the bot on this machine (the figures of README's Performance table): the real
+    /// store and engine on a temporary store against an in-memory Slack. Prints a table.
+    Bench {
+        #[command(subcommand)]
+        which: super::bench::Which,
+    },
     /// Work set aside after failing repeatedly (events, timers, messages). Run while the bot is
     /// stopped: list them, put one back to work once its cause is fixed, or discard it.
     DeadLetters {
@@ -85,11 +91,6 @@ enum Command {
         /// A TOML file layered over the built-in defaults (for `store.path`).
         #[arg(long, value_name = "PATH")]
         config: Option<PathBuf>,
-    },
-    /// Benchmarks (TEMPORARY wiring of wt9-e, see cli/bench/mod.rs).
-    Bench {
-        #[command(subcommand)]
-        bench: super::bench::Bench,
     },
 }
 
@@ -171,7 +172,7 @@ pub fn main() -> ExitCode {
             super::healthcheck::healthcheck(config.as_deref(), addr, &env)
         }
         Command::Backup { to, config } => super::healthcheck::backup(config.as_deref(), &to, &env),
-        Command::Bench { bench } => super::bench::run(bench),
+        Command::Bench { which } => super::bench::run(which),
     }
 }
 

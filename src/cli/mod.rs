@@ -1,7 +1,7 @@
 //! The command line: its arguments (`commands`), `serve`, the offline store tools, the simulator,
-//! the deployment's health check and backup, and logging set-up.
+//! the deployment's health check and backup, the benchmarks (`bench`), and logging set-up.
 
-pub mod bench;
+mod bench;
 pub mod commands;
 mod healthcheck;
 mod offline;

@@ -15,6 +15,7 @@ mod home;
 pub mod reply;
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -26,7 +27,7 @@ use futures::future::BoxFuture;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::engine::health::{Health, contained};
+use crate::engine::health::{Health, contained, panic_message};
 
 use crate::config::Settings;
 use crate::domain::outbox::{Destination, OutgoingMessage};
@@ -48,6 +49,14 @@ const LOOKUP_BUDGET: Duration = Duration::from_millis(1500);
 const SLOW_SLACK_COOLDOWN: chrono::Duration = chrono::Duration::seconds(30);
 /// An event or a timer that fails this many times is set aside as a dead letter.
 pub const MAX_ATTEMPTS: u32 = 3;
+/// The inbox worker takes up to this many events at once: their lookups run concurrently and
+/// they share one commit (one fsync), which is what lets the engine keep up with the acks.
+pub const INBOX_BATCH: usize = 256;
+/// At most this many events of a batch wait on their lookups at once (each has at most
+/// [`LOOKUP_CONCURRENCY`] `users.info` calls in flight).
+const PREPARE_CONCURRENCY: usize = 16;
+/// Up to this many due timers are fired in one transaction (one commit, one fsync).
+const TIMER_BATCH: usize = 256;
 /// At most this many App Home views are being published at once.
 const HOME_PUBLISHES: usize = 4;
 
@@ -196,6 +205,20 @@ pub trait Feature: Send + Sync {
         None
     }
 
+    /// Fires a timer inside a transaction the engine shares among many due timers, if it is
+    /// this feature's and can be fired that way (it needs nothing outside the store): `None`
+    /// otherwise, having written nothing (then [`Feature::fire`] fires it). `Some(true)` if
+    /// messages were queued.
+    fn fire_in(
+        &self,
+        _engine: &Engine,
+        _tx: &mut crate::store::Tx<'_>,
+        _key: &TimerKey,
+        _now: DateTime<Utc>,
+    ) -> Option<Result<bool, StoreError>> {
+        None
+    }
+
     /// The text of `user`'s Home tab, if this feature draws it.
     fn home(
         &self,
@@ -341,30 +364,58 @@ impl Engine {
         }
     }
 
-    /// Handles the oldest inbox event, contained. `None`: the inbox is empty; `Some(None)`: one
-    /// was handled (or set aside); `Some(Some(wait))`: it failed and is retried after `wait`.
+    /// Handles the oldest inbox events, up to [`INBOX_BATCH`] of them in one transaction,
+    /// contained. `None`: the inbox is empty; `Some(None)`: events were handled (or one set
+    /// aside); `Some(Some(wait))`: the oldest failed and is retried after `wait`.
+    ///
+    /// Events keep their order, and one that fails never takes the others down: the batch is
+    /// applied in one transaction, and if an event in it fails (an error or a panic, in its
+    /// lookups or in its transaction) nothing of the batch is committed; the events before it
+    /// are then applied again without it, and it is left at the head of the inbox, where it is
+    /// retried alone and set aside as a dead letter after [`MAX_ATTEMPTS`], as before batching.
     pub async fn process_next(
         &self,
         failures: &mut HashMap<u64, u32>,
     ) -> Result<Option<Option<Duration>>, StoreError> {
-        let Some((seq, event)) = self.store.call(|s| s.next_inbound()).await? else {
+        let mut batch = self
+            .store
+            .call(|s| s.next_inbound_batch(INBOX_BATCH))
+            .await?;
+        let Some(&(first, _)) = batch.first() else {
             return Ok(None);
         };
-        tracing::debug!(seq, kind = event.kind(), "processing event");
-        self.health
-            .busy(INBOX_WORKER, format!("inbox/{seq} ({})", event.kind()));
-        let kind = event.kind();
-        let error = match contained(self.handle(seq, event)).await {
-            Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(panic) => Some(panic),
+        // The Home tab is drawn from the store as the events before it left it: it goes alone.
+        let alone = batch
+            .iter()
+            .position(|(_, e)| matches!(e, Inbound::AppHomeOpened { .. }))
+            .map_or(batch.len(), |at| at.max(1));
+        batch.truncate(alone);
+        let error = loop {
+            self.health.busy(
+                INBOX_WORKER,
+                match batch.len() {
+                    1 => format!("inbox/{first} ({})", batch[0].1.kind()),
+                    n => format!("inbox/{first} and the {} after it", n - 1),
+                },
+            );
+            match self.handle_batch(&batch).await {
+                Ok(()) => break None,
+                Err((0, error)) => break Some(error),
+                Err((at, error)) => {
+                    tracing::debug!(seq = batch[at].0, %error, "an event failed in its batch; applying the ones before it alone");
+                    batch.truncate(at);
+                }
+            }
         };
         self.wakers.timers.notify_one();
         self.wakers.delivery.notify_one();
         let Some(error) = error else {
-            failures.remove(&seq);
+            for (seq, _) in &batch {
+                failures.remove(seq);
+            }
             return Ok(Some(None));
         };
+        let (seq, kind) = (first, batch[0].1.kind());
         let attempts = failures.entry(seq).or_insert(0);
         *attempts += 1;
         if *attempts < MAX_ATTEMPTS {
@@ -389,16 +440,63 @@ impl Engine {
         Ok(Some(None))
     }
 
-    async fn handle(&self, seq: u64, event: Inbound) -> Result<(), StoreError> {
-        let now = (self.now)();
-        if let Inbound::AppHomeOpened { user } = event {
-            return self.open_home(seq, user, now);
+    /// Applies `batch` in one transaction: every event's lookups first (concurrently, at most
+    /// [`PREPARE_CONCURRENCY`] events at once), then each event in order, then one commit.
+    /// All of it commits, or nothing: then the position of the first event that failed (in its
+    /// lookups or in the transaction), with why.
+    async fn handle_batch(&self, batch: &[(u64, Inbound)]) -> Result<(), (usize, String)> {
+        if let [(seq, Inbound::AppHomeOpened { user })] = batch {
+            return match contained(async { self.open_home(*seq, user.clone(), (self.now)()) }).await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err((0, e.to_string())),
+                Err(panic) => Err((0, panic)),
+            };
         }
-        let prepared = self.prepare(&event).await;
-        self.store.write(|tx| {
-            self.apply(tx, &event, prepared, now)?;
-            tx.finish_inbound(seq)
-        })
+        // Boxed, so that the stream's item type names no closure lifetime (the worker's future
+        // must be `Send` for any borrow of the batch).
+        let lookups: Vec<futures::future::BoxFuture<'_, Result<Vec<Prepared>, String>>> = batch
+            .iter()
+            .map(|(seq, event)| {
+                tracing::debug!(seq, kind = event.kind(), "processing event");
+                Box::pin(contained(self.prepare(event))) as futures::future::BoxFuture<'_, _>
+            })
+            .collect();
+        let prepared: Vec<Result<Vec<Prepared>, String>> = futures::stream::iter(lookups)
+            .buffered(PREPARE_CONCURRENCY)
+            .collect()
+            .await;
+        let mut ready = Vec::with_capacity(prepared.len());
+        for (at, result) in prepared.into_iter().enumerate() {
+            ready.push(result.map_err(|error| (at, error))?);
+        }
+        let mut failed: Option<(usize, String)> = None;
+        let written = self.store.write(|tx| {
+            for (at, ((seq, event), prepared)) in batch.iter().zip(ready).enumerate() {
+                let now = (self.now)();
+                let applied = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    self.apply(tx, event, prepared, now)
+                }));
+                let error = match applied {
+                    Ok(Ok(())) => {
+                        tx.finish_inbound(*seq)?;
+                        continue;
+                    }
+                    Ok(Err(e)) => e.to_string(),
+                    Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
+                };
+                failed = Some((at, error));
+                // Nothing of the batch is committed: the transaction may hold half of this event.
+                return Err(StoreError::Task("an event in the batch failed".into()));
+            }
+            Ok(())
+        });
+        match (written, failed) {
+            (_, Some(failed)) => Err(failed),
+            // The commit itself failed: the oldest event bears it (as it did alone).
+            (Err(e), None) => Err((0, e.to_string())),
+            (Ok(()), None) => Ok(()),
+        }
     }
 
     /// Every feature's lookups for one event, run concurrently.
@@ -802,7 +900,54 @@ impl Engine {
             due.iter().map(|(_, key)| key.name()).collect();
         failures.retain(|name, _| due_names.contains(name));
         let mut sent = false;
-        for (due_at, key) in due {
+        let mut ready: Vec<TimerKey> = due
+            .into_iter()
+            .filter(|(_, key)| {
+                failures
+                    .get(&key.name())
+                    .is_none_or(|(_, retry_at)| *retry_at <= now)
+            })
+            .map(|(due_at, key)| {
+                // Lateness as the worker takes the timer up: the due time to this pass.
+                crate::metrics::timer_fired(due_at, now);
+                key
+            })
+            .collect();
+        // Many timers due at once (a burst at the start of a working day, a backlog after a
+        // restart) share commits: up to TIMER_BATCH per transaction. Those no feature fires in
+        // a shared transaction, and one that fails in it, are fired alone below.
+        let mut alone: Vec<TimerKey> = Vec::new();
+        while !ready.is_empty() {
+            let rest = ready.split_off(ready.len().min(TIMER_BATCH));
+            let mut batch = std::mem::replace(&mut ready, rest);
+            while !batch.is_empty() {
+                self.health.busy(
+                    TIMER_WORKER,
+                    format!("timer {} and {} more", batch[0].name(), batch.len() - 1),
+                );
+                match self.fire_batch(&batch, now) {
+                    Ok((any, skipped)) => {
+                        sent |= any;
+                        for key in &batch {
+                            if !skipped.contains(key) {
+                                failures.remove(&key.name());
+                            }
+                        }
+                        alone.extend(skipped);
+                        break;
+                    }
+                    Err(at) => {
+                        // Nothing of the batch was committed: the ones before the failing
+                        // timer go again without it, it goes alone (where its failure is
+                        // counted), and the ones after it go back in line.
+                        let mut tail = batch.split_off(at);
+                        alone.push(tail.remove(0));
+                        ready.splice(0..0, tail);
+                    }
+                }
+            }
+        }
+        for key in alone {
             let name = key.name();
             if failures
                 .get(&name)
@@ -810,7 +955,6 @@ impl Engine {
             {
                 continue;
             }
-            crate::metrics::timer_fired(due_at, (self.now)());
             self.health.busy(TIMER_WORKER, format!("timer {name}"));
             let error = match contained(self.fire(key, now)).await {
                 Ok(Ok(any)) => {
@@ -857,6 +1001,45 @@ impl Engine {
         })
     }
 
+    /// Fires `batch` in one transaction, through the features' [`Feature::fire_in`]. Returns
+    /// whether messages were queued and the timers no feature fires that way (to fire alone);
+    /// or, having committed nothing, the position of the first timer that failed.
+    fn fire_batch(
+        &self,
+        batch: &[TimerKey],
+        now: DateTime<Utc>,
+    ) -> Result<(bool, Vec<TimerKey>), usize> {
+        let mut failed_at = None;
+        let written = self.store.write(|tx| {
+            let mut any = false;
+            let mut skipped = Vec::new();
+            for (at, key) in batch.iter().enumerate() {
+                let fired = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                    self.features
+                        .iter()
+                        .find_map(|f| f.fire_in(self, tx, key, now))
+                }));
+                match fired {
+                    Ok(Some(Ok(queued))) => any |= queued,
+                    Ok(None) => skipped.push(key.clone()),
+                    Ok(Some(Err(_))) | Err(_) => {
+                        failed_at = Some(at);
+                        return Err(StoreError::Task("a timer in the batch failed".into()));
+                    }
+                }
+            }
+            Ok((any, skipped))
+        });
+        match (written, failed_at) {
+            (_, Some(at)) => Err(at),
+            (Ok(done), None) => Ok(done),
+            (Err(e), None) => {
+                tracing::warn!(error = %e, "a batch of timers could not be committed; firing them one by one");
+                Err(0)
+            }
+        }
+    }
+
     /// Does what one timer asks, through the feature that owns it. Returns whether messages
     /// were queued.
     async fn fire(&self, key: TimerKey, now: DateTime<Utc>) -> Result<bool, StoreError> {
@@ -879,4 +1062,249 @@ fn is_not_a_person(code: &str) -> bool {
         code,
         "user_not_found" | "user_not_visible" | "users_not_found"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slack::memory::MemorySlack;
+    use crate::store::DeadKind;
+
+    /// A feature that records each deletion it applies as a fact, and fails on purpose: a
+    /// deleted message `panic` panics in the transaction, `error` returns an error there, and
+    /// `lookup` panics in its lookups.
+    struct Poisoned;
+
+    impl Feature for Poisoned {
+        fn prepare<'a>(
+            &'a self,
+            _engine: &'a Engine,
+            event: &'a Inbound,
+        ) -> futures::future::BoxFuture<'a, Prepared> {
+            if matches!(event, Inbound::MessageDeleted { ts, .. } if ts == "lookup") {
+                panic!("a bug in the lookups");
+            }
+            Box::pin(futures::future::ready(Box::new(()) as Prepared))
+        }
+
+        fn apply(
+            &self,
+            _engine: &Engine,
+            tx: &mut Tx<'_>,
+            event: &Inbound,
+            _prepared: Prepared,
+            _now: DateTime<Utc>,
+        ) -> Result<(), StoreError> {
+            let Inbound::MessageDeleted { ts, .. } = event else {
+                return Ok(());
+            };
+            // Written before failing: a failed event must leave nothing behind.
+            tx.set_fact(ts, "applied")?;
+            match ts.as_str() {
+                "panic" => panic!("a bug in the transaction"),
+                "error" => Err(StoreError::Task("refused".into())),
+                _ => Ok(()),
+            }
+        }
+
+        /// Timers `t:NAME`: recorded as the fact NAME; `t:panic` panics, `t:error` fails.
+        fn fire_in(
+            &self,
+            _engine: &Engine,
+            tx: &mut Tx<'_>,
+            key: &TimerKey,
+            now: DateTime<Utc>,
+        ) -> Option<Result<bool, StoreError>> {
+            let TimerKey::Other(key) = key else {
+                return None;
+            };
+            let name = key.strip_prefix("t:")?;
+            Some((|| {
+                tx.set_fact(name, "fired")?;
+                tx.move_timer(key, Some(now), None)?;
+                match name {
+                    "panic" => panic!("a bug in a timer"),
+                    "error" => Err(StoreError::Task("refused".into())),
+                    _ => Ok(false),
+                }
+            })())
+        }
+
+        fn fire<'a>(
+            &'a self,
+            engine: &'a Engine,
+            key: &'a TimerKey,
+            now: DateTime<Utc>,
+        ) -> Option<futures::future::BoxFuture<'a, Result<bool, StoreError>>> {
+            matches!(key, TimerKey::Other(k) if k.starts_with("t:")).then(
+                || -> futures::future::BoxFuture<'a, Result<bool, StoreError>> {
+                    Box::pin(async move {
+                        engine
+                            .store
+                            .write(|tx| self.fire_in(engine, tx, key, now).unwrap_or(Ok(false)))
+                    })
+                },
+            )
+        }
+    }
+
+    fn start() -> DateTime<Utc> {
+        "2026-11-23T10:00:00Z".parse().unwrap()
+    }
+
+    fn engine(dir: &tempfile::TempDir) -> Engine {
+        engine_at(dir, Arc::new(std::sync::Mutex::new(start())))
+    }
+
+    fn engine_at(dir: &tempfile::TempDir, clock: Arc<std::sync::Mutex<DateTime<Utc>>>) -> Engine {
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let settings = Arc::new(crate::config::load(None, &[]).unwrap());
+        let now: Now = Arc::new(move || *clock.lock().unwrap());
+        let slack = MemorySlack::new(now.clone());
+        let identity = slack.identity();
+        let health = Health::new(settings.health, now.clone());
+        let mut engine = Engine::new(
+            store,
+            Arc::new(slack),
+            settings,
+            identity,
+            now,
+            Wakers::default(),
+            health,
+        );
+        engine.features = vec![Arc::new(Poisoned)];
+        engine
+    }
+
+    fn deleted(engine: &Engine, ts: &str) {
+        let event = Inbound::MessageDeleted {
+            channel: "C1".into(),
+            ts: ts.into(),
+        };
+        let now = (engine.now)();
+        engine.store.accept_event(None, &event, now).unwrap();
+    }
+
+    fn applied(engine: &Engine) -> Vec<String> {
+        let mut out = Vec::new();
+        for ts in ["a", "b", "c", "d", "e", "panic", "error", "lookup"] {
+            if engine.store.fact(ts).unwrap().is_some() {
+                out.push(ts.to_owned());
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_batch_shares_one_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(&dir);
+        for ts in ["a", "b", "c"] {
+            deleted(&engine, ts);
+        }
+        let mut failures = HashMap::new();
+        assert_eq!(
+            engine.process_next(&mut failures).await.unwrap(),
+            Some(None)
+        );
+        assert_eq!(applied(&engine), ["a", "b", "c"]);
+        assert_eq!(engine.store.inbox_len().unwrap(), 0);
+        assert_eq!(engine.process_next(&mut failures).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_event_in_a_batch_never_holds_up_the_others() {
+        for poison in ["panic", "error", "lookup"] {
+            let dir = tempfile::tempdir().unwrap();
+            let engine = engine(&dir);
+            for ts in ["a", "b", poison, "c", "d"] {
+                deleted(&engine, ts);
+            }
+            let mut failures = HashMap::new();
+            // The events before it are applied without it...
+            assert_eq!(
+                engine.process_next(&mut failures).await.unwrap(),
+                Some(None)
+            );
+            assert_eq!(applied(&engine), ["a", "b"], "{poison}");
+            // ...then it fails alone, is retried, and is set aside after its attempts...
+            for attempt in 1..MAX_ATTEMPTS {
+                let wait = engine.process_next(&mut failures).await.unwrap();
+                assert_eq!(
+                    wait,
+                    Some(Some(Duration::from_secs(1 << (attempt - 1)))),
+                    "{poison}"
+                );
+            }
+            assert_eq!(
+                engine.process_next(&mut failures).await.unwrap(),
+                Some(None)
+            );
+            let letters = engine.store.dead_letters().unwrap();
+            assert_eq!(letters.len(), 1, "{poison}: {letters:?}");
+            assert_eq!(letters[0].kind, DeadKind::Event);
+            assert_eq!(letters[0].attempts, MAX_ATTEMPTS);
+            // ...and the events behind it go on, in one batch.
+            assert_eq!(
+                engine.process_next(&mut failures).await.unwrap(),
+                Some(None)
+            );
+            assert_eq!(applied(&engine), ["a", "b", "c", "d"], "{poison}");
+            assert_eq!(engine.store.inbox_len().unwrap(), 0);
+            assert!(failures.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_timer_in_a_batch_never_holds_up_the_others() {
+        for poison in ["panic", "error"] {
+            let dir = tempfile::tempdir().unwrap();
+            let clock = Arc::new(std::sync::Mutex::new(start()));
+            let engine = engine_at(&dir, clock.clone());
+            let due = start();
+            engine
+                .store
+                .write(|tx| {
+                    for name in ["a", "b", poison, "c", "d"] {
+                        tx.move_timer(&format!("t:{name}"), None, Some(due))?;
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            let mut failures = HashMap::new();
+            engine.fire_due(&mut failures).await.unwrap();
+            assert_eq!(applied(&engine), ["a", "b", "c", "d"], "{poison}");
+            assert_eq!(failures.len(), 1, "{poison}");
+            for _ in 1..MAX_ATTEMPTS {
+                *clock.lock().unwrap() += chrono::Duration::seconds(4);
+                engine.fire_due(&mut failures).await.unwrap();
+            }
+            let letters = engine.store.dead_letters().unwrap();
+            assert_eq!(letters.len(), 1, "{poison}: {letters:?}");
+            assert_eq!(letters[0].kind, DeadKind::Timer);
+            assert_eq!(letters[0].key, format!("timer t:{poison}"));
+            assert!(failures.is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_home_tab_is_drawn_after_the_events_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = engine(&dir);
+        deleted(&engine, "a");
+        let home = Inbound::AppHomeOpened { user: "U1".into() };
+        engine
+            .store
+            .accept_event(None, &home, (engine.now)())
+            .unwrap();
+        deleted(&engine, "b");
+        let mut failures = HashMap::new();
+        engine.process_next(&mut failures).await.unwrap();
+        assert_eq!(applied(&engine), ["a"]);
+        assert_eq!(engine.store.inbox_len().unwrap(), 2);
+        engine.process_next(&mut failures).await.unwrap();
+        assert_eq!(engine.store.inbox_len().unwrap(), 1);
+        engine.process_next(&mut failures).await.unwrap();
+        assert_eq!(applied(&engine), ["a", "b"]);
+    }
 }

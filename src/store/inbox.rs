@@ -2,7 +2,7 @@
 //! replay keys of commands and interactions.
 
 use chrono::{DateTime, Utc};
-use redb::ReadableTable;
+use redb::{ReadableTable, ReadableTableMetadata};
 
 use super::tables::{INBOX, SEEN_BY_TIME, SEEN_EVENTS};
 use super::{Result, Store, Tx, from_json, ms, to_json};
@@ -56,23 +56,52 @@ impl Store {
     /// The oldest unprocessed event. An entry that cannot be read (written by an incompatible
     /// version) is logged and removed, so it cannot block the events behind it.
     pub fn next_inbound(&self) -> Result<Option<(u64, Inbound)>> {
+        Ok(self.next_inbound_batch(1)?.into_iter().next())
+    }
+
+    /// Up to `limit` of the oldest unprocessed events, oldest first, read in one transaction.
+    /// Entries that cannot be read are logged and removed (in one write), as for
+    /// [`Store::next_inbound`].
+    pub fn next_inbound_batch(&self, limit: usize) -> Result<Vec<(u64, Inbound)>> {
         loop {
-            let first = self.read(|rx| {
+            let raw = self.read(|rx| {
                 let table = rx.txn.open_table(INBOX)?;
-                let first = table.first()?;
-                Ok(first.map(|(k, v)| (k.value(), v.value().to_vec())))
+                let mut raw = Vec::new();
+                for entry in table.iter()?.take(limit) {
+                    let (k, v) = entry?;
+                    raw.push((k.value(), v.value().to_vec()));
+                }
+                Ok(raw)
             })?;
-            let Some((seq, bytes)) = first else {
-                return Ok(None);
-            };
-            match from_json::<Inbound>(|| format!("inbox/{seq}"), &bytes) {
-                Ok(event) => return Ok(Some((seq, event))),
-                Err(e) => {
-                    tracing::error!(error = %e, "dropping an unreadable event");
-                    self.write(|tx| tx.finish_inbound(seq))?;
+            let mut events = Vec::with_capacity(raw.len());
+            let mut unreadable = Vec::new();
+            for (seq, bytes) in raw {
+                match from_json::<Inbound>(|| format!("inbox/{seq}"), &bytes) {
+                    Ok(event) => events.push((seq, event)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "dropping an unreadable event");
+                        unreadable.push(seq);
+                    }
                 }
             }
+            if !unreadable.is_empty() {
+                self.write(|tx| {
+                    for seq in &unreadable {
+                        tx.finish_inbound(*seq)?;
+                    }
+                    Ok(())
+                })?;
+            }
+            // A batch of nothing but unreadable entries does not mean the inbox is empty.
+            if !events.is_empty() || unreadable.is_empty() {
+                return Ok(events);
+            }
         }
+    }
+
+    /// How many events wait in the inbox (O(1): redb keeps each table's length).
+    pub fn inbox_len(&self) -> Result<u64> {
+        self.read(|rx| Ok(rx.txn.open_table(INBOX)?.len()?))
     }
 }
 

@@ -30,7 +30,7 @@ pub use dead_letters::{DeadKind, DeadLetter};
 pub use inbox::Accepted;
 pub use outbox::{OutboxReads, OutboxRecord, QueueHead};
 pub use people::{CachedUser, PeopleReads};
-pub use requests::RequestReads;
+pub use requests::{RequestReads, request_record_len};
 pub use rfcs::RfcReads;
 pub use standups::StandupReads;
 pub use stats::StoreStats;
@@ -122,15 +122,30 @@ fn get_json<T: DeserializeOwned>(
 }
 
 impl Store {
-    /// Opens (or creates) the store at `path`, creating its directory.
+    /// Opens (or creates) the store at `path`, creating its directory, with redb's default
+    /// cache (up to 1 GiB, filled as pages are read): for short-lived tools and tests. The bot
+    /// uses [`Store::open_with_cache`].
     pub fn open(path: &Path) -> Result<Self> {
+        Self::open_with(path, Database::builder())
+    }
+
+    /// Opens (or creates) the store at `path` with a page cache of at most `cache_bytes`
+    /// (`store.cache_size`): the bound on the store's share of resident memory, whatever the
+    /// number of requests it holds.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self> {
+        let mut builder = Database::builder();
+        builder.set_cache_size(cache_bytes);
+        Self::open_with(path, builder)
+    }
+
+    fn open_with(path: &Path, builder: redb::Builder) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                 path: path.to_owned(),
                 reason: e.to_string(),
             })?;
         }
-        let db = Database::create(path).map_err(|e| match e {
+        let db = builder.create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.to_owned()),
             other => StoreError::Open {
                 path: path.to_owned(),

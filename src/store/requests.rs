@@ -1,15 +1,212 @@
 //! SLA requests and their indexes (by message, by thread, open ones by recipient and by author,
-//! closed ones by when, for the pruner).
+//! closed ones by when, for the pruner), and the requests' compact stored form
+//! ([`encode_request`], [`decode_request`]).
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use redb::{MultimapTableDefinition, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
 
 use super::tables::{
     CLOSED_REQUESTS, OPEN_BY_AUTHOR, OPEN_BY_RECIPIENT, REQUESTS, REQUESTS_BY_MESSAGE,
     REQUESTS_BY_THREAD,
 };
 use super::timers::sla_timer_key;
-use super::{Reads, Result, Tx, from_json, message_key, ms, to_json};
-use crate::domain::sla::SlaRequest;
+use super::{Reads, Result, StoreError, Tx, from_json, message_key, ms};
+use crate::domain::sla::{Answer, CancelReason, RequestState, SlaRequest, Tier};
+
+// ---- the stored form -----------------------------------------------------------------------------
+//
+// A million open requests must fit a small store and a small cache, so a request is stored in
+// postcard (varint integers, length-prefixed strings) behind a version byte, not as JSON with
+// its field names and RFC 3339 dates: about a third of the bytes. Stores written before hold
+// JSON records, which start with `{`: both are read, and a record is rewritten in the compact
+// form the next time it changes. The layout is this file's own (`Packed`), not the domain
+// type's serde shape, so renaming a domain field or reordering an enum never silently changes
+// what old records mean: enums are mapped to fixed numbers below.
+
+/// The first byte of a request in the compact form (version 1). JSON records start with `{`.
+const PACKED_V1: u8 = 1;
+
+/// A moment, exact to the nanosecond (due times are recorded to the nanosecond).
+#[derive(Serialize, Deserialize)]
+struct Moment(i64, u32);
+
+impl Moment {
+    fn of(at: DateTime<Utc>) -> Self {
+        Moment(at.timestamp(), at.timestamp_subsec_nanos())
+    }
+
+    fn get(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp(self.0, self.1)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+enum PackedState<'a> {
+    Open,
+    /// `how`: 0 a thread reply, 1 a channel reply, 2 a reaction (named `reaction`).
+    Answered {
+        at: Moment,
+        how: u8,
+        reaction: &'a str,
+    },
+    /// `why`: 0 the mention was edited away, 1 the message deleted, 2 not a person, 3 expired
+    /// (nobody answered for `sla.forget_after` after the last step).
+    Cancelled {
+        at: Moment,
+        why: u8,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct Packed<'a> {
+    id: u64,
+    channel: &'a str,
+    message_ts: &'a str,
+    /// `None` when the thread root is the message itself (a top-level message: most are).
+    thread_root: Option<&'a str>,
+    author: &'a str,
+    recipient: &'a str,
+    /// The IANA name: stable across chrono-tz versions, unlike its enum's numbering.
+    recipient_tz: &'a str,
+    /// 0 urgent, 1 normal, 2 low.
+    tier: u8,
+    excerpt: &'a str,
+    opened_at: Moment,
+    deadline: Moment,
+    steps_taken: u64,
+    next_due: Option<Moment>,
+    state: PackedState<'a>,
+}
+
+/// A request in its stored form: the version byte, then the postcard encoding of `Packed`.
+pub(super) fn encode_request(r: &SlaRequest) -> Vec<u8> {
+    let state = match &r.state {
+        RequestState::Open => PackedState::Open,
+        RequestState::Answered { at, how } => {
+            let (how, reaction) = match how {
+                Answer::ThreadReply => (0, ""),
+                Answer::ChannelReply => (1, ""),
+                Answer::Reaction { name } => (2, name.as_str()),
+            };
+            PackedState::Answered {
+                at: Moment::of(*at),
+                how,
+                reaction,
+            }
+        }
+        RequestState::Cancelled { at, why } => PackedState::Cancelled {
+            at: Moment::of(*at),
+            why: match why {
+                CancelReason::MentionEdited => 0,
+                CancelReason::MessageDeleted => 1,
+                CancelReason::NotAPerson => 2,
+                CancelReason::Expired => 3,
+            },
+        },
+    };
+    let packed = Packed {
+        id: r.id,
+        channel: &r.channel,
+        message_ts: &r.message_ts,
+        thread_root: (r.thread_root != r.message_ts).then_some(r.thread_root.as_str()),
+        author: &r.author,
+        recipient: &r.recipient,
+        recipient_tz: r.recipient_tz.name(),
+        tier: match r.tier {
+            Tier::Urgent => 0,
+            Tier::Normal => 1,
+            Tier::Low => 2,
+        },
+        excerpt: &r.excerpt,
+        opened_at: Moment::of(r.opened_at),
+        deadline: Moment::of(r.deadline),
+        steps_taken: r.steps_taken as u64,
+        next_due: r.next_due.map(Moment::of),
+        state,
+    };
+    // Strings, integers and options only: postcard cannot fail on them into a Vec.
+    postcard::to_extend(&packed, vec![PACKED_V1]).expect("a request encodes")
+}
+
+/// How many bytes `request` takes in the store (its record, without the indexes): for the
+/// benchmarks.
+pub fn request_record_len(request: &SlaRequest) -> usize {
+    encode_request(request).len()
+}
+
+/// A stored request, in the compact form or (written by an older version) JSON.
+pub(super) fn decode_request(id: u64, bytes: &[u8]) -> Result<SlaRequest> {
+    let what = || format!("sla_requests/{id}");
+    match bytes.first() {
+        Some(b'{') => from_json(what, bytes),
+        Some(&PACKED_V1) => unpack(&bytes[1..]).map_err(|reason| StoreError::Corrupt {
+            what: what(),
+            reason,
+        }),
+        other => Err(StoreError::Corrupt {
+            what: what(),
+            reason: format!("unknown record format {other:?}"),
+        }),
+    }
+}
+
+fn unpack(bytes: &[u8]) -> std::result::Result<SlaRequest, String> {
+    let p: Packed<'_> = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let moment = |m: &Moment| {
+        m.get()
+            .ok_or_else(|| format!("a time out of range ({})", m.0))
+    };
+    let state = match &p.state {
+        PackedState::Open => RequestState::Open,
+        PackedState::Answered { at, how, reaction } => RequestState::Answered {
+            at: moment(at)?,
+            how: match how {
+                0 => Answer::ThreadReply,
+                1 => Answer::ChannelReply,
+                2 => Answer::Reaction {
+                    name: (*reaction).to_owned(),
+                },
+                n => return Err(format!("unknown answer {n}")),
+            },
+        },
+        PackedState::Cancelled { at, why } => RequestState::Cancelled {
+            at: moment(at)?,
+            why: match why {
+                0 => CancelReason::MentionEdited,
+                1 => CancelReason::MessageDeleted,
+                2 => CancelReason::NotAPerson,
+                3 => CancelReason::Expired,
+                n => return Err(format!("unknown cancel reason {n}")),
+            },
+        },
+    };
+    Ok(SlaRequest {
+        id: p.id,
+        channel: p.channel.to_owned(),
+        message_ts: p.message_ts.to_owned(),
+        thread_root: p.thread_root.unwrap_or(p.message_ts).to_owned(),
+        author: p.author.to_owned(),
+        recipient: p.recipient.to_owned(),
+        recipient_tz: p
+            .recipient_tz
+            .parse::<Tz>()
+            .map_err(|_| format!("unknown time zone {:?}", p.recipient_tz))?,
+        tier: match p.tier {
+            0 => Tier::Urgent,
+            1 => Tier::Normal,
+            2 => Tier::Low,
+            n => return Err(format!("unknown tier {n}")),
+        },
+        excerpt: p.excerpt.to_owned(),
+        opened_at: moment(&p.opened_at)?,
+        deadline: moment(&p.deadline)?,
+        steps_taken: usize::try_from(p.steps_taken).map_err(|e| e.to_string())?,
+        next_due: p.next_due.as_ref().map(moment).transpose()?,
+        state,
+    })
+}
 
 /// The requests an index lists under `key`, oldest first.
 fn load_requests(
@@ -21,7 +218,7 @@ fn load_requests(
     for id in index.get(key)? {
         let id = id?.value();
         if let Some(v) = requests.get(id)? {
-            out.push(from_json(|| format!("sla_requests/{id}"), v.value())?);
+            out.push(decode_request(id, v.value())?);
         }
     }
     out.sort_by_key(|r: &SlaRequest| r.id);
@@ -51,23 +248,26 @@ pub trait RequestReads: Reads {
     fn request(&self, id: u64) -> Result<Option<SlaRequest>> {
         let table = self.table(REQUESTS)?;
         match table.get(id)? {
-            Some(v) => Ok(Some(from_json(|| format!("sla_requests/{id}"), v.value())?)),
+            Some(v) => Ok(Some(decode_request(id, v.value())?)),
             None => Ok(None),
         }
     }
 
-    /// Every request (open and recently closed), oldest first.
+    /// Every request (open and recently closed), oldest first: a scan, for the simulator's
+    /// report only; never on a tick, at start or for `/healthz`.
     fn all_requests(&self) -> Result<Vec<SlaRequest>> {
         let table = self.table(REQUESTS)?;
         let mut out = Vec::new();
         for entry in table.iter()? {
             let (k, v) = entry?;
             let id = k.value();
-            out.push(from_json(|| format!("sla_requests/{id}"), v.value())?);
+            out.push(decode_request(id, v.value())?);
         }
         Ok(out)
     }
 
+    /// How many requests are open (for `/healthz`). O(1): redb keeps each table's and each
+    /// multimap's length in its header (checked in redb 4.5), nothing is walked.
     fn count_open_requests(&self) -> Result<u64> {
         Ok(self.multimap(OPEN_BY_RECIPIENT)?.len()?)
     }
@@ -140,7 +340,196 @@ impl Tx<'_> {
         }
         self.txn
             .open_table(REQUESTS)?
-            .insert(request.id, to_json(request).as_slice())?;
+            .insert(request.id, encode_request(request).as_slice())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use proptest::prelude::*;
+
+    fn sample() -> SlaRequest {
+        SlaRequest {
+            id: 42,
+            channel: "C0123ABCD".into(),
+            message_ts: "1795512600.123456".into(),
+            thread_root: "1795512600.123456".into(),
+            author: "U0ALICE01".into(),
+            recipient: "U0BOB0001".into(),
+            recipient_tz: chrono_tz::Europe::Berlin,
+            tier: Tier::Normal,
+            excerpt: "<@U0BOB0001|bob> can you review the deploy plan before Friday? It touches the billing cron".into(),
+            opened_at: Utc.timestamp_opt(1_795_512_600, 123_456_789).unwrap(),
+            deadline: Utc.timestamp_opt(1_795_599_000, 0).unwrap(),
+            steps_taken: 0,
+            next_due: Some(Utc.timestamp_opt(1_795_599_000, 1).unwrap()),
+            state: RequestState::Open,
+        }
+    }
+
+    #[test]
+    fn a_request_round_trips_and_is_much_smaller_than_json() {
+        let r = sample();
+        let packed = encode_request(&r);
+        assert_eq!(packed[0], PACKED_V1);
+        assert_eq!(decode_request(r.id, &packed).unwrap(), r);
+        let json = serde_json::to_vec(&r).unwrap();
+        assert!(
+            packed.len() * 2 < json.len(),
+            "{} bytes packed, {} as JSON",
+            packed.len(),
+            json.len()
+        );
+    }
+
+    #[test]
+    fn a_json_record_from_an_older_store_is_still_read() {
+        // As version 0.1 wrote it: the domain type's serde shape.
+        let json = r#"{"id":7,"channel":"C1","message_ts":"1.2","thread_root":"1.0","author":"U1","recipient":"U2","recipient_tz":"America/New_York","tier":"urgent","excerpt":"asap please","opened_at":"2026-11-20T10:00:00.5Z","deadline":"2026-11-20T12:00:00Z","steps_taken":1,"next_due":null,"state":{"state":"answered","at":"2026-11-20T13:00:00Z","how":{"kind":"reaction","name":"eyes"}}}"#;
+        let r = decode_request(7, json.as_bytes()).unwrap();
+        assert_eq!(r.thread_root, "1.0");
+        assert_eq!(r.recipient_tz, chrono_tz::America::New_York);
+        assert_eq!(r.tier, Tier::Urgent);
+        assert_eq!(
+            r.state,
+            RequestState::Answered {
+                at: "2026-11-20T13:00:00Z".parse().unwrap(),
+                how: Answer::Reaction {
+                    name: "eyes".into()
+                },
+            }
+        );
+        // Written back, it takes the compact form and reads the same.
+        let packed = encode_request(&r);
+        assert_eq!(packed[0], PACKED_V1);
+        assert_eq!(decode_request(7, &packed).unwrap(), r);
+    }
+
+    #[test]
+    fn a_stored_json_request_is_rewritten_compactly_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("s.redb")).unwrap();
+        let mut r = sample();
+        store
+            .write(|tx| {
+                tx.put_request(&r)?;
+                // As an older version left it.
+                let json = serde_json::to_vec(&r).unwrap();
+                tx.txn.open_table(REQUESTS)?.insert(r.id, json.as_slice())?;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.read(|rx| rx.request(42)).unwrap(), Some(r.clone()));
+        assert_eq!(store.read(|rx| rx.count_open_requests()).unwrap(), 1);
+        r.answer(Answer::ThreadReply, r.deadline);
+        store.write(|tx| tx.put_request(&r)).unwrap();
+        let raw = store
+            .read(|rx| Ok(rx.table(REQUESTS)?.get(42)?.unwrap().value().to_vec()))
+            .unwrap();
+        assert_eq!(raw[0], PACKED_V1);
+        assert_eq!(store.read(|rx| rx.request(42)).unwrap(), Some(r));
+        assert_eq!(store.read(|rx| rx.count_open_requests()).unwrap(), 0);
+    }
+
+    #[test]
+    fn damaged_records_are_errors_not_panics() {
+        let packed = encode_request(&sample());
+        for cut in 0..packed.len() {
+            assert!(decode_request(42, &packed[..cut]).is_err(), "cut at {cut}");
+        }
+        assert!(decode_request(42, &[9, 1, 2]).is_err());
+        let mut bad_tz = sample();
+        bad_tz.recipient_tz = chrono_tz::UTC;
+        let mut bytes = encode_request(&bad_tz);
+        let at = bytes.windows(3).position(|w| w == b"UTC").unwrap();
+        bytes[at..at + 3].copy_from_slice(b"XYZ");
+        let err = decode_request(42, &bytes).unwrap_err().to_string();
+        assert!(
+            err.contains("sla_requests/42") && err.contains("XYZ"),
+            "{err}"
+        );
+    }
+
+    fn moment() -> impl Strategy<Value = DateTime<Utc>> {
+        // Years -1200 to 5100, to the nanosecond.
+        (-100_000_000_000i64..100_000_000_000, 0u32..1_000_000_000)
+            .prop_map(|(s, n)| Utc.timestamp_opt(s, n).unwrap())
+    }
+
+    fn state() -> impl Strategy<Value = RequestState> {
+        prop_oneof![
+            Just(RequestState::Open),
+            (moment(), 0..3u8, "\\PC{0,20}").prop_map(|(at, how, name)| RequestState::Answered {
+                at,
+                how: match how {
+                    0 => Answer::ThreadReply,
+                    1 => Answer::ChannelReply,
+                    _ => Answer::Reaction { name },
+                },
+            }),
+            (moment(), 0..4u8).prop_map(|(at, why)| RequestState::Cancelled {
+                at,
+                why: [
+                    CancelReason::MentionEdited,
+                    CancelReason::MessageDeleted,
+                    CancelReason::NotAPerson,
+                    CancelReason::Expired
+                ][why as usize],
+            }),
+        ]
+    }
+
+    fn request() -> impl Strategy<Value = SlaRequest> {
+        let ids = (
+            any::<u64>(),
+            "\\PC{0,12}",
+            "\\PC{0,20}",
+            proptest::option::of("\\PC{0,20}"),
+        );
+        let people = (
+            "\\PC{0,12}",
+            "\\PC{0,12}",
+            0..chrono_tz::TZ_VARIANTS.len(),
+            0..3u8,
+        );
+        let text = ("\\PC{0,160}", moment(), moment(), any::<usize>());
+        let rest = (proptest::option::of(moment()), state());
+        (ids, people, text, rest).prop_map(
+            |(
+                (id, channel, message_ts, root),
+                (author, recipient, tz, tier),
+                (excerpt, opened_at, deadline, steps_taken),
+                (next_due, state),
+            )| SlaRequest {
+                id,
+                thread_root: root.unwrap_or_else(|| message_ts.clone()),
+                channel,
+                message_ts,
+                author,
+                recipient,
+                recipient_tz: chrono_tz::TZ_VARIANTS[tz],
+                tier: [Tier::Urgent, Tier::Normal, Tier::Low][tier as usize],
+                excerpt,
+                opened_at,
+                deadline,
+                steps_taken,
+                next_due,
+                state,
+            },
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn any_request_round_trips(r in request()) {
+            let packed = encode_request(&r);
+            prop_assert_eq!(decode_request(r.id, &packed).unwrap(), r.clone());
+            // And the JSON an older version wrote reads as the same request.
+            let json = serde_json::to_vec(&r).unwrap();
+            prop_assert_eq!(decode_request(r.id, &json).unwrap(), r);
+        }
     }
 }

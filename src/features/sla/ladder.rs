@@ -7,14 +7,24 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::outbox::Destination;
 use crate::engine::Engine;
-use crate::store::StoreError;
 use crate::store::prelude::*;
+use crate::store::{StoreError, Tx};
 
 use super::ladder_context;
 
-/// Takes request `id`'s due step. Returns whether messages were queued.
+/// Takes request `id`'s due step, in its own transaction. Returns whether messages were queued.
 pub(super) fn fire(engine: &Engine, id: u64, now: DateTime<Utc>) -> Result<bool, StoreError> {
-    engine.store.write(|tx| {
+    engine.store.write(|tx| fire_in(engine, tx, id, now))
+}
+
+/// Takes request `id`'s due step inside `tx` (which may hold other timers' steps too).
+pub(super) fn fire_in(
+    engine: &Engine,
+    tx: &mut Tx<'_>,
+    id: u64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    {
         let Some(mut request) = tx.request(id)? else {
             tx.drop_timers_named(&format!("sla:{id}"))?;
             return Ok(false);
@@ -80,5 +90,5 @@ pub(super) fn fire(engine: &Engine, id: u64, now: DateTime<Utc>) -> Result<bool,
         }
         tx.put_request(&request)?;
         Ok(any)
-    })
+    }
 }

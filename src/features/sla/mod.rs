@@ -313,6 +313,19 @@ impl Feature for Sla {
         })
     }
 
+    fn fire_in(
+        &self,
+        engine: &Engine,
+        tx: &mut Tx<'_>,
+        key: &TimerKey,
+        now: DateTime<Utc>,
+    ) -> Option<Result<bool, StoreError>> {
+        let TimerKey::Sla(id) = key else {
+            return None;
+        };
+        Some(ladder::fire_in(engine, tx, *id, now))
+    }
+
     fn home(
         &self,
         engine: &Engine,
