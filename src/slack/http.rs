@@ -19,6 +19,7 @@ use slack_morphism::signature_verifier::{
 };
 
 use crate::slack::dispatch::{Dispatcher, InteractionReply};
+use crate::store::StoreError;
 use crate::store::prelude::*;
 
 #[derive(Clone)]
@@ -148,6 +149,11 @@ async fn events(State(state): State<HttpState>, headers: HeaderMap, body: Bytes)
         SlackPushEvent::EventCallback(callback) => {
             match state.dispatcher.accept_event(callback).await {
                 Ok(_) => StatusCode::OK.into_response(),
+                Err(StoreError::Busy) => {
+                    // Not acked: too many deliveries wait for a commit; Slack will retry.
+                    tracing::warn!("refused an event: the store's queue is full");
+                    StatusCode::SERVICE_UNAVAILABLE.into_response()
+                }
                 Err(e) => {
                     // Not acked: Slack will retry, and nothing was half-written.
                     tracing::error!(error = %e, "could not record an event");

@@ -5,6 +5,7 @@
 //! `kill -9`.
 
 mod dead_letters;
+mod group_commit;
 mod inbox;
 mod outbox;
 mod people;
@@ -25,7 +26,8 @@ use redb::{
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dead_letters::{DeadKind, DeadLetter};
-pub use inbox::Accepted;
+pub use group_commit::GroupCommit;
+pub use inbox::{Accepted, Arrival};
 pub use outbox::OutboxReads;
 pub use people::{CachedUser, PeopleReads};
 pub use requests::RequestReads;
@@ -53,6 +55,10 @@ pub enum StoreError {
     Corrupt { what: String, reason: String },
     #[error("store task failed: {0}")]
     Task(String),
+    #[error("too many deliveries are waiting for a commit; refused so that Slack retries")]
+    Busy,
+    #[error("the group commit failed: {0}")]
+    GroupCommit(String),
 }
 
 macro_rules! db_err {
