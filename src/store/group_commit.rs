@@ -10,6 +10,7 @@
 //! writer stops once every handle is dropped, after answering what was queued.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -79,6 +80,41 @@ impl GroupCommit {
     }
 }
 
+/// The longest a batch waits to gather, and never more than half the last commit took.
+const MAX_WAIT: Duration = Duration::from_millis(1);
+
+/// Lets a batch gather the deliveries that are on their way. Without this, busy senders split
+/// into groups in lockstep: the writer answers one group and at once commits the few that
+/// arrived meanwhile, while the group it just answered comes back a moment later and waits a
+/// whole commit, so each ack costs two commits. So a batch waits for as many more deliveries
+/// as the last commit answered (those senders are likely to send again), for half a commit at
+/// most: the groups merge and share one. A lone delivery after a lone delivery never waits.
+///
+/// It polls (yielding to the runtime between looks) rather than sleeping: tokio's timers tick
+/// in milliseconds, and a paused test clock must not move while a batch gathers.
+async fn gather(
+    rx: &mut mpsc::Receiver<Waiter>,
+    waiting: &mut Vec<Waiter>,
+    last_batch: usize,
+    last_commit: Duration,
+) {
+    if last_batch <= 1 {
+        return;
+    }
+    let target = (waiting.len() + last_batch).min(MAX_BATCH);
+    let started = std::time::Instant::now();
+    let limit = MAX_WAIT.min(last_commit / 2);
+    while waiting.len() < target && started.elapsed() < limit {
+        while waiting.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(w) => waiting.push(w),
+                Err(_) => break,
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 async fn write_batches(
     store: Store,
     mut rx: mpsc::Receiver<Waiter>,
@@ -86,28 +122,35 @@ async fn write_batches(
     on_queued: impl Fn() + Send + Sync + 'static,
 ) {
     let mut waiting = Vec::with_capacity(MAX_BATCH);
+    let (mut last_batch, mut last_commit) = (1, Duration::ZERO);
     // Ends when every handle is dropped and the queue is empty.
     while rx.recv_many(&mut waiting, MAX_BATCH).await > 0 {
+        gather(&mut rx, &mut waiting, last_batch, last_commit).await;
+        last_batch = waiting.len();
         let (arrivals, replies): (Vec<Arrival>, Vec<_>) =
             waiting.drain(..).map(|w| (w.arrival, w.reply)).unzip();
         let count = arrivals.len();
         let commit = commit.clone();
-        let result = store
-            .call(move |s| commit(s, &arrivals))
-            .await
-            .and_then(|answers| {
-                if answers.len() == count {
-                    Ok(answers)
-                } else {
-                    Err(StoreError::Task(format!(
-                        "a batch of {count} got {} answers",
-                        answers.len()
-                    )))
-                }
-            });
+        let started = std::time::Instant::now();
+        let result = store.call(move |s| commit(s, &arrivals)).await;
+        last_commit = started.elapsed();
+        let result = result.and_then(|answers| {
+            if answers.len() == count {
+                Ok(answers)
+            } else {
+                Err(StoreError::Task(format!(
+                    "a batch of {count} got {} answers",
+                    answers.len()
+                )))
+            }
+        });
         match result {
             Ok(answers) => {
-                tracing::trace!(count, "group commit");
+                tracing::trace!(
+                    count,
+                    took_us = last_commit.as_micros() as u64,
+                    "group commit"
+                );
                 if answers.contains(&Accepted::Queued) {
                     on_queued();
                 }
