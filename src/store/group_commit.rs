@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Accepted, Arrival, Result, Store, StoreError};
+use super::{Accepted, Arrival, Result, Store, StoreError, WeakStore};
 
 /// Deliveries waiting for a commit before new ones are refused (about 4 s of Slack's busiest
 /// workspaces, a few MB of memory).
@@ -36,6 +36,8 @@ struct Waiter {
 #[derive(Clone)]
 pub struct GroupCommit {
     queue: mpsc::Sender<Waiter>,
+    /// The handles keep the store open; the writer only refers to it (see [`WeakStore`]).
+    _store: Store,
 }
 
 impl GroupCommit {
@@ -58,8 +60,11 @@ impl GroupCommit {
         on_queued: impl Fn() + Send + Sync + 'static,
     ) -> Self {
         let (queue, rx) = mpsc::channel(capacity.max(1));
-        tokio::spawn(write_batches(store, rx, commit, on_queued));
-        GroupCommit { queue }
+        tokio::spawn(write_batches(store.downgrade(), rx, commit, on_queued));
+        GroupCommit {
+            queue,
+            _store: store,
+        }
     }
 
     /// Records `arrival` durably (with others arriving meanwhile) and says whether it was new.
@@ -116,7 +121,7 @@ async fn gather(
 }
 
 async fn write_batches(
-    store: Store,
+    store: WeakStore,
     mut rx: mpsc::Receiver<Waiter>,
     commit: CommitFn,
     on_queued: impl Fn() + Send + Sync + 'static,
@@ -132,7 +137,11 @@ async fn write_batches(
         let count = arrivals.len();
         let commit = commit.clone();
         let started = std::time::Instant::now();
-        let result = store.call(move |s| commit(s, &arrivals)).await;
+        // Callers wait with a handle, which keeps the store open; closed, none is waiting.
+        let result = match store.upgrade() {
+            Some(store) => store.call(move |s| commit(s, &arrivals)).await,
+            None => Err(StoreError::Task("the store is closed".into())),
+        };
         last_commit = started.elapsed();
         let result = result.and_then(|answers| {
             if answers.len() == count {

@@ -87,6 +87,33 @@ pub struct Store {
     durable: bool,
 }
 
+/// A reference to the store that does not keep it open: the group-commit writer's, so that
+/// once the bot's last handle is dropped the file is free at once (for the offline tools),
+/// whenever the writer task next runs.
+#[derive(Clone)]
+pub(crate) struct WeakStore {
+    db: std::sync::Weak<Database>,
+    durable: bool,
+}
+
+impl WeakStore {
+    pub(crate) fn upgrade(&self) -> Option<Store> {
+        Some(Store {
+            db: self.db.upgrade()?,
+            durable: self.durable,
+        })
+    }
+}
+
+impl Store {
+    pub(crate) fn downgrade(&self) -> WeakStore {
+        WeakStore {
+            db: Arc::downgrade(&self.db),
+            durable: self.durable,
+        }
+    }
+}
+
 fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     // Our own types always serialize: no maps with non-string keys, no failing Serialize impls.
     serde_json::to_vec(value).expect("stored types serialize to JSON")
