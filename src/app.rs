@@ -300,9 +300,7 @@ impl Core {
         }
         engine.features = crate::features::all();
         let engine = Arc::new(engine);
-        let dispatcher = Arc::new(Dispatcher {
-            engine: engine.clone(),
-        });
+        let dispatcher = Arc::new(Dispatcher::new(engine.clone()));
         engine.seed_standups()?;
         let mut tasks = tokio::task::JoinSet::new();
         // Every worker is supervised: one that stops (a panic its per-item containment did not

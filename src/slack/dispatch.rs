@@ -12,13 +12,15 @@ use crate::engine::reply::{Reply, UserError};
 use crate::engine::{Engine, Feature};
 use crate::slack::inbound::{self, Command};
 use crate::slack::interaction::{BlockAction, ViewSubmission};
-use crate::store::{Accepted, Store, StoreError};
+use crate::store::{Accepted, Arrival, GroupCommit, Store, StoreError};
 
 pub use crate::engine::reply::InteractionReply;
 
 #[derive(Clone)]
 pub struct Dispatcher {
     pub engine: Arc<Engine>,
+    /// Where events and replay keys are made durable before their ack, many per commit.
+    pub ingest: GroupCommit,
 }
 
 /// The first answer to a command whose real answer needs a person Slack has not described to
@@ -30,28 +32,36 @@ impl Dispatcher {
         &self.engine.store
     }
 
-    /// Records an Events API delivery for processing. Errors mean "not recorded": the transport
-    /// must not ack, so Slack retries.
+    /// A dispatcher for `engine`, with its group-commit writer (started on the current tokio
+    /// runtime; it stops when the last clone of the dispatcher is dropped).
+    pub fn new(engine: Arc<Engine>) -> Self {
+        let inbox = engine.wakers.inbox.clone();
+        let ingest = GroupCommit::start(engine.store.clone(), move || inbox.notify_one());
+        Dispatcher { engine, ingest }
+    }
+
+    /// Records an Events API delivery for processing, durably and once per `event_id`, in a
+    /// commit shared with the deliveries arriving at the same time. Errors mean "not recorded"
+    /// ([`StoreError::Busy`] when too many wait already): the transport must not ack, so Slack
+    /// retries.
     pub async fn accept_event(
         &self,
         callback: SlackPushEventCallback,
     ) -> Result<Accepted, StoreError> {
-        let event_id = callback.event_id.0.clone();
         let Some(event) = inbound::from_event(&callback.event) else {
-            tracing::debug!(%event_id, "event needs no action");
+            tracing::debug!(event_id = %callback.event_id, "event needs no action");
             return Ok(Accepted::Queued);
         };
-        let now = (self.engine.now)();
-        let id = event_id.clone();
-        let accepted = self
-            .store()
-            .call(move |s| s.accept_event(Some(&id), &event, now))
-            .await?;
-        match accepted {
-            Accepted::Queued => self.engine.wakers.inbox.notify_one(),
-            Accepted::Duplicate => {
-                tracing::info!(%event_id, "duplicate delivery (a Slack retry); ignored")
-            }
+        let event_id = callback.event_id.0;
+        let arrival = Arrival {
+            key: Some(event_id.clone()),
+            event: Some(event),
+            at: (self.engine.now)(),
+        };
+        // The inbox worker is woken by the writer, once per commit.
+        let accepted = self.ingest.accept(arrival).await?;
+        if accepted == Accepted::Duplicate {
+            tracing::info!(%event_id, "duplicate delivery (a Slack retry); ignored");
         }
         Ok(accepted)
     }
@@ -63,14 +73,13 @@ impl Dispatcher {
         if key.is_empty() {
             return true;
         }
-        let now = (self.engine.now)();
-        let key = key.to_owned();
-        match self
-            .store()
-            .call(move |s| s.first_delivery(&key, now))
-            .await
-        {
-            Ok(first) => first,
+        let arrival = Arrival {
+            key: Some(key.to_owned()),
+            event: None,
+            at: (self.engine.now)(),
+        };
+        match self.ingest.accept(arrival).await {
+            Ok(accepted) => accepted == Accepted::Queued,
             Err(e) => {
                 tracing::warn!(error = %e, "could not check for a replay");
                 true

@@ -21,6 +21,7 @@ use slack_morphism::signature_verifier::{
 
 use crate::slack::dispatch::{Dispatcher, InteractionReply};
 use crate::store::Accepted;
+use crate::store::StoreError;
 use crate::store::prelude::*;
 
 #[derive(Clone)]
@@ -206,6 +207,11 @@ async fn events(State(state): State<HttpState>, headers: HeaderMap, body: Bytes)
                 Ok(accepted) => {
                     crate::metrics::event_recorded(TRANSPORT, accepted == Accepted::Queued);
                     StatusCode::OK.into_response()
+                }
+                Err(StoreError::Busy) => {
+                    // Not acked: too many deliveries wait for a commit; Slack will retry.
+                    tracing::warn!("refused an event: the store's queue is full");
+                    StatusCode::SERVICE_UNAVAILABLE.into_response()
                 }
                 Err(e) => {
                     // Not acked: Slack will retry, and nothing was half-written.

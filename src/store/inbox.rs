@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use redb::{ReadableTable, ReadableTableMetadata};
 
-use super::tables::{INBOX, SEEN_BY_TIME, SEEN_EVENTS};
-use super::{Result, Store, Tx, from_json, ms, to_json};
+use super::tables::{INBOX, META, SEEN_BY_TIME, SEEN_EVENTS};
+use super::{Reads, Result, Store, Tx, from_json, ms, to_json};
 use crate::slack::inbound::Inbound;
 
 /// What happened to an event Slack delivered.
@@ -16,6 +16,19 @@ pub enum Accepted {
     Duplicate,
 }
 
+/// One delivery to record durably before its ack: an Events API event under its `event_id`,
+/// or only the replay key of a command or an interaction (`event: None`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arrival {
+    /// The deduplication key (`event_id`, `trigger:…`, `sig:…`); `None` records the event
+    /// without deduplicating it.
+    pub key: Option<String>,
+    /// What goes into the inbox, if anything.
+    pub event: Option<Inbound>,
+    /// When it arrived: the seen key is forgotten a day after it.
+    pub at: DateTime<Utc>,
+}
+
 impl Store {
     /// Records a delivered event for processing, once per `event_id`.
     pub fn accept_event(
@@ -24,33 +37,43 @@ impl Store {
         event: &Inbound,
         now: DateTime<Utc>,
     ) -> Result<Accepted> {
-        self.write(|tx| {
-            if let Some(id) = event_id {
-                let seen = tx.txn.open_table(SEEN_EVENTS)?;
-                if seen.get(id)?.is_some() {
-                    return Ok(Accepted::Duplicate);
-                }
-                drop(seen);
-                tx.remember_seen(id, now)?;
-            }
-            tx.push_inbound(event)?;
-            Ok(Accepted::Queued)
-        })
+        let arrival = Arrival {
+            key: event_id.map(str::to_owned),
+            event: Some(event.clone()),
+            at: now,
+        };
+        Ok(self.accept_events(std::slice::from_ref(&arrival))?[0])
+    }
+
+    /// Records many deliveries in one durable commit (group commit): each answer says whether
+    /// its arrival was new or a duplicate of an earlier one, in this batch or before it. All
+    /// of them commit or none does.
+    pub fn accept_events(&self, batch: &[Arrival]) -> Result<Vec<Accepted>> {
+        self.write(|tx| tx.accept_arrivals(batch))
     }
 
     /// Records a command or interaction delivery under `key` (its signature, its `trigger_id`,
     /// a Socket Mode envelope id). Returns false if it was seen before: a replay, to be acked
     /// and not processed again. Keys are forgotten with event ids, after a day.
     pub fn first_delivery(&self, key: &str, now: DateTime<Utc>) -> Result<bool> {
-        self.write(|tx| {
-            let seen = tx.txn.open_table(SEEN_EVENTS)?;
-            if seen.get(key)?.is_some() {
-                return Ok(false);
-            }
-            drop(seen);
-            tx.remember_seen(key, now)?;
-            Ok(true)
-        })
+        let arrival = Arrival {
+            key: Some(key.to_owned()),
+            event: None,
+            at: now,
+        };
+        Ok(self.accept_events(std::slice::from_ref(&arrival))?[0] == Accepted::Queued)
+    }
+
+    /// Whether a deduplication key (an `event_id`, a replay key) has been recorded and not yet
+    /// forgotten.
+    pub fn was_seen(&self, key: &str) -> Result<bool> {
+        self.read(|rx| Ok(rx.table(SEEN_EVENTS)?.get(key)?.is_some()))
+    }
+
+    /// How many events have ever been queued in the inbox (the inbox's sequence counter):
+    /// duplicates are not counted.
+    pub fn events_queued(&self) -> Result<u64> {
+        self.read(|rx| Ok(rx.table(META)?.get("inbox")?.map_or(0, |v| v.value())))
     }
 
     /// The oldest unprocessed event. An entry that cannot be read (written by an incompatible
@@ -114,6 +137,41 @@ impl Tx<'_> {
             .open_table(SEEN_BY_TIME)?
             .insert((ms(now), key), ())?;
         Ok(())
+    }
+
+    /// Records a batch of arrivals (see [`Store::accept_events`]). Each table is opened once
+    /// and the inbox counter moved once, whatever the batch's size: the per-event cost of a
+    /// group commit is a few B-tree inserts.
+    pub fn accept_arrivals(&mut self, batch: &[Arrival]) -> Result<Vec<Accepted>> {
+        let mut answers = Vec::with_capacity(batch.len());
+        let mut seen = self.txn.open_table(SEEN_EVENTS)?;
+        // Every seen key has its row in the time index the pruner walks (`retention`).
+        let mut seen_by_time = self.txn.open_table(SEEN_BY_TIME)?;
+        let mut inbox = self.txn.open_table(INBOX)?;
+        let mut meta = self.txn.open_table(META)?;
+        let first = meta.get("inbox")?.map_or(0, |v| v.value());
+        let mut last = first;
+        for arrival in batch {
+            if let Some(key) = &arrival.key {
+                // A key inserted earlier in this batch is visible here too: a duplicate within
+                // the batch is answered as one.
+                if seen.get(key.as_str())?.is_some() {
+                    answers.push(Accepted::Duplicate);
+                    continue;
+                }
+                seen.insert(key.as_str(), ms(arrival.at))?;
+                seen_by_time.insert((ms(arrival.at), key.as_str()), ())?;
+            }
+            if let Some(event) = &arrival.event {
+                last += 1;
+                inbox.insert(last, to_json(event).as_slice())?;
+            }
+            answers.push(Accepted::Queued);
+        }
+        if last != first {
+            meta.insert("inbox", last)?;
+        }
+        Ok(answers)
     }
 
     /// Adds an event to the end of the inbox.

@@ -5,6 +5,7 @@
 //! `kill -9`.
 
 mod dead_letters;
+mod group_commit;
 mod inbox;
 mod outbox;
 mod people;
@@ -27,7 +28,8 @@ use redb::{
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dead_letters::{DeadKind, DeadLetter};
-pub use inbox::Accepted;
+pub use group_commit::GroupCommit;
+pub use inbox::{Accepted, Arrival};
 pub use outbox::{OutboxReads, OutboxRecord, QueueHead};
 pub use people::{CachedUser, PeopleReads};
 pub use requests::{RequestReads, request_record_len};
@@ -56,6 +58,10 @@ pub enum StoreError {
     Corrupt { what: String, reason: String },
     #[error("store task failed: {0}")]
     Task(String),
+    #[error("too many deliveries are waiting for a commit; refused so that Slack retries")]
+    Busy,
+    #[error("the group commit failed: {0}")]
+    GroupCommit(String),
 }
 
 macro_rules! db_err {
@@ -82,6 +88,33 @@ pub struct Store {
     /// False for a scratch store (`asyncbot simulate`): commits skip the fsync, since nothing
     /// has to survive the process.
     durable: bool,
+}
+
+/// A reference to the store that does not keep it open: the group-commit writer's, so that
+/// once the bot's last handle is dropped the file is free at once (for the offline tools),
+/// whenever the writer task next runs.
+#[derive(Clone)]
+pub(crate) struct WeakStore {
+    db: std::sync::Weak<Database>,
+    durable: bool,
+}
+
+impl WeakStore {
+    pub(crate) fn upgrade(&self) -> Option<Store> {
+        Some(Store {
+            db: self.db.upgrade()?,
+            durable: self.durable,
+        })
+    }
+}
+
+impl Store {
+    pub(crate) fn downgrade(&self) -> WeakStore {
+        WeakStore {
+            db: Arc::downgrade(&self.db),
+            durable: self.durable,
+        }
+    }
 }
 
 fn to_json<T: Serialize>(value: &T) -> Vec<u8> {

@@ -186,6 +186,11 @@ impl TestApp {
         self.dir.path().join("store")
     }
 
+    /// The bot's process id (to signal it while others hold the app).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// `kill -9`: no shutdown, no flush beyond what was committed.
     pub fn kill9(&mut self) {
         self.child.kill().unwrap();
