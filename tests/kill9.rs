@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// One nudge per request, a second after it, one channel post per second per channel.
+/// One nudge per request, a second after it, one channel post per second per channel; the
+/// workspace-wide rate lifted (its default, 5/s, would make the 150 nudges take 30 s: this test
+/// is about SIGKILL, the rate has its own tests in `flows/delivery.rs`).
 const NORMS: &str = r#"
 [calendar]
 working_days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -28,6 +30,7 @@ steps = [{ after = "0s", action = "thread_mention" }]
 [delivery]
 request_timeout = "2s"
 max_backoff = "2s"
+workspace_rate = 100
 "#;
 
 const REQUESTS: usize = 150;

@@ -471,25 +471,27 @@ impl Engine {
             ready.push(result.map_err(|error| (at, error))?);
         }
         let mut failed: Option<(usize, String)> = None;
-        let written = self.store.write(|tx| {
-            for (at, ((seq, event), prepared)) in batch.iter().zip(ready).enumerate() {
-                let now = (self.now)();
-                let applied = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    self.apply(tx, event, prepared, now)
-                }));
-                let error = match applied {
-                    Ok(Ok(())) => {
-                        tx.finish_inbound(*seq)?;
-                        continue;
-                    }
-                    Ok(Err(e)) => e.to_string(),
-                    Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
-                };
-                failed = Some((at, error));
-                // Nothing of the batch is committed: the transaction may hold half of this event.
-                return Err(StoreError::Task("an event in the batch failed".into()));
-            }
-            Ok(())
+        let written = off_the_runtime(|| {
+            self.store.write(|tx| {
+                for (at, ((seq, event), prepared)) in batch.iter().zip(ready).enumerate() {
+                    let now = (self.now)();
+                    let applied = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        self.apply(tx, event, prepared, now)
+                    }));
+                    let error = match applied {
+                        Ok(Ok(())) => {
+                            tx.finish_inbound(*seq)?;
+                            continue;
+                        }
+                        Ok(Err(e)) => e.to_string(),
+                        Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
+                    };
+                    failed = Some((at, error));
+                    // Nothing of the batch is committed: the transaction may hold half of this event.
+                    return Err(StoreError::Task("an event in the batch failed".into()));
+                }
+                Ok(())
+            })
         });
         match (written, failed) {
             (_, Some(failed)) => Err(failed),
@@ -1010,25 +1012,27 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<(bool, Vec<TimerKey>), usize> {
         let mut failed_at = None;
-        let written = self.store.write(|tx| {
-            let mut any = false;
-            let mut skipped = Vec::new();
-            for (at, key) in batch.iter().enumerate() {
-                let fired = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                    self.features
-                        .iter()
-                        .find_map(|f| f.fire_in(self, tx, key, now))
-                }));
-                match fired {
-                    Ok(Some(Ok(queued))) => any |= queued,
-                    Ok(None) => skipped.push(key.clone()),
-                    Ok(Some(Err(_))) | Err(_) => {
-                        failed_at = Some(at);
-                        return Err(StoreError::Task("a timer in the batch failed".into()));
+        let written = off_the_runtime(|| {
+            self.store.write(|tx| {
+                let mut any = false;
+                let mut skipped = Vec::new();
+                for (at, key) in batch.iter().enumerate() {
+                    let fired = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        self.features
+                            .iter()
+                            .find_map(|f| f.fire_in(self, tx, key, now))
+                    }));
+                    match fired {
+                        Ok(Some(Ok(queued))) => any |= queued,
+                        Ok(None) => skipped.push(key.clone()),
+                        Ok(Some(Err(_))) | Err(_) => {
+                            failed_at = Some(at);
+                            return Err(StoreError::Task("a timer in the batch failed".into()));
+                        }
                     }
                 }
-            }
-            Ok((any, skipped))
+                Ok((any, skipped))
+            })
         });
         match (written, failed_at) {
             (_, Some(at)) => Err(at),
@@ -1062,6 +1066,20 @@ fn is_not_a_person(code: &str) -> bool {
         code,
         "user_not_found" | "user_not_visible" | "users_not_found"
     )
+}
+
+/// Runs a batch's store transaction (its commit waits for an fsync) without holding up the tasks
+/// queued on this runtime thread: on the multi-threaded runtime of `serve` they move to another
+/// thread meanwhile (the HTTP acks must not wait behind the engine's commit). On a
+/// current-thread runtime (the simulator, in-process tests) there is nowhere to move them, and it
+/// simply runs.
+fn off_the_runtime<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
 }
 
 #[cfg(test)]
