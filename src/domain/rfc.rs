@@ -760,11 +760,12 @@ impl Rfc {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn settings() -> RfcSettings {
+    /// The team's default RFC settings, for tests here and in the feature's messages.
+    pub(crate) fn settings() -> RfcSettings {
         RfcSettings {
             default_window: Duration::from_secs(48 * 3600),
             min_window: Duration::from_secs(3600),

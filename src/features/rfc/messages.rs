@@ -253,22 +253,13 @@ pub fn decide_modal(id: u64, verdict: Verdict, title: &str) -> SlackModalView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::calendar::{BusinessCalendar, Clock};
-    use crate::domain::rfc::{NewRfc, RfcContext, RfcSettings};
+    use crate::domain::calendar::BusinessCalendar;
+    use crate::domain::rfc::tests::settings;
+    use crate::domain::rfc::{NewRfc, RfcContext};
     use crate::domain::sla::{LadderStep, StepAction};
     use crate::slack::block_kit::check_block_kit;
     use chrono::TimeZone;
     use serde_json::Value;
-
-    fn settings() -> RfcSettings {
-        RfcSettings {
-            default_window: Duration::from_secs(48 * 3600),
-            min_window: Duration::from_secs(3600),
-            max_window: Duration::from_secs(14 * 24 * 3600),
-            remind_before: Duration::from_secs(24 * 3600),
-            clock: Clock::BusinessDays,
-        }
-    }
 
     fn ladder() -> Vec<LadderStep> {
         vec![LadderStep {
