@@ -67,7 +67,7 @@ impl Clock {
 }
 
 /// Daily working hours [start, end). `end == None` means 24:00 (end of day).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WorkingHours {
     pub start: NaiveTime,
     pub end: Option<NaiveTime>,
@@ -108,6 +108,14 @@ impl WorkingHours {
         t >= self.start && self.end.is_none_or(|end| t < end)
     }
 
+    /// "09:00–18:00" ("24:00" for the end of the day).
+    pub fn describe(&self) -> String {
+        let end = self
+            .end
+            .map_or_else(|| "24:00".to_owned(), |e| e.format("%H:%M").to_string());
+        format!("{}–{end}", self.start.format("%H:%M"))
+    }
+
     /// Errors if the hours are empty (end at or before start).
     fn validate(&self) -> Result<(), CalendarError> {
         match self.end {
@@ -142,6 +150,8 @@ pub enum CalendarError {
     EndOfDayStart,
     #[error("working hours end before they start")]
     EmptyHours,
+    #[error("working hours overlap: {0} and {1}")]
+    OverlappingHours(String, String),
 }
 
 /// Parses "mon".."sun", also full names, case-insensitive.
@@ -170,12 +180,40 @@ pub fn parse_weekday(s: &str) -> Option<Weekday> {
 /// Working days, working hours and holidays. Time zone free: the zone is
 /// supplied per call, so one calendar serves recipients everywhere, each on
 /// their own clock.
+///
+/// The team's calendar is the default; a person's own calendar
+/// ([`BusinessCalendar::personal`]) may have other days, hours (several periods a day: a split
+/// day), and *blocked* time: instants when they are away or out of office, which no clock
+/// counts (not even the wall clock) and in which nobody is nudged.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BusinessCalendar {
     /// Bit `n` set means the weekday with `num_days_from_monday() == n` is a working day.
     days: u8,
-    hours: WorkingHours,
+    /// The periods of each working day, in order, none overlapping; at least one.
+    hours: Vec<WorkingHours>,
     holidays: BTreeSet<NaiveDate>,
+    /// UTC intervals [from, to) that do not count: sorted, disjoint, none empty.
+    blocked: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// One day's counted intervals: at most one per working period (a split day has two or three).
+type DayIntervals = Vec<(DateTime<Utc>, DateTime<Utc>)>;
+
+/// Sorts periods by start and errors if two overlap.
+fn ordered_hours(mut hours: Vec<WorkingHours>) -> Result<Vec<WorkingHours>, CalendarError> {
+    for h in &hours {
+        h.validate()?;
+    }
+    hours.sort_by_key(|h| h.start);
+    for pair in hours.windows(2) {
+        if pair[0].end.is_none_or(|end| end > pair[1].start) {
+            return Err(CalendarError::OverlappingHours(
+                pair[0].describe(),
+                pair[1].describe(),
+            ));
+        }
+    }
+    Ok(hours)
 }
 
 fn day_bit(day: Weekday) -> u8 {
@@ -198,8 +236,9 @@ impl BusinessCalendar {
         hours.validate()?;
         Ok(BusinessCalendar {
             days,
-            hours,
+            hours: vec![hours],
             holidays: holidays.into_iter().collect(),
+            blocked: Vec::new(),
         })
     }
 
@@ -207,9 +246,76 @@ impl BusinessCalendar {
     pub fn always() -> Self {
         BusinessCalendar {
             days: ALL_DAYS,
-            hours: WorkingHours::all_day(),
+            hours: vec![WorkingHours::all_day()],
             holidays: BTreeSet::new(),
+            blocked: Vec::new(),
         }
+    }
+
+    /// A copy with other working days. Errors if there are none.
+    pub fn with_days(
+        &self,
+        days: impl IntoIterator<Item = Weekday>,
+    ) -> Result<Self, CalendarError> {
+        let days = days.into_iter().fold(0, |acc, d| acc | day_bit(d));
+        if days == 0 {
+            return Err(CalendarError::NoWorkingDays);
+        }
+        Ok(BusinessCalendar {
+            days,
+            ..self.clone()
+        })
+    }
+
+    /// A copy with other daily periods (one, or several for a split day). Errors if there are
+    /// none, or if any is empty or two overlap.
+    pub fn with_hours(&self, hours: Vec<WorkingHours>) -> Result<Self, CalendarError> {
+        if hours.is_empty() {
+            return Err(CalendarError::EmptyHours);
+        }
+        Ok(BusinessCalendar {
+            hours: ordered_hours(hours)?,
+            ..self.clone()
+        })
+    }
+
+    /// A copy in which the intervals [from, to) do not count and are not working time (someone
+    /// is away or out of office). Empty intervals are ignored; overlapping ones merge.
+    pub fn with_blocked(
+        &self,
+        intervals: impl IntoIterator<Item = (DateTime<Utc>, DateTime<Utc>)>,
+    ) -> Self {
+        let mut all: Vec<_> = self
+            .blocked
+            .iter()
+            .copied()
+            .chain(intervals.into_iter().filter(|(from, to)| from < to))
+            .collect();
+        all.sort();
+        let mut merged: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::with_capacity(all.len());
+        for (from, to) in all {
+            match merged.last_mut() {
+                Some(last) if from <= last.1 => last.1 = last.1.max(to),
+                _ => merged.push((from, to)),
+            }
+        }
+        BusinessCalendar {
+            blocked: merged,
+            ..self.clone()
+        }
+    }
+
+    /// The blocked intervals (away, out of office), in order.
+    pub fn blocked(&self) -> &[(DateTime<Utc>, DateTime<Utc>)] {
+        &self.blocked
+    }
+
+    /// If `at` is blocked, the end of the blocked interval holding it.
+    pub fn blocked_until(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.blocked
+            .iter()
+            .find(|(from, to)| *from <= at && at < *to)
+            .map(|(_, to)| *to)
     }
 
     /// A copy with extra holidays added (used for per-channel holiday lists).
@@ -226,8 +332,27 @@ impl BusinessCalendar {
             .collect()
     }
 
-    pub fn hours(&self) -> WorkingHours {
-        self.hours
+    /// The daily working periods, in order (one, or several for a split day).
+    pub fn hours(&self) -> &[WorkingHours] {
+        &self.hours
+    }
+
+    /// The working week in words: "Mon, Tue, Wed, Thu, Fri, 09:00–18:00" or
+    /// "Mon, Tue, Wed, Thu, 07:00–11:00 and 13:00–17:00".
+    pub fn describe_week(&self) -> String {
+        let days = self
+            .working_days()
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hours = self
+            .hours
+            .iter()
+            .map(WorkingHours::describe)
+            .collect::<Vec<_>>()
+            .join(" and ");
+        format!("{days}, {hours}")
     }
 
     /// The holidays, in date order.
@@ -245,9 +370,11 @@ impl BusinessCalendar {
         if self.counts_everything(Clock::WorkingHours) {
             return true;
         }
-        local_naive(at, tz)
-            .and_then(|local| self.counted_interval(Clock::WorkingHours, tz, local.date()))
-            .is_some_and(|(from, to)| from <= at && at < to)
+        local_naive(at, tz).is_some_and(|local| {
+            self.counted_intervals(Clock::WorkingHours, tz, local.date())
+                .iter()
+                .any(|&(from, to)| from <= at && at < to)
+        })
     }
 
     /// `at` itself if it is working time; otherwise the first instant of the recipient's next working period (start of working hours on the next working day, in `tz`). This is how nudges wait out quiet hours.
@@ -262,8 +389,10 @@ impl BusinessCalendar {
             return at;
         };
         for _ in 0..SEARCH_DAYS {
-            if let Some((from, to)) = self.counted_interval(Clock::WorkingHours, tz, date)
-                && to > at
+            if let Some(&(from, _)) = self
+                .counted_intervals(Clock::WorkingHours, tz, date)
+                .iter()
+                .find(|&&(_, to)| to > at)
             {
                 return from.max(at);
             }
@@ -297,7 +426,7 @@ impl BusinessCalendar {
         if duration.is_zero() {
             return start;
         }
-        if clock == Clock::Wall || self.counts_everything(clock) {
+        if self.counts_everything(clock) || (clock == Clock::Wall && duration < Duration::zero()) {
             return saturating_add(start, duration);
         }
         if duration < Duration::zero() {
@@ -309,7 +438,7 @@ impl BusinessCalendar {
         let mut cursor = start;
         let mut remaining = duration;
         for _ in 0..SEARCH_DAYS {
-            if let Some((from, to)) = self.counted_interval(clock, tz, date) {
+            for (from, to) in self.counted_intervals(clock, tz, date) {
                 let from = from.max(cursor);
                 if from < to {
                     let available = to - from;
@@ -331,47 +460,86 @@ impl BusinessCalendar {
     /// True if `clock` counts every instant on this calendar, i.e. it is
     /// equivalent to the wall clock.
     fn counts_everything(&self, clock: Clock) -> bool {
-        match clock {
-            Clock::Wall => true,
-            Clock::BusinessDays => self.days == ALL_DAYS && self.holidays.is_empty(),
-            Clock::WorkingHours => {
-                self.days == ALL_DAYS && self.holidays.is_empty() && self.hours.is_all_day()
+        self.blocked.is_empty()
+            && match clock {
+                Clock::Wall => true,
+                Clock::BusinessDays => self.days == ALL_DAYS && self.holidays.is_empty(),
+                Clock::WorkingHours => {
+                    self.days == ALL_DAYS
+                        && self.holidays.is_empty()
+                        && matches!(self.hours.as_slice(), [h] if h.is_all_day())
+                }
             }
-        }
     }
 
-    /// The UTC interval [from, to) of local `date` that `clock` counts, or
-    /// `None` if it counts nothing that day (non-working day, holiday, or
-    /// working hours swallowed by a DST gap).
+    /// The UTC intervals of local `date` that `clock` counts, in order: none on a non-working
+    /// day or holiday (except on the wall clock), one per working period on the working-hours
+    /// clock (a period swallowed by a DST gap counts nothing), the whole day otherwise; minus
+    /// blocked time.
     ///
     /// Intervals of successive dates never overlap and lie within
     /// [start_of_day(date), start_of_day(date + 1)), so an instant whose
-    /// local date is `d` can only be inside the interval of `d`.
-    fn counted_interval(
-        &self,
-        clock: Clock,
-        tz: Tz,
-        date: NaiveDate,
-    ) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-        if !self.is_working_day(date) {
-            return None;
+    /// local date is `d` can only be inside an interval of `d`.
+    fn counted_intervals(&self, clock: Clock, tz: Tz, date: NaiveDate) -> DayIntervals {
+        let mut out = DayIntervals::new();
+        if clock != Clock::Wall && !self.is_working_day(date) {
+            return out;
         }
-        let next = date.succ_opt()?;
-        let (from, to) = match clock {
+        let Some(next) = date.succ_opt() else {
+            return out;
+        };
+        match clock {
             Clock::Wall | Clock::BusinessDays => {
-                (try_start_of_day(tz, date)?, try_start_of_day(tz, next)?)
+                if let (Some(from), Some(to)) =
+                    (try_start_of_day(tz, date), try_start_of_day(tz, next))
+                {
+                    out.push((from, to));
+                }
             }
             Clock::WorkingHours => {
-                let from = try_local_to_utc(tz, date, self.hours.start)?;
-                let to = match self.hours.end {
-                    Some(end) => try_local_to_utc(tz, date, end)?,
-                    None => try_start_of_day(tz, next)?,
-                };
-                (from, to)
+                for period in &self.hours {
+                    let from = try_local_to_utc(tz, date, period.start);
+                    let to = match period.end {
+                        Some(end) => try_local_to_utc(tz, date, end),
+                        None => try_start_of_day(tz, next),
+                    };
+                    if let (Some(from), Some(to)) = (from, to) {
+                        out.push((from, to));
+                    }
+                }
             }
-        };
-        (from < to).then_some((from, to))
+        }
+        out.retain(|(from, to)| from < to);
+        if !self.blocked.is_empty() {
+            out = subtract(out, &self.blocked);
+        }
+        out
     }
+}
+
+/// `intervals` (sorted, disjoint) minus `blocked` (sorted, disjoint).
+fn subtract(intervals: DayIntervals, blocked: &[(DateTime<Utc>, DateTime<Utc>)]) -> DayIntervals {
+    let mut out = DayIntervals::new();
+    for (mut from, to) in intervals {
+        // Only the blocked intervals that end after `from` can cut this one.
+        let first = blocked.partition_point(|&(_, b_to)| b_to <= from);
+        for &(b_from, b_to) in &blocked[first..] {
+            if b_from >= to {
+                break;
+            }
+            if b_from > from {
+                out.push((from, b_from));
+            }
+            from = from.max(b_to);
+            if from >= to {
+                break;
+            }
+        }
+        if from < to {
+            out.push((from, to));
+        }
+    }
+    out
 }
 
 /// The UTC instant of local `date` at `time` in `tz`, exact across DST:
@@ -1247,7 +1415,7 @@ mod tests {
     fn always_calendar_is_the_wall_clock() {
         let always = BusinessCalendar::always();
         assert_eq!(always.working_days(), WEEK.to_vec());
-        assert_eq!(always.hours(), WorkingHours::all_day());
+        assert_eq!(always.hours(), &[WorkingHours::all_day()]);
         assert_eq!(always.holidays().count(), 0);
         // A far-off holiday forces the general (day-walking) path; it must agree.
         let built =
@@ -1461,5 +1629,224 @@ mod tests {
         }
         assert_eq!(parse_weekday("funday"), None);
         assert_eq!(parse_weekday(""), None);
+    }
+
+    /// Mon–Thu, 07:00–11:00 and 13:00–16:00: a four-day week with a split day.
+    fn split() -> BusinessCalendar {
+        weekdays()
+            .with_days([Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu])
+            .unwrap()
+            .with_hours(vec![
+                WorkingHours::parse("13:00", "16:00").unwrap(),
+                WorkingHours::parse("07:00", "11:00").unwrap(),
+            ])
+            .unwrap()
+    }
+
+    #[test]
+    fn a_split_day_counts_only_its_periods() {
+        let tz = Europe::Berlin;
+        let cal = split();
+        assert_eq!(
+            cal.describe_week(),
+            "Mon, Tue, Wed, Thu, 07:00–11:00 and 13:00–16:00"
+        );
+        // The lunch gap is not working time, and the next period starts after it.
+        assert!(cal.is_working_time(at(tz, "2026-03-23 10:59"), tz));
+        assert!(!cal.is_working_time(at(tz, "2026-03-23 11:00"), tz));
+        assert!(!cal.is_working_time(at(tz, "2026-03-23 12:30"), tz));
+        assert!(cal.is_working_time(at(tz, "2026-03-23 13:00"), tz));
+        assert_eq!(
+            show(tz, cal.next_working_time(at(tz, "2026-03-23 11:30"), tz)),
+            show(tz, at(tz, "2026-03-23 13:00"))
+        );
+        // Thursday 16:00 is the end of the week: Friday is not a working day.
+        assert_eq!(
+            show(tz, cal.next_working_time(at(tz, "2026-03-26 16:00"), tz)),
+            show(tz, at(tz, "2026-03-30 07:00"))
+        );
+        // 7 working hours a day: 8h from Mon 10:00 is 1h (10–11) + 3h (13–16) + 4h (Tue 07–11).
+        assert_eq!(
+            show(
+                tz,
+                cal.add(
+                    Clock::WorkingHours,
+                    at(tz, "2026-03-23 10:00"),
+                    tz,
+                    Duration::hours(8)
+                )
+            ),
+            show(tz, at(tz, "2026-03-24 11:00"))
+        );
+        // A period ending exactly where the duration ends returns that end.
+        assert_eq!(
+            cal.add(
+                Clock::WorkingHours,
+                at(tz, "2026-03-23 07:00"),
+                tz,
+                Duration::hours(4)
+            ),
+            at(tz, "2026-03-23 11:00")
+        );
+        // Business days: Friday does not count for a four-day week.
+        assert_eq!(
+            show(
+                tz,
+                cal.add(
+                    Clock::BusinessDays,
+                    at(tz, "2026-03-26 12:00"),
+                    tz,
+                    Duration::hours(24)
+                )
+            ),
+            show(tz, at(tz, "2026-03-30 12:00"))
+        );
+    }
+
+    #[test]
+    fn overlapping_or_empty_periods_are_refused() {
+        let overlap = weekdays().with_hours(vec![
+            WorkingHours::parse("09:00", "13:00").unwrap(),
+            WorkingHours::parse("12:00", "18:00").unwrap(),
+        ]);
+        assert_eq!(
+            overlap,
+            Err(CalendarError::OverlappingHours(
+                "09:00–13:00".into(),
+                "12:00–18:00".into()
+            ))
+        );
+        // Touching periods are fine.
+        assert!(
+            weekdays()
+                .with_hours(vec![
+                    WorkingHours::parse("09:00", "12:00").unwrap(),
+                    WorkingHours::parse("12:00", "24:00").unwrap(),
+                ])
+                .is_ok()
+        );
+        assert_eq!(
+            weekdays().with_hours(vec![]),
+            Err(CalendarError::EmptyHours)
+        );
+        assert_eq!(weekdays().with_days([]), Err(CalendarError::NoWorkingDays));
+    }
+
+    #[test]
+    fn blocked_time_pauses_every_clock() {
+        let tz = Europe::Berlin;
+        // Away Tuesday and Wednesday (whole local days).
+        let away = (
+            start_of_day(tz, d("2026-03-24")),
+            start_of_day(tz, d("2026-03-26")),
+        );
+        let cal = weekdays().with_blocked([away]);
+        assert!(!cal.is_working_time(at(tz, "2026-03-24 10:00"), tz));
+        assert_eq!(cal.blocked_until(at(tz, "2026-03-24 10:00")), Some(away.1));
+        assert_eq!(cal.blocked_until(at(tz, "2026-03-26 10:00")), None);
+        assert_eq!(
+            show(tz, cal.next_working_time(at(tz, "2026-03-23 18:30"), tz)),
+            show(tz, at(tz, "2026-03-26 09:00"))
+        );
+        // 24 business hours from Monday 10:00 skip the two days away.
+        assert_eq!(
+            show(
+                tz,
+                cal.add(
+                    Clock::BusinessDays,
+                    at(tz, "2026-03-23 10:00"),
+                    tz,
+                    Duration::hours(24)
+                )
+            ),
+            show(tz, at(tz, "2026-03-26 10:00"))
+        );
+        // Even the wall clock stops while someone is away.
+        assert_eq!(
+            show(
+                tz,
+                cal.add(
+                    Clock::Wall,
+                    at(tz, "2026-03-23 22:00"),
+                    tz,
+                    Duration::hours(4)
+                )
+            ),
+            show(tz, at(tz, "2026-03-26 02:00"))
+        );
+        // ... but goes backwards as before.
+        assert_eq!(
+            cal.add(
+                Clock::Wall,
+                at(tz, "2026-03-23 22:00"),
+                tz,
+                Duration::hours(-1)
+            ),
+            at(tz, "2026-03-23 21:00")
+        );
+        // An interval blocked in the middle of a working day cuts it in two.
+        let ooo = (at(tz, "2026-03-23 11:00"), at(tz, "2026-03-23 15:00"));
+        let cal = weekdays().with_blocked([ooo]);
+        assert_eq!(
+            show(
+                tz,
+                cal.add(
+                    Clock::WorkingHours,
+                    at(tz, "2026-03-23 10:00"),
+                    tz,
+                    Duration::hours(2)
+                )
+            ),
+            show(tz, at(tz, "2026-03-23 16:00"))
+        );
+    }
+
+    #[test]
+    fn blocked_intervals_merge_and_ignore_empty_ones() {
+        let a = utc("2026-03-23 10:00");
+        let b = utc("2026-03-23 12:00");
+        let c = utc("2026-03-23 14:00");
+        let cal = BusinessCalendar::always().with_blocked([(b, c), (a, b), (c, c), (c, a)]);
+        assert_eq!(cal.blocked(), &[(a, c)]);
+        // `always` with blocked time is no longer the wall clock.
+        assert_eq!(
+            cal.add(
+                Clock::Wall,
+                a - Duration::hours(1),
+                Tz::UTC,
+                Duration::hours(2)
+            ),
+            c + Duration::hours(1)
+        );
+        assert!(!cal.is_working_time(b, Tz::UTC));
+        assert_eq!(cal.next_working_time(b, Tz::UTC), c);
+    }
+
+    proptest::proptest! {
+        /// Whatever is blocked, working time found is never blocked, `add` never lands inside
+        /// blocked time with a positive duration left, and it never goes backwards.
+        #[test]
+        fn blocked_time_is_never_working_time(
+            start_h in 0i64..400,
+            spans in proptest::collection::vec((0i64..400, 0i64..60), 0..6),
+            hours in 1i64..100,
+        ) {
+            let base = utc("2026-03-23 00:00");
+            let blocked: Vec<_> = spans
+                .iter()
+                .map(|&(s, len)| (base + Duration::hours(s), base + Duration::hours(s + len)))
+                .collect();
+            let cal = split().with_blocked(blocked);
+            let tz = Europe::Berlin;
+            let start = base + Duration::hours(start_h);
+            let next = cal.next_working_time(start, tz);
+            proptest::prop_assert!(next >= start);
+            if next != start || cal.is_working_time(start, tz) {
+                proptest::prop_assert!(cal.blocked_until(next).is_none());
+                proptest::prop_assert!(cal.is_working_time(next, tz));
+            }
+            let end = cal.add(Clock::WorkingHours, start, tz, Duration::hours(hours));
+            proptest::prop_assert!(end > start);
+        }
     }
 }

@@ -147,20 +147,9 @@ pub fn norms(settings: &Settings) -> String {
         "A message that mentions more than {} people is an announcement: it opens no requests.\n",
         policy.max_recipients
     ));
-    let cal = &settings.calendar;
-    let hours = cal.hours();
-    let end = hours
-        .end
-        .map_or_else(|| "24:00".to_owned(), |e| e.format("%H:%M").to_string());
-    let days = cal
-        .working_days()
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join(", ");
     text.push_str(&format!(
-        "Working time: {days}, {}–{end} in each person's own time zone. Nudges never land outside it.\n",
-        hours.start.format("%H:%M")
+        "Working time: {} in each person's own time zone, unless they set their own (`/sla hours`). Nudges never land outside it.\n",
+        settings.calendar.describe_week()
     ));
     if policy.ladder.is_empty() {
         text.push_str("*When a request stalls:* nothing is posted (the ladder is empty).");
