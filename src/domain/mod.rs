@@ -10,3 +10,4 @@ pub mod outbox;
 pub mod rfc;
 pub mod sla;
 pub mod standup;
+pub mod working_time;

@@ -16,6 +16,7 @@ mod standups;
 mod stats;
 mod tables;
 mod timers;
+mod working_time;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -36,12 +37,15 @@ pub use requests::{RequestReads, request_record_len};
 pub use rfcs::RfcReads;
 pub use standups::StandupReads;
 pub use stats::StoreStats;
+pub use working_time::WorkingTimeReads;
 use tables::*;
 pub use timers::TimerKey;
 
 /// Everything needed to read the store: `use crate::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{OutboxReads, PeopleReads, Reads, RequestReads, RfcReads, StandupReads};
+    pub use super::{
+        OutboxReads, PeopleReads, Reads, RequestReads, RfcReads, StandupReads, WorkingTimeReads,
+    };
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +226,7 @@ impl Store {
         tx.open_table(STANDUP_SCHEDULES)?;
         tx.open_table(STANDUP_DAYS)?;
         tx.open_table(AWAY)?;
+        tx.open_table(WORKING_TIME)?;
         tx.open_table(PENDING_LOOKUPS)?;
         tx.open_table(DEAD_LETTERS)?;
         tx.open_table(DROPPED_TAGS)?;

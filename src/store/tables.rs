@@ -75,6 +75,10 @@ pub(super) const AWAY: TableDefinition<&str, &[u8]> = TableDefinition::new("away
 /// ("YYYY-MM-DD" last day, user) for each range in [`AWAY`]. Kept in step by `put_away`.
 pub(super) const AWAY_BY_END: TableDefinition<(&str, &str), ()> =
     TableDefinition::new("away_by_end");
+/// user → JSON `WorkingTime`: the days, hours and holiday region a person set for themselves.
+/// One per person who set one, removed when they reset it (`/sla hours reset`): bounded by the
+/// workspace's people, never pruned.
+pub(super) const WORKING_TIME: TableDefinition<&str, &[u8]> = TableDefinition::new("working_time");
 /// tag → "channel ts" of the message posted with that tag. Kept as long as what the tag names:
 /// `sla:{id}:…` goes with its request, `standup:{channel}:{date}…` with its standup day,
 /// `rfc:{n}` stays with the decision log (its permalink).
