@@ -36,13 +36,15 @@ use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::domain::outbox::{Destination, OutboxItem};
+use crate::domain::calendar::BusinessCalendar;
+use crate::domain::outbox::{Destination, OutboxItem, QuietFor};
 use crate::engine::Wakers;
 use crate::engine::clock::Now;
 use crate::engine::health::{Health, contained};
 use crate::slack::{SlackError, SlackPort};
 use crate::store::prelude::*;
 use crate::store::{OutboxRecord, QueueHead, Store, StoreError};
+use chrono_tz::Tz;
 use schedule::{Bucket, Timetable};
 
 /// A message that panics the sender this many times is set aside.
@@ -537,14 +539,43 @@ impl Delivery {
 }
 
 impl Sender {
+    /// Each person's own calendar (their hours, holidays and absences, as of now), with their
+    /// zone. Should the store fail, the team's calendar stands in: a message is better sent in
+    /// the team's working time than held for good.
+    async fn calendars_of(&self, people: &[QuietFor]) -> Vec<(BusinessCalendar, Tz)> {
+        let team = self.settings.calendar.clone();
+        let wanted = people.to_vec();
+        let read = self
+            .store
+            .call(move |s| {
+                s.read(|rx| {
+                    wanted
+                        .iter()
+                        .map(|q| Ok((rx.calendar_of(&q.user, &team, q.tz)?, q.tz)))
+                        .collect()
+                })
+            })
+            .await;
+        read.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot read people's calendars; the team's calendar stands in");
+            people
+                .iter()
+                .map(|q| (self.settings.calendar.clone(), q.tz))
+                .collect()
+        })
+    }
+
     /// Resolves the destination and sends.
     async fn send(&self, item: &OutboxItem) -> Outcome {
         let now = (self.now)();
         let msg = &item.message;
-        if let Some(at) = shared_working_time(&self.settings.calendar, &msg.quiet_for, now)
-            && at > now
-        {
-            return Outcome::Later(at);
+        if !msg.quiet_for.is_empty() {
+            let people = self.calendars_of(&msg.quiet_for).await;
+            if let Some(at) = shared_working_time(&people, now)
+                && at > now
+            {
+                return Outcome::Later(at);
+            }
         }
         let (channel, thread_ts) = match &msg.destination {
             Destination::Edit { channel, tag } => {
@@ -707,23 +738,26 @@ impl Sender {
     }
 }
 
-/// The first moment from `now` that is working time for everyone in `people` (`None` if there
-/// is nobody to wait for). When their working times never meet (within two weeks), the first
-/// person's (the one the message asks something of) decides alone.
+/// The first moment from `now` that is working time for everyone in `people` (each on their
+/// own calendar, in their zone; `None` if there is nobody to wait for). When their working
+/// times never meet (within two weeks), the first person's (the one the message asks something
+/// of) decides alone.
 pub fn shared_working_time(
-    calendar: &crate::domain::calendar::BusinessCalendar,
-    people: &[crate::domain::outbox::QuietFor],
+    people: &[(BusinessCalendar, Tz)],
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let first = people.first()?;
+    let (first, first_tz) = people.first()?;
     let mut at = now;
     for _ in 0..64 {
         let next = people
             .iter()
-            .map(|p| calendar.next_working_time(at, p.tz))
+            .map(|(calendar, tz)| calendar.next_working_time(at, *tz))
             .max()
             .unwrap_or(at);
-        if people.iter().all(|p| calendar.is_working_time(next, p.tz)) {
+        if people
+            .iter()
+            .all(|(calendar, tz)| calendar.is_working_time(next, *tz))
+        {
             return Some(next);
         }
         if next - now > chrono::Duration::days(14) {
@@ -733,14 +767,14 @@ pub fn shared_working_time(
         at = next;
         if let Some(gap) = people
             .iter()
-            .filter(|p| !calendar.is_working_time(next, p.tz))
-            .map(|p| calendar.next_working_time(next, p.tz))
+            .filter(|(calendar, tz)| !calendar.is_working_time(next, *tz))
+            .map(|(calendar, tz)| calendar.next_working_time(next, *tz))
             .min()
         {
             at = gap.max(next);
         }
     }
-    Some(calendar.next_working_time(now, first.tz))
+    Some(first.next_working_time(now, *first_tz))
 }
 
 /// 1 s, 2 s, 4 s … up to `max`, with up to 25 % jitter (derived from `salt`, so it is
@@ -758,47 +792,34 @@ mod tests {
 
     #[test]
     fn a_call_waits_for_a_moment_that_is_working_time_for_both() {
-        use crate::domain::calendar::{BusinessCalendar, WorkingHours};
-        use crate::domain::outbox::QuietFor;
-        let calendar = BusinessCalendar::new(
-            vec![
-                chrono::Weekday::Mon,
-                chrono::Weekday::Tue,
-                chrono::Weekday::Wed,
-                chrono::Weekday::Thu,
-                chrono::Weekday::Fri,
-            ],
-            WorkingHours::parse("09:00", "18:00").unwrap(),
-            Vec::new(),
-        )
-        .unwrap();
+        use chrono_tz::{America, Australia, Europe};
+        let calendar = BusinessCalendar::office_hours();
         let people = [
-            QuietFor {
-                user: "UANA".into(),
-                tz: chrono_tz::Europe::Berlin,
-            },
-            QuietFor {
-                user: "UBEN".into(),
-                tz: chrono_tz::America::New_York,
-            },
+            (calendar.clone(), Europe::Berlin),
+            (calendar.clone(), America::New_York),
         ];
         // Thu 08:00 UTC: 09:00 in Berlin, 03:00 in New York. Both work from 14:00 UTC.
         let now: DateTime<Utc> = "2026-11-26T08:00:00Z".parse().unwrap();
-        let at = shared_working_time(&calendar, &people, now).unwrap();
+        let at = shared_working_time(&people, now).unwrap();
         assert_eq!(at, "2026-11-26T14:00:00Z".parse::<DateTime<Utc>>().unwrap());
         // Already a shared moment: now.
-        assert_eq!(shared_working_time(&calendar, &people, at), Some(at));
+        assert_eq!(shared_working_time(&people, at), Some(at));
         // Berlin and Sydney never share a working hour: the recipient (first) decides.
-        let apart = [
-            people[0].clone(),
-            QuietFor {
-                user: "UZOE".into(),
-                tz: chrono_tz::Australia::Sydney,
-            },
-        ];
-        let at = shared_working_time(&calendar, &apart, now).unwrap();
-        assert!(calendar.is_working_time(at, chrono_tz::Europe::Berlin));
-        assert!(shared_working_time(&calendar, &[], now).is_none());
+        let apart = [people[0].clone(), (calendar.clone(), Australia::Sydney)];
+        let at = shared_working_time(&apart, now).unwrap();
+        assert!(calendar.is_working_time(at, Europe::Berlin));
+        assert!(shared_working_time(&[], now).is_none());
+        // Each on their own calendar: New York starting at 07:00 meets Berlin at 12:00 UTC.
+        let early = calendar
+            .with_hours(vec![
+                crate::domain::calendar::WorkingHours::parse("07:00", "15:00").unwrap(),
+            ])
+            .unwrap();
+        let own = [people[0].clone(), (early, America::New_York)];
+        assert_eq!(
+            shared_working_time(&own, now),
+            Some("2026-11-26T12:00:00Z".parse::<DateTime<Utc>>().unwrap())
+        );
     }
 
     #[test]

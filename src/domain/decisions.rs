@@ -536,6 +536,7 @@ mod tests {
             calendar: &calendar,
             ladder: &ladder,
             permalink: None,
+            people: Default::default(),
         };
         let new = NewRfc {
             title: title.into(),
@@ -830,6 +831,7 @@ mod tests {
             calendar: &calendar,
             ladder: &[],
             permalink: None,
+            people: Default::default(),
         };
         rfc.fire(rfc.closes_at, &ctx);
         rfc.decide(

@@ -188,10 +188,41 @@ pub fn rfc_of_tag(tag: &str) -> Option<u64> {
 /// What the RFC needs to compute times and links.
 pub struct RfcContext<'a> {
     pub settings: &'a RfcSettings,
+    /// The team's calendar: the clock of anyone not in `people`.
     pub calendar: &'a BusinessCalendar,
     pub ladder: &'a [LadderStep],
     /// Where the RFC message is, once posted: a permalink.
     pub permalink: Option<String>,
+    /// The people of the RFC that are known: their own calendars and names. The window is
+    /// counted on the driver's calendar, reminders on each contributor's, the approver's ladder
+    /// on the approver's; summaries name people rather than @-mention them (no ping at night).
+    pub people: BTreeMap<String, PersonClock>,
+}
+
+/// One person's own calendar (hours, holidays, absences), zone and display name.
+#[derive(Debug, Clone)]
+pub struct PersonClock {
+    pub calendar: BusinessCalendar,
+    pub tz: Tz,
+    pub name: Option<String>,
+}
+
+impl RfcContext<'_> {
+    /// `user`'s calendar and zone, or the team's calendar in `tz` when they are not known.
+    fn clock_of(&self, user: &str, tz: Tz) -> (&BusinessCalendar, Tz) {
+        match self.people.get(user) {
+            Some(p) => (&p.calendar, p.tz),
+            None => (self.calendar, tz),
+        }
+    }
+
+    /// `user` by name, which pings nobody; an @-mention when the name is not known.
+    fn name_of(&self, user: &str) -> String {
+        match self.people.get(user).and_then(|p| p.name.as_deref()) {
+            Some(name) => escape(name),
+            None => mention(user),
+        }
+    }
 }
 
 /// The fields of a new RFC, checked.
@@ -275,17 +306,16 @@ impl Rfc {
         ctx: &RfcContext<'_>,
     ) -> (Self, Vec<OutgoingMessage>) {
         let clock = ctx.settings.clock;
-        let closes_at = ctx
-            .calendar
-            .add(clock, now, new.driver_tz, to_chrono(new.window));
+        let (calendar, driver_tz) = ctx.clock_of(&new.driver, new.driver_tz);
+        let closes_at = calendar.add(clock, now, driver_tz, to_chrono(new.window));
         // The reminder goes out when `remind_before` of the window remains, counted on the same
         // clock, and only if that is after now.
         let remind_at = (!new.contributors.is_empty() && !ctx.settings.remind_before.is_zero())
             .then(|| {
                 time_before(
-                    ctx.calendar,
+                    calendar,
                     clock,
-                    new.driver_tz,
+                    driver_tz,
                     closes_at,
                     ctx.settings.remind_before,
                     now,
@@ -348,6 +378,13 @@ impl Rfc {
         }
     }
 
+    /// Its driver, approver and contributors.
+    pub fn people(&self) -> Vec<&str> {
+        let mut people = vec![self.driver.as_str(), self.approver.as_str()];
+        people.extend(self.contributors.iter().map(String::as_str));
+        people
+    }
+
     /// Contributors who have not responded, in the order they were named.
     pub fn silent_contributors(&self) -> Vec<String> {
         self.contributors
@@ -394,10 +431,42 @@ impl Rfc {
         after: Duration,
         ctx: &RfcContext<'_>,
     ) -> DateTime<Utc> {
-        let raw = ctx
-            .calendar
-            .add(ctx.settings.clock, base, self.approver_tz, to_chrono(after));
-        ctx.calendar.next_working_time(raw, self.approver_tz)
+        let (calendar, tz) = ctx.clock_of(&self.approver, self.approver_tz);
+        let raw = calendar.add(ctx.settings.clock, base, tz, to_chrono(after));
+        calendar.next_working_time(raw, tz)
+    }
+
+    /// The reminder to the silent contributors: each is reminded inside their own working
+    /// time, so those whose working time starts at the same moment share one message, sent
+    /// then. Whoever's working time does not start before the window closes is not reminded.
+    fn reminders(&self, now: DateTime<Utc>, ctx: &RfcContext<'_>) -> Vec<OutgoingMessage> {
+        let mut groups: BTreeMap<DateTime<Utc>, Vec<(String, Tz)>> = BTreeMap::new();
+        for user in self.silent_contributors() {
+            let (calendar, tz) = ctx.clock_of(&user, self.driver_tz);
+            let at = calendar.next_working_time(now, tz);
+            if at < self.closes_at {
+                groups.entry(at).or_default().push((user, tz));
+            }
+        }
+        groups
+            .into_values()
+            .map(|group| {
+                let text = format!(
+                    "{}: the comment window for *{}* closes {}. We have not heard from you yet: \
+                     comment in this thread, or press *No comments from me* on the RFC.",
+                    group
+                        .iter()
+                        .map(|(u, _)| mention(u))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                    self.name(),
+                    slack_date(self.closes_at)
+                );
+                group.into_iter().fold(self.thread(text), |m, (user, tz)| {
+                    m.in_working_time_of(user, tz)
+                })
+            })
+            .collect()
     }
 
     /// Records a contributor's response while the window is open. Returns whether it changed
@@ -430,16 +499,7 @@ impl Rfc {
                 .is_some_and(|at| at <= now && at < self.closes_at)
             {
                 self.remind_at = None;
-                let silent = self.silent_contributors();
-                if !silent.is_empty() {
-                    out.push(self.thread(format!(
-                        "{}: the comment window for *{}* closes {}. We have not heard from you yet: \
-                         comment in this thread, or press *No comments from me* on the RFC.",
-                        silent.iter().map(|u| mention(u)).collect::<Vec<_>>().join(" "),
-                        self.name(),
-                        slack_date(self.closes_at)
-                    )));
-                }
+                out.extend(self.reminders(now, ctx));
             }
             if self.closes_at <= now {
                 self.remind_at = None;
@@ -491,7 +551,7 @@ impl Rfc {
             .filter_map(|c| {
                 self.responses
                     .get(c)
-                    .map(|r| format!("{} ({})", mention(c), r.label()))
+                    .map(|r| format!("{} ({})", ctx.name_of(c), r.label()))
             })
             .collect();
         let silent = self.silent_contributors();
@@ -512,7 +572,7 @@ impl Rfc {
                     "No response: {} (silence does not block).\n",
                     silent
                         .iter()
-                        .map(|u| mention(u))
+                        .map(|u| ctx.name_of(u))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ));
@@ -527,7 +587,14 @@ impl Rfc {
             mention(&self.approver),
             self.decide_hint()
         ));
-        vec![self.thread(text), self.edit()]
+        // The summary is the approver's first nudge: it waits for their working time. The RFC
+        // card changes at once.
+        let (_, approver_tz) = ctx.clock_of(&self.approver, self.approver_tz);
+        vec![
+            self.thread(text)
+                .in_working_time_of(self.approver.clone(), approver_tz),
+            self.edit(),
+        ]
     }
 
     fn render_step(&self, action: StepAction, ctx: &RfcContext<'_>) -> OutgoingMessage {
@@ -824,6 +891,7 @@ pub(crate) mod tests {
             calendar: &cal,
             ladder: &ladder,
             permalink: Some("https://acme.slack.com/archives/CARCH/p1".into()),
+            people: Default::default(),
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let mut new = new_rfc();
@@ -878,6 +946,7 @@ pub(crate) mod tests {
             calendar: &cal,
             ladder: &ladder,
             permalink: None,
+            people: Default::default(),
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let (mut rfc, out) = Rfc::open(12, new_rfc(), now, &ctx);
@@ -983,6 +1052,7 @@ pub(crate) mod tests {
             calendar: &cal,
             ladder: &ladder,
             permalink: Some("https://a.slack.com/archives/CARCH/p1".into()),
+            people: Default::default(),
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let (mut rfc, _) = Rfc::open(3, new_rfc(), now, &ctx);
@@ -1007,6 +1077,7 @@ pub(crate) mod tests {
             calendar: &cal,
             ladder: &ladder,
             permalink: None,
+            people: Default::default(),
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
         let (mut a, _) = Rfc::open(1, new_rfc(), now, &ctx);
@@ -1042,6 +1113,7 @@ pub(crate) mod tests {
             calendar: &cal,
             ladder: &ladder,
             permalink: None,
+            people: Default::default(),
         };
         // Thursday 26 Nov 2026, 10:00 Berlin (09:00 UTC); 48 business hours: Monday 10:00.
         let now = Utc.with_ymd_and_hms(2026, 11, 26, 9, 0, 0).unwrap();

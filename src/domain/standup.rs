@@ -448,16 +448,16 @@ impl StandupDay {
 }
 
 /// Who is reminded now (inside their own working time), and who later, when their working time
-/// starts, if that comes before the summary; the rest are not reminded at all.
+/// starts, if that comes before the summary; the rest are not reminded at all. Each person comes
+/// with their own calendar (hours, holidays, absences) and zone.
 pub fn plan_reminders(
-    people: &[(String, Tz)],
-    calendar: &crate::domain::calendar::BusinessCalendar,
+    people: &[(String, Tz, crate::domain::calendar::BusinessCalendar)],
     now: DateTime<Utc>,
     summary_at: DateTime<Utc>,
 ) -> (Vec<String>, Vec<(String, DateTime<Utc>)>) {
     let mut now_group = Vec::new();
     let mut later = Vec::new();
-    for (user, tz) in people {
+    for (user, tz, calendar) in people {
         if calendar.is_working_time(now, *tz) {
             now_group.push(user.clone());
         } else {
@@ -1089,16 +1089,47 @@ mod tests {
         let now = utc_fixed(2026, 11, 24, 12, 30);
         let summary_at = utc_fixed(2026, 11, 24, 16, 0);
         let people = vec![
-            ("UBERLIN".to_string(), chrono_tz::Europe::Berlin),
-            ("UNEWYORK".to_string(), chrono_tz::America::New_York),
-            ("UTOKYO".to_string(), chrono_tz::Asia::Tokyo),
+            (
+                "UBERLIN".to_string(),
+                chrono_tz::Europe::Berlin,
+                cal.clone(),
+            ),
+            (
+                "UNEWYORK".to_string(),
+                chrono_tz::America::New_York,
+                cal.clone(),
+            ),
+            ("UTOKYO".to_string(), chrono_tz::Asia::Tokyo, cal.clone()),
         ];
-        let (now_group, later) = plan_reminders(&people, &cal, now, summary_at);
+        let (now_group, later) = plan_reminders(&people, now, summary_at);
         assert_eq!(now_group, vec!["UBERLIN".to_string()]);
         // New York starts at 09:00 EST = 14:00 UTC, before the summary; Tokyo not before it.
         assert_eq!(
             later,
             vec![("UNEWYORK".to_string(), utc_fixed(2026, 11, 24, 14, 0))]
+        );
+        // Their own hours: New York starting at 07:00 is reminded at 12:00 UTC, Berlin working
+        // only mornings is not reminded before the summary.
+        let early = cal
+            .with_hours(vec![
+                crate::domain::calendar::WorkingHours::parse("07:00", "15:00").unwrap(),
+            ])
+            .unwrap();
+        let mornings = cal
+            .with_hours(vec![
+                crate::domain::calendar::WorkingHours::parse("08:00", "12:00").unwrap(),
+            ])
+            .unwrap();
+        let people = vec![
+            ("UBERLIN".to_string(), chrono_tz::Europe::Berlin, mornings),
+            ("UNEWYORK".to_string(), chrono_tz::America::New_York, early),
+        ];
+        let (now_group, later) =
+            plan_reminders(&people, utc_fixed(2026, 11, 24, 11, 30), summary_at);
+        assert!(now_group.is_empty());
+        assert_eq!(
+            later,
+            vec![("UNEWYORK".to_string(), utc_fixed(2026, 11, 24, 12, 0))]
         );
     }
 

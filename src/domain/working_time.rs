@@ -32,7 +32,7 @@ impl WorkingTime {
         self.days.is_none() && self.hours.is_none() && self.region.is_none()
     }
 
-    /// This change applied over `change`'s fields that are set.
+    /// These settings with `change`'s set fields applied over them.
     pub fn merged(&self, change: &WorkingTime) -> WorkingTime {
         WorkingTime {
             days: change.days.clone().or_else(|| self.days.clone()),
@@ -87,6 +87,22 @@ pub fn personal_calendar(
     base.with_blocked(away_intervals(away, tz).into_iter().chain(out))
 }
 
+/// The answer to `/sla away` and `/standup away`.
+pub fn away_reply(from: NaiveDate, to: NaiveDate) -> String {
+    let when = if from == to {
+        from.format("%a %-d %b").to_string()
+    } else {
+        format!("{} to {}", from.format("%a %-d %b"), to.format("%a %-d %b"))
+    };
+    format!(
+        "You're away {when}: no nudges or standup reminders, the deadlines of requests waiting on you pause, and you won't be listed as missing. `/sla back` undoes it."
+    )
+}
+
+/// The answer to `/sla back` and `/standup back`.
+pub const BACK_REPLY: &str =
+    "Welcome back: nudges, deadlines and today's standup count you in again.";
+
 /// What `/sla hours …` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HoursCommand {
@@ -113,9 +129,7 @@ pub enum HoursError {
     Calendar(String),
     #[error("A day has at most {MAX_PERIODS} working periods.")]
     TooManyPeriods,
-    #[error(
-        "Say which region after `region`, e.g. `region DE-BY`, `region US` or `region none`."
-    )]
+    #[error("Say which region after `region`, e.g. `region DE-BY`, `region US` or `region none`.")]
     MissingRegion,
     #[error(
         "`{0}` is not a holiday region I understand; use a country code, optionally with its region, like `US`, `DE-BY` or `IN-KA` (or `none`)."
@@ -155,8 +169,7 @@ pub fn parse_hours(args: &str) -> Result<HoursCommand, HoursError> {
             change.region = Some(parse_region_code(code)?);
         } else if let Some(range) = parse_days(&lower) {
             days.extend(range);
-        } else if lower == "every" && tokens.get(i).is_some_and(|t| t.eq_ignore_ascii_case("day"))
-        {
+        } else if lower == "every" && tokens.get(i).is_some_and(|t| t.eq_ignore_ascii_case("day")) {
             i += 1;
             days.extend(ALL_WEEK);
         } else if token.starts_with(|c: char| c.is_ascii_digit()) {
@@ -225,7 +238,8 @@ fn parse_period(token: &str) -> Result<WorkingHours, HoursError> {
     let full = |s: &str| -> Option<String> {
         let (h, m) = s.split_once(':').unwrap_or((s, "00"));
         let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-        (h <= 24 && m < 60 && h * 100 + m <= 2400 && !s.is_empty()).then(|| format!("{h:02}:{m:02}"))
+        (h <= 24 && m < 60 && h * 100 + m <= 2400 && !s.is_empty())
+            .then(|| format!("{h:02}:{m:02}"))
     };
     let (start, end) = (full(start).ok_or_else(bad)?, full(end).ok_or_else(bad)?);
     WorkingHours::parse(&start, &end).map_err(|e| match e {
@@ -306,7 +320,10 @@ mod tests {
         assert_eq!(set("region de-by").region.as_deref(), Some("DE-BY"));
         assert_eq!(set("holidays:IN-KA").region.as_deref(), Some("IN-KA"));
         assert_eq!(set("region none").region.as_deref(), Some(""));
-        assert_eq!(set("18:00-24:00").hours, Some(vec![hours("18:00", "24:00")]));
+        assert_eq!(
+            set("18:00-24:00").hours,
+            Some(vec![hours("18:00", "24:00")])
+        );
         assert_eq!(set("7:30-15").hours, Some(vec![hours("07:30", "15:00")]));
     }
 

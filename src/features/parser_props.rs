@@ -437,6 +437,7 @@ fn decided_rfc(title: &str, context: &str, rationale: &str) -> crate::domain::rf
         calendar: &calendar,
         ladder: &[],
         permalink: None,
+        people: Default::default(),
     };
     let new = crate::domain::rfc::NewRfc {
         title: title.to_owned(),

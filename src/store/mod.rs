@@ -37,9 +37,9 @@ pub use requests::{RequestReads, request_record_len};
 pub use rfcs::RfcReads;
 pub use standups::StandupReads;
 pub use stats::StoreStats;
-pub use working_time::WorkingTimeReads;
 use tables::*;
 pub use timers::TimerKey;
+pub use working_time::WorkingTimeReads;
 
 /// Everything needed to read the store: `use crate::store::prelude::*;`.
 pub mod prelude {

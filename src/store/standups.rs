@@ -60,6 +60,34 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// Adds one absence (`/sla away`, `/standup away`).
+    pub fn add_away(&mut self, user: &str, away: Away) -> Result<()> {
+        let mut ranges = self.away(user)?;
+        ranges.push(away);
+        self.put_away(user, &ranges)
+    }
+
+    /// Ends someone's absences from their `today` on (`/sla back`): the past stays as it was.
+    pub fn come_back(&mut self, user: &str, today: chrono::NaiveDate) -> Result<()> {
+        let ranges: Vec<Away> = self
+            .away(user)?
+            .into_iter()
+            .filter_map(|r| {
+                if r.to < today {
+                    Some(r)
+                } else if r.from < today {
+                    Some(Away {
+                        from: r.from,
+                        to: today.pred_opt()?,
+                    })
+                } else {
+                    None
+                }
+            })
+            .collect();
+        self.put_away(user, &ranges)
+    }
+
     /// Writes someone's absences, and keeps the index of their last days (which the pruner
     /// walks, `retention`) in step.
     pub fn put_away(&mut self, user: &str, ranges: &[Away]) -> Result<()> {

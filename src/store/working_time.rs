@@ -68,7 +68,12 @@ mod tests {
             .unwrap();
         let local = |d: u32, h: u32| tz.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap().to_utc();
         let (ana, ben) = store
-            .read(|rx| Ok((rx.calendar_of("UANA", &team, tz)?, rx.calendar_of("UBEN", &team, tz)?)))
+            .read(|rx| {
+                Ok((
+                    rx.calendar_of("UANA", &team, tz)?,
+                    rx.calendar_of("UBEN", &team, tz)?,
+                ))
+            })
             .unwrap();
         assert!(ana.is_working_time(local(23, 7), tz));
         assert!(!ben.is_working_time(local(23, 7), tz));

@@ -275,8 +275,8 @@ async fn a_reaction_on_the_nudge_stops_the_ladder() {
     );
 }
 
-/// Someone away (`/standup away tomorrow`) is not nudged; the request stays open, and the
-/// ladder resumes at the start of their first working period back.
+/// Someone away (`/standup away tomorrow`) is not nudged, and their day away does not count
+/// toward the deadline; the request stays open.
 #[tokio::test(start_paused = true)]
 async fn nobody_is_nudged_while_away() {
     let bot = Bot::start(at("2026-11-23 10:00", NY), "").await;
@@ -287,7 +287,8 @@ async fn nobody_is_nudged_while_away() {
     let ts = bot
         .post(CHANNEL, "UALICE", "<@UBOB> <@UCAROL> budget?")
         .await;
-    // Bob's deadline, Tuesday 10:00, falls on his day off; Carol's comes at her Wednesday 09:00.
+    // His day away does not count: Bob's deadline is Wednesday 10:00, not Tuesday 10:00;
+    // Carol's nudge comes at her Wednesday 09:00.
     bot.run_until(at("2026-11-24 23:00", NY)).await;
     let posts = bot.posts_in_thread(&ts);
     assert_eq!(posts.len(), 1, "{}", bot.transcript(NY));
@@ -308,8 +309,8 @@ async fn nobody_is_nudged_while_away() {
     assert_eq!(to_bob.len(), 1, "{}", bot.transcript(NY));
     assert_eq!(
         local(to_bob[0].at, NY),
-        "Wed 2026-11-25 09:00",
-        "his first morning back"
+        "Wed 2026-11-25 10:00",
+        "a full business day of his, the day away not counted"
     );
 }
 

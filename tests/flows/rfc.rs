@@ -67,7 +67,7 @@ async fn an_rfc_runs_from_comments_to_an_accepted_decision() {
     )
     .await;
 
-    bot.run_until(at("2026-11-25 10:01", BERLIN)).await;
+    bot.run_until(at("2026-11-25 15:01", BERLIN)).await;
     let thread = bot.posts_in_thread(&root);
     assert_eq!(thread.len(), 2, "{}", bot.transcript(BERLIN));
     let reminder = &thread[0];
@@ -89,9 +89,10 @@ async fn an_rfc_runs_from_comments_to_an_accepted_decision() {
     );
     let close = &thread[1];
     assert_eq!(
-        local(close.at, BERLIN),
-        "Wed 2026-11-25 10:00",
-        "48 business hours"
+        local(close.at, NY),
+        "Wed 2026-11-25 09:00",
+        "the window closed after 48 business hours (Wed 10:00 in Berlin); the summary asks Bob \
+         to decide, so it waits for his working time"
     );
     assert!(close.text.contains("has closed"), "{}", close.text);
     assert!(
@@ -256,7 +257,11 @@ async fn an_undecided_rfc_reaches_the_dm_and_the_call() {
         .into_iter()
         .find(|p| p.text.contains("has closed"))
         .unwrap_or_else(|| panic!("{}", bot.transcript(NY)));
-    assert_eq!(local(close.at, BERLIN), "Wed 2026-11-25 10:00");
+    assert_eq!(
+        local(close.at, NY),
+        "Wed 2026-11-25 09:00",
+        "Bob's working time"
+    );
     assert!(
         close.text.contains("<@UBOB>, please decide by"),
         "{}",

@@ -80,13 +80,35 @@ pub fn needs_channel(channel: &str) -> Option<UserError> {
 }
 
 impl Engine {
-    pub fn rfc_context(&self, permalink: Option<String>) -> RfcContext<'_> {
-        RfcContext {
+    /// The context an RFC's transitions need, with the own calendars and names of `people`
+    /// (its driver, approver and contributors) read from the store.
+    pub fn rfc_context(
+        &self,
+        rx: &impl crate::store::Reads,
+        people: &[&str],
+        permalink: Option<String>,
+    ) -> Result<RfcContext<'_>, StoreError> {
+        let mut known = std::collections::BTreeMap::new();
+        for user in people {
+            let Some(tz) = rx.user_tz(user)? else {
+                continue;
+            };
+            known.insert(
+                (*user).to_owned(),
+                crate::domain::rfc::PersonClock {
+                    calendar: rx.calendar_of(user, &self.settings.calendar, tz)?,
+                    tz,
+                    name: rx.user_name(user)?,
+                },
+            );
+        }
+        Ok(RfcContext {
             settings: &self.settings.rfc,
             calendar: &self.settings.calendar,
             ladder: &self.settings.sla.ladder,
             permalink,
-        }
+            people: known,
+        })
     }
 
     /// The permalink of an RFC's message, once it has been posted.
@@ -114,7 +136,8 @@ impl Engine {
                 return Ok(false);
             };
             let permalink = self.permalink_of(tx, id)?;
-            let fired = rfc.fire(now, &self.rfc_context(permalink));
+            let ctx = self.rfc_context(tx, &rfc.people(), permalink)?;
+            let fired = rfc.fire(now, &ctx);
             let messages = messages::with_card(&rfc, fired);
             let any = !messages.is_empty();
             if any {
@@ -194,7 +217,10 @@ impl Engine {
         };
         let id = self.store.write(|tx| {
             let id = tx.next_id("rfc")?;
-            let (rfc, messages) = Rfc::open(id, new, now, &self.rfc_context(None));
+            let mut people = vec![new.driver.as_str(), new.approver.as_str()];
+            people.extend(new.contributors.iter().map(String::as_str));
+            let ctx = self.rfc_context(tx, &people, None)?;
+            let (rfc, messages) = Rfc::open(id, new.clone(), now, &ctx);
             for m in messages::with_card(&rfc, messages) {
                 tx.enqueue(m, now)?;
             }
@@ -222,7 +248,8 @@ impl Engine {
                 return Ok(Err(unknown(id)));
             };
             let permalink = self.permalink_of(tx, id)?;
-            match change(&mut rfc, &self.rfc_context(permalink)) {
+            let ctx = self.rfc_context(tx, &rfc.people(), permalink)?;
+            match change(&mut rfc, &ctx) {
                 Ok((value, messages)) => {
                     for m in messages::with_card(&rfc, messages) {
                         tx.enqueue(m, now)?;

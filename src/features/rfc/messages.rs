@@ -298,6 +298,7 @@ mod tests {
             calendar: &cal,
             ladder: &ladder,
             permalink: None,
+            people: Default::default(),
         };
         let (rfc, out) = Rfc::open(id, new, now(), &ctx);
         let post = with_card(&rfc, out).remove(0);
@@ -311,6 +312,7 @@ mod tests {
             calendar: &cal,
             ladder: &ladder,
             permalink: Some("https://acme.slack.com/archives/CARCH/p1".into()),
+            people: Default::default(),
         };
         let out = rfc
             .decide("UBOB", Verdict::Accept, rationale, now(), &ctx)

@@ -1,6 +1,6 @@
 //! The escalation ladder on the timer: when a request's `sla:{id}` timer comes due, its next
-//! step (a nudge in the thread, a DM, a call) is queued, unless the recipient is away or it is
-//! quiet hours for them, in which case the step waits. After the last step, the timer is the
+//! step (a nudge in the thread, a DM, a call) is queued, unless it is outside the recipient's
+//! own working time (their hours, holidays, absences), in which case the step waits. After the last step, the timer is the
 //! request's expiry (`sla.forget_after`).
 
 use chrono::{DateTime, Utc};
@@ -29,35 +29,23 @@ pub(super) fn fire_in(
             tx.drop_timers_named(&format!("sla:{id}"))?;
             return Ok(false);
         };
-        // Nobody is nudged while away (`/standup away`, in their own dates): the ladder resumes
-        // at the start of their first working period back. (An expiry, after the last step,
-        // posts nothing: it does not wait.)
-        let tz = request.recipient_tz;
-        let today = now.with_timezone(&tz).date_naive();
-        let away = tx.away(&request.recipient)?;
-        if !request.ladder_done(&engine.settings.sla)
-            && let Some(absence) = away.iter().find(|a| a.from <= today && today <= a.to)
-        {
-            if request.is_open() && request.next_due.is_some() {
-                let back = absence.to.succ_opt().unwrap_or(absence.to);
-                let resume = engine
-                    .settings
-                    .calendar
-                    .next_working_time(crate::domain::calendar::start_of_day(tz, back), tz);
-                tracing::info!(request = id, %resume, "recipient is away; the nudge waits");
-                request.next_due = Some(resume);
-                tx.put_request(&request)?;
-            }
-            return Ok(false);
-        }
-        // Due while the bot was down or behind, at 3 a.m. their time: it waits for the start of
-        // their working day.
-        if request.defer_out_of_quiet_hours(now, &ladder_context(engine)) {
-            tracing::info!(request = id, next = ?request.next_due, "a late step falls in quiet hours; it waits");
+        // Everything is read on the recipient's own calendar: their days and hours, and blocked
+        // while they are away (`/sla away`) or out of office. A step due while they are away or
+        // outside their working time (the bot was down or behind, or they went away after the
+        // step was planned) waits for the start of their next working period. (An expiry, after
+        // the last step, posts nothing: it does not wait.)
+        let calendar = tx.calendar_of(
+            &request.recipient,
+            &engine.settings.calendar,
+            request.recipient_tz,
+        )?;
+        let ctx = ladder_context(engine, &calendar);
+        if request.defer_out_of_quiet_hours(now, &ctx) {
+            tracing::info!(request = id, next = ?request.next_due, "the step falls outside the recipient's working time; it waits");
             tx.put_request(&request)?;
             return Ok(false);
         }
-        let mut messages = request.take_due_step(now, &ladder_context(engine));
+        let mut messages = request.take_due_step(now, &ctx);
         // A call is for both: it waits for a moment that is working time for the asker too
         // (when their zone is known).
         if let Some(tz) = tx.user_tz(&request.author)? {

@@ -3,6 +3,7 @@
 //! Home tab (here). Slash commands answer ephemerally (only the caller sees it) and fast: they
 //! read the store and never wait on Slack.
 
+pub mod hours;
 pub mod ladder;
 pub mod tracking;
 
@@ -10,6 +11,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 
 use crate::config::Settings;
+use crate::domain::calendar::BusinessCalendar;
 use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
 use crate::domain::sla::{LadderContext, SlaRequest, Tier};
 use crate::engine::reply::{Reply, UserError};
@@ -19,6 +21,8 @@ use crate::store::prelude::*;
 use crate::store::{Store, StoreError, TimerKey, Tx};
 
 pub const SLA_USAGE: &str = "*`/sla`* shows the team's response-time norms, what is waiting on you, and what you are waiting on.\n\
+*`/sla hours`* shows or sets your own working days, hours and holiday region, e.g. `/sla hours mon-thu 07:00-15:00` or `/sla hours region DE-BY`.\n\
+*`/sla away tomorrow`* (or a date, or `2026-12-24..2027-01-02`) pauses your deadlines and nudges while you're away; *`/sla back`* undoes it.\n\
 *`/sla help`* shows this help.";
 
 /// Answers `/sla`. `team_url` makes links; `now` is only for display.
@@ -41,10 +45,19 @@ fn sla(
     team_url: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Reply, StoreError> {
-    match command.text.trim() {
+    let text = command.text.trim();
+    let (verb, args) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
+    let user = command.user_id.as_str();
+    match verb.to_ascii_lowercase().as_str() {
         "" => {}
         "help" => return Ok(Reply::new(SLA_USAGE)),
-        other => {
+        "hours" => return hours::hours(store, settings, user, args).map(Reply::new),
+        "away" => return hours::away(store, settings, user, args, now).map(Reply::new),
+        "back" if args.trim().is_empty() => {
+            return hours::back(store, settings, user, now).map(Reply::new);
+        }
+        _ => {
+            let other = text;
             return Ok(Reply::new(format!(
                 "I don't understand `/sla {}`.\n{SLA_USAGE}",
                 crate::domain::format::quote_slack(other)
@@ -222,11 +235,12 @@ fn line(
 /// re-times theirs, and the `/sla` overview is the Home tab.
 pub struct Sla;
 
-/// The ladder's context: the team's policy, calendar and workspace (for links).
-fn ladder_context(engine: &Engine) -> LadderContext<'_> {
+/// The ladder's context: the team's policy, the recipient's own calendar (see
+/// [`WorkingTimeReads::calendar_of`]) and the workspace (for links).
+fn ladder_context<'a>(engine: &'a Engine, calendar: &'a BusinessCalendar) -> LadderContext<'a> {
     LadderContext {
         policy: &engine.settings.sla,
-        calendar: &engine.settings.calendar,
+        calendar,
         team_url: Some(engine.identity.team_url.as_str()),
     }
 }

@@ -101,7 +101,9 @@ pub(super) fn apply(
                     text: text.clone(),
                 };
                 let id = tx.next_id("sla_request")?;
-                let request = SlaRequest::open(id, new, now, &ladder_context(engine));
+                // The deadline is counted on the recipient's own calendar.
+                let calendar = tx.calendar_of(recipient, &engine.settings.calendar, *tz)?;
+                let request = SlaRequest::open(id, new, now, &ladder_context(engine, &calendar));
                 tracing::info!(
                     request = id,
                     channel = %request.channel,
@@ -194,14 +196,15 @@ fn edited(
         ts,
         text,
     } = *message;
-    let ladder = ladder_context(engine);
     let existing = tx.requests_for_message(channel, ts)?;
     for mut r in existing.clone() {
         if !r.is_open() {
             continue;
         }
         if still_mentioned.iter().any(|(p, _, _)| *p == r.recipient) {
-            r.retier(text, &ladder);
+            let calendar =
+                tx.calendar_of(&r.recipient, &engine.settings.calendar, r.recipient_tz)?;
+            r.retier(text, &ladder_context(engine, &calendar));
         } else {
             tracing::info!(request = r.id, "mention edited away; cancelled");
             r.cancel(CancelReason::MentionEdited, now);
@@ -232,7 +235,13 @@ fn edited(
             recipient_tz: *tz,
             text: text.to_owned(),
         };
-        tx.put_request(&SlaRequest::open(id, new, now, &ladder))?;
+        let calendar = tx.calendar_of(recipient, &engine.settings.calendar, *tz)?;
+        tx.put_request(&SlaRequest::open(
+            id,
+            new,
+            now,
+            &ladder_context(engine, &calendar),
+        ))?;
     }
     Ok(())
 }
@@ -311,7 +320,8 @@ pub(super) fn person_learned(
         match person {
             Person::Human { tz, .. } if *tz != r.recipient_tz => {
                 tracing::info!(request = r.id, %tz, "recipient's time zone now known; deadline re-counted");
-                r.retime(*tz, &ladder_context(engine));
+                let calendar = tx.calendar_of(user, &engine.settings.calendar, *tz)?;
+                r.retime(*tz, &ladder_context(engine, &calendar));
                 tx.put_request(&r)?;
             }
             Person::NotTracked => {

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::domain::standup::{Away, Schedule, StandupDay, is_away, plan_reminders};
+use crate::domain::working_time::WorkingTime;
 use crate::engine::reply::UserError;
 use crate::engine::{Engine, Person};
 use crate::features::standup::command::{self as standup_command, StandupCommand};
@@ -231,9 +232,15 @@ impl Engine {
             .quick_people(members, std::time::Duration::from_secs(5))
             .await;
         let ids: Vec<String> = people.iter().map(|(u, _)| u.clone()).collect();
-        let absences: Vec<Vec<Away>> = self
+        let absences: Vec<(Vec<Away>, Option<WorkingTime>)> = self
             .store
-            .call(move |s| s.read(|rx| ids.iter().map(|u| rx.away(u)).collect()))
+            .call(move |s| {
+                s.read(|rx| {
+                    ids.iter()
+                        .map(|u| Ok((rx.away(u)?, rx.working_time(u)?)))
+                        .collect()
+                })
+            })
             .await
             .unwrap_or_default();
         let mut guessed = Vec::new();
@@ -247,8 +254,8 @@ impl Engine {
                 Person::NotTracked => continue,
             };
             let name = name.unwrap_or_else(|| user.clone());
-            let away = absences.get(i).map(Vec::as_slice).unwrap_or_default();
-            if is_away(away, at.with_timezone(&tz).date_naive()) {
+            let (away, own) = absences.get(i).cloned().unwrap_or_default();
+            if self.is_off(&away, own.as_ref(), at.with_timezone(&tz).date_naive()) {
                 roster.away.push(name);
             } else {
                 roster.present.push(Participant { name, user, tz });
@@ -270,6 +277,16 @@ impl Engine {
         roster
     }
 
+    /// Whether someone is off on their local `date`: away, or not one of the working days they
+    /// set for themselves (`/sla hours`). They are not reminded or listed as missing that day.
+    /// (The channel's own days and holidays decide whether there is a standup at all.)
+    fn is_off(&self, away: &[Away], own: Option<&WorkingTime>, date: NaiveDate) -> bool {
+        is_away(away, date)
+            || own
+                .and_then(|o| o.days.as_ref())
+                .is_some_and(|days| !days.contains(&chrono::Datelike::weekday(&date)))
+    }
+
     /// The roster from the store: the members the standup last saw, with cached zones and
     /// names. `Err` if this channel's members have never been fetched.
     fn cached_roster(&self, channel: &str, at: DateTime<Utc>) -> Result<Roster, StoreError> {
@@ -285,9 +302,11 @@ impl Engine {
                 Person::Guessed { tz } => (tz, None),
                 Person::NotTracked => continue,
             };
-            let away = self.store.read(|rx| rx.away(&user))?;
+            let (away, own) = self
+                .store
+                .read(|rx| Ok((rx.away(&user)?, rx.working_time(&user)?)))?;
             let name = name.unwrap_or_else(|| user.clone());
-            if is_away(&away, at.with_timezone(&tz).date_naive()) {
+            if self.is_off(&away, own.as_ref(), at.with_timezone(&tz).date_naive()) {
                 roster.away.push(name);
             } else {
                 roster.present.push(Participant { name, user, tz });
@@ -373,11 +392,22 @@ impl Engine {
                     .filter(|p| !d.answers.contains_key(&p.user))
                     .map(|p| (p.user.clone(), p.tz))
                     .collect();
+                // Reminders follow each person's own calendar (hours, holidays, absences).
+                let calendars = waiting
+                    .iter()
+                    .map(|(user, tz)| {
+                        Ok((
+                            user.clone(),
+                            *tz,
+                            tx.calendar_of(user, &self.settings.calendar, *tz)?,
+                        ))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()?;
                 let mut remind: Vec<String> = Vec::new();
                 if remind_now {
                     d.reminded = true;
                     let (now_group, later) =
-                        plan_reminders(&waiting, &self.settings.calendar, now, d.summary_at);
+                        plan_reminders(&calendars, now, d.summary_at);
                     remind.extend(now_group);
                     d.deferred.extend(later);
                 }
@@ -585,43 +615,14 @@ impl Engine {
     }
 
     fn set_away(&self, user: &str, from: NaiveDate, to: NaiveDate) -> Result<String, StoreError> {
-        self.store.write(|tx| {
-            let mut ranges = tx.away(user)?;
-            ranges.push(Away { from, to });
-            tx.put_away(user, &ranges)?;
-            Ok(())
-        })?;
-        let when = if from == to {
-            from.format("%a %-d %b").to_string()
-        } else {
-            format!("{} to {}", from.format("%a %-d %b"), to.format("%a %-d %b"))
-        };
-        Ok(format!(
-            "You're away {when}: no standup reminders, and you won't be listed as missing. `/standup back` undoes it."
-        ))
+        self.store
+            .write(|tx| tx.add_away(user, Away { from, to }))?;
+        Ok(crate::domain::working_time::away_reply(from, to))
     }
 
     fn come_back(&self, user: &str, today: NaiveDate) -> Result<String, StoreError> {
-        self.store.write(|tx| {
-            let ranges: Vec<Away> = tx
-                .away(user)?
-                .into_iter()
-                .filter_map(|r| {
-                    if r.to < today {
-                        Some(r) // the past stays as it was
-                    } else if r.from < today {
-                        Some(Away {
-                            from: r.from,
-                            to: today.pred_opt()?,
-                        })
-                    } else {
-                        None
-                    }
-                })
-                .collect();
-            tx.put_away(user, &ranges)
-        })?;
-        Ok("Welcome back: you're in today's standup again.".to_owned())
+        self.store.write(|tx| tx.come_back(user, today))?;
+        Ok(crate::domain::working_time::BACK_REPLY.to_owned())
     }
 
     async fn standup_status(
