@@ -8,6 +8,7 @@ mod delivery;
 mod hostile;
 mod inproc;
 mod ladder;
+mod own_calendar;
 mod retention;
 mod rfc;
 mod standup;

@@ -19,9 +19,11 @@ async fn rfc_bot() -> Bot {
     .await
 }
 
-/// Alice (Berlin) opens an RFC on Monday 10:00. Carol comments; Dave is reminded on Tuesday
-/// 10:00, a day before the close; the window closes Wednesday 10:00 (48 of Alice's business
-/// hours) with a summary that asks Bob to decide by the start of his Thursday. Only Bob decides;
+/// Alice (Berlin) opens an RFC on Monday 10:00. Carol comments; Dave (Los Angeles) is reminded
+/// at the start of his Tuesday, his first working time after the reminder falls due a day before
+/// the close; the window closes Wednesday 10:00 (48 of Alice's business hours) with a summary
+/// that names the contributors without pinging them and asks Bob to decide by the start of his
+/// Thursday, sent in his working time. Only Bob decides;
 /// the decision edits the RFC, tells the Informed, stops the ladder and lands in the decision
 /// log, which the offline export reads once the bot is stopped.
 #[tokio::test(start_paused = true)]
@@ -72,9 +74,9 @@ async fn an_rfc_runs_from_comments_to_an_accepted_decision() {
     assert_eq!(thread.len(), 2, "{}", bot.transcript(BERLIN));
     let reminder = &thread[0];
     assert_eq!(
-        local(reminder.at, BERLIN),
-        "Tue 2026-11-24 10:00",
-        "a day before the close"
+        local(reminder.at, "America/Los_Angeles"),
+        "Tue 2026-11-24 09:00",
+        "due a day before the close (01:00 for Dave), sent at the start of his working day"
     );
     assert!(
         reminder.text.contains("We have not heard from you"),
@@ -96,12 +98,14 @@ async fn an_rfc_runs_from_comments_to_an_accepted_decision() {
     );
     assert!(close.text.contains("has closed"), "{}", close.text);
     assert!(
-        close.text.contains("<@UCAROL> (commented)"),
+        close.text.contains("Responded: carol (commented)"),
         "{}",
         close.text
     );
     assert!(
-        close.text.contains("No response: <@UDAVE>"),
+        close
+            .text
+            .contains("No response: dave (silence does not block)"),
         "{}",
         close.text
     );

@@ -219,6 +219,13 @@ impl Engine {
             let id = tx.next_id("rfc")?;
             let mut people = vec![new.driver.as_str(), new.approver.as_str()];
             people.extend(new.contributors.iter().map(String::as_str));
+            // Contributors not met yet are looked up, so that their reminder follows their own
+            // working time and the summary names them without a ping.
+            for user in &people {
+                if tx.user_tz(user)?.is_none() {
+                    tx.want_lookup(user, now)?;
+                }
+            }
             let ctx = self.rfc_context(tx, &people, None)?;
             let (rfc, messages) = Rfc::open(id, new.clone(), now, &ctx);
             for m in messages::with_card(&rfc, messages) {
@@ -228,6 +235,7 @@ impl Engine {
             Ok(id)
         })?;
         tracing::info!(rfc = id, %channel, "RFC opened");
+        self.wakers.people.notify_one();
         self.wake_workers();
         Ok(id)
     }

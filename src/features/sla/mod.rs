@@ -297,6 +297,14 @@ impl Feature for Sla {
         Box::pin(async move {
             let engine = engine.clone();
             let command = command.clone();
+            // `/sla hours` and `/sla away` read the person's zone: learn it first if it is not
+            // known yet (briefly: the answer must reach Slack within 3 s).
+            engine
+                .quick_people(
+                    vec![command.user_id.clone()],
+                    std::time::Duration::from_millis(1500),
+                )
+                .await;
             let now = (engine.now)();
             // redb reads block: off the async workers.
             tokio::task::spawn_blocking(move || {
