@@ -73,6 +73,9 @@ struct RawPerson {
     /// Days (0 = the first) whose standup answer names a blocker.
     #[serde(default)]
     blocker_on: Vec<u32>,
+    /// Their own working time, as they would write it after `/sla hours` at the start
+    /// ("mon-thu 07:00-15:00", "09:00-12:00 14:00-18:00 region DE-BY"); absent: the team's.
+    working_time: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,6 +191,8 @@ pub struct Scenario {
     pub start: DateTime<Utc>,
     pub days: u32,
     people: Vec<Person>,
+    /// Who is away, from which day to which (inclusive, their local dates).
+    away: Vec<(String, crate::domain::standup::Away)>,
     members: Vec<(String, Vec<String>)>,
     actions: Vec<(DateTime<Utc>, Action)>,
 }
@@ -339,10 +344,29 @@ impl Scenario {
             }),
             _ => true,
         });
+        let mut away = Vec::new();
+        for (i, p) in raw.people.iter().enumerate() {
+            let Some(args) = &p.working_time else {
+                continue;
+            };
+            if let Err(e) = crate::domain::working_time::parse_hours(args) {
+                return Err(invalid(format!("people[{i}].working_time"), e.to_string()));
+            }
+            actions.push((
+                start,
+                Action::Command {
+                    user: p.id.clone(),
+                    channel: format!("D{}", p.id),
+                    command: "/sla".into(),
+                    text: format!("hours {args}"),
+                },
+            ));
+        }
         for (i, a) in raw.away.iter().enumerate() {
             tz_of(&a.who, format!("away[{i}].who"))?;
             let from = first + chrono::Duration::days(i64::from(a.from));
             let to = first + chrono::Duration::days(i64::from(a.to));
+            away.push((a.who.clone(), crate::domain::standup::Away { from, to }));
             actions.push((
                 start,
                 Action::Command {
@@ -473,6 +497,7 @@ impl Scenario {
             start,
             days: raw.days,
             people,
+            away,
             members,
             actions,
         })
@@ -831,6 +856,26 @@ fn report(
             .insert(p.name.clone(), vec![0; scenario.days as usize]);
     }
     let first_day = scenario.start.date_naive();
+    // Each person's own calendar: the working time they set (from the store) and the days they
+    // were away (from the scenario: the store forgets absences once they are over).
+    let mut calendars = BTreeMap::new();
+    for p in &scenario.people {
+        let own = store.read(|rx| rx.working_time(&p.id)).map_err(setup)?;
+        let away: Vec<_> = scenario
+            .away
+            .iter()
+            .filter(|(who, _)| *who == p.id)
+            .map(|(_, a)| a.clone())
+            .collect();
+        let calendar = crate::domain::working_time::personal_calendar(
+            &settings.calendar,
+            own.as_ref(),
+            &away,
+            p.tz,
+            [],
+        );
+        calendars.insert(p.id.clone(), calendar);
+    }
     for m in sent {
         // A reply to something someone just did: that person chose the moment.
         let prompted = acted_at
@@ -849,7 +894,10 @@ fn report(
             }
             if !prompted
                 && m.kind == SentKind::Post
-                && !settings.calendar.is_working_time(m.at, p.tz)
+                && !calendars
+                    .get(&p.id)
+                    .unwrap_or(&settings.calendar)
+                    .is_working_time(m.at, p.tz)
             {
                 report.outside_working_time += 1;
                 report.outside_working_time_messages.push(format!(
@@ -967,7 +1015,7 @@ fn rows(report: &Report) -> Vec<(String, String)> {
         ));
     }
     rows.push((
-        "pings outside the recipient's working time".into(),
+        "pings outside the recipient's own working time".into(),
         report.outside_working_time.to_string(),
     ));
     for (tier, c) in &report.requests {

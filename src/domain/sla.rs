@@ -274,6 +274,10 @@ pub struct LadderContext<'a> {
     pub calendar: &'a BusinessCalendar,
     /// `https://team.slack.com/` from `auth.test`, for links; `None` before it is known.
     pub team_url: Option<&'a str>,
+    /// The asker's display name: the nudge in the thread names them rather than @-mentioning
+    /// them (it is for the recipient; the asker is not pinged, perhaps at night). `None`: the
+    /// mention stands in.
+    pub author_name: Option<String>,
 }
 
 fn to_chrono(d: Duration) -> chrono::Duration {
@@ -486,6 +490,10 @@ impl SlaRequest {
         let waited = human_duration(rule.within);
         let since = slack_date(self.opened_at);
         let (recipient, author) = (mention(&self.recipient), mention(&self.author));
+        let author_named = ctx
+            .author_name
+            .as_deref()
+            .map_or_else(|| author.clone(), crate::domain::format::escape);
         match action {
             StepAction::ThreadMention => OutgoingMessage::new(
                 Destination::Thread {
@@ -493,7 +501,7 @@ impl SlaRequest {
                     thread_ts: self.thread_root.clone(),
                 },
                 format!(
-                    "{recipient}, {author}'s request has waited {waited} ({tier} SLA), since {since}. \
+                    "{recipient}, {author_named}'s request has waited {waited} ({tier} SLA), since {since}. \
                      A reply in this thread, or a :{ack}: reaction (on their message or on this one), lets them know you have seen it.",
                     tier = self.tier.as_str(),
                     ack = ctx
@@ -637,6 +645,7 @@ mod tests {
             policy: &p,
             calendar: &cal,
             team_url: None,
+            author_name: None,
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
         let text = "<@UBOB|bob> can you review <#C9|dev> &amp; <https://x.io|the doc>? <!channel> <!subteam^S1|@eng>";
@@ -681,6 +690,7 @@ mod tests {
             policy: &p,
             calendar: &cal,
             team_url: Some("https://acme.slack.com/"),
+            author_name: None,
         };
         let tz = chrono_tz::America::New_York;
         // Friday 2026-11-20 10:00 in New York.
@@ -769,6 +779,7 @@ mod tests {
             policy: &p,
             calendar: &cal,
             team_url: None,
+            author_name: None,
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
         let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);
@@ -792,6 +803,7 @@ mod tests {
             policy: &p,
             calendar: &cal,
             team_url: None,
+            author_name: None,
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
         let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);
@@ -818,6 +830,7 @@ mod tests {
             policy: &p,
             calendar: &cal,
             team_url: None,
+            author_name: None,
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
         let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);
@@ -843,6 +856,7 @@ mod tests {
             policy: &p,
             calendar: &cal,
             team_url: None,
+            author_name: None,
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
         let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "urgent <@UBOB>"), now, &ctx);
@@ -870,6 +884,7 @@ mod tests {
             policy: &p,
             calendar: &cal,
             team_url: None,
+            author_name: None,
         };
         let now = Utc.with_ymd_and_hms(2026, 11, 21, 3, 0, 0).unwrap();
         let mut r = SlaRequest::open(1, new_request(chrono_tz::UTC, "<@UBOB> hi"), now, &ctx);

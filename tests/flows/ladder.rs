@@ -43,7 +43,7 @@ async fn the_whole_ladder_walks_a_week_in_the_recipients_working_hours() {
     assert!(
         nudge
             .text
-            .contains("<@UBOB>, <@UALICE>'s request has waited 24 h (normal SLA)"),
+            .contains("<@UBOB>, alice's request has waited 24 h (normal SLA)"),
         "{}",
         nudge.text
     );

@@ -39,7 +39,10 @@ pub(super) fn fire_in(
             &engine.settings.calendar,
             request.recipient_tz,
         )?;
-        let ctx = ladder_context(engine, &calendar);
+        let ctx = crate::domain::sla::LadderContext {
+            author_name: tx.user_name(&request.author)?,
+            ..ladder_context(engine, &calendar)
+        };
         if request.defer_out_of_quiet_hours(now, &ctx) {
             tracing::info!(request = id, next = ?request.next_due, "the step falls outside the recipient's working time; it waits");
             tx.put_request(&request)?;

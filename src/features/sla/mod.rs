@@ -242,6 +242,7 @@ fn ladder_context<'a>(engine: &'a Engine, calendar: &'a BusinessCalendar) -> Lad
         policy: &engine.settings.sla,
         calendar,
         team_url: Some(engine.identity.team_url.as_str()),
+        author_name: None,
     }
 }
 

@@ -84,6 +84,11 @@ pub(super) fn apply(
             if !trackable {
                 point_to_threads(engine, tx, channel, user, now)?;
             }
+            // The asker is named (not pinged) in the nudges, and a call waits for their working
+            // time: learn who they are if we do not know yet.
+            if !people.is_empty() && tx.user_tz(user)?.is_none() {
+                tx.want_lookup(user, now)?;
+            }
             let answered = close_by_reply(tx, channel, user, ts, thread_ts.as_deref(), text, now)?;
             // "@alice done!" answers Alice; it does not ask her something back.
             for (recipient, tz, guessed) in people.iter().filter(|(p, _, _)| !answered.contains(p))
