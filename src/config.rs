@@ -76,6 +76,19 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Whether `GET /metrics` (Prometheus) is served.
     pub metrics: bool,
+    /// `[respect]`: how much the bot may ask of people.
+    pub respect: Respect,
+}
+
+/// `[respect]`: the nudge budget and the heads-up to askers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Respect {
+    /// At most this many messages asking something of one person per day of theirs; the
+    /// rest of the day's nudges go into one digest. 0: no budget.
+    pub max_nudges_per_day: u32,
+    /// An asker whose recipient's next working time is further away than this is told so,
+    /// privately. Zero: never.
+    pub heads_up_after: Duration,
 }
 
 /// Thresholds for calling the bot unhealthy (`[health]`), read by `engine::health`.
@@ -163,6 +176,14 @@ struct RawConfig {
     delivery: RawDelivery,
     socket_mode: RawSocketMode,
     health: RawHealth,
+    respect: RawRespect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRespect {
+    max_nudges_per_day: u32,
+    heads_up_after: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -556,6 +577,17 @@ impl Settings {
             ));
         }
 
+        let respect = Respect {
+            max_nudges_per_day: raw.respect.max_nudges_per_day,
+            heads_up_after: parse_duration("respect.heads_up_after", &raw.respect.heads_up_after)?,
+        };
+        if respect.max_nudges_per_day > 100 {
+            return Err(invalid(
+                "respect.max_nudges_per_day",
+                "must be at most 100 (0 turns the budget off)",
+            ));
+        }
+
         Ok(Settings {
             listen,
             max_body_bytes: usize::try_from(raw.server.max_body_bytes).unwrap_or(usize::MAX),
@@ -575,6 +607,7 @@ impl Settings {
             health,
             shutdown_grace,
             metrics: raw.server.metrics,
+            respect,
         })
     }
 }

@@ -533,6 +533,9 @@ pub struct Report {
     pub outside_working_time: u32,
     /// Each of them: when, to whom (their local time), what.
     pub outside_working_time_messages: Vec<String>,
+    /// `respect.max_nudges_per_day` (0: none), and how many days of one person went above it.
+    pub budget: u32,
+    pub days_over_budget: u32,
     /// Per tier: requests, met before the deadline, nudged in the thread, reached the DM,
     /// reached the call, answered, never answered.
     pub requests: BTreeMap<String, TierCounts>,
@@ -910,6 +913,15 @@ fn report(
             }
         }
     }
+    report.budget = settings.respect.max_nudges_per_day;
+    if report.budget > 0 {
+        report.days_over_budget = report
+            .received_per_day
+            .values()
+            .flatten()
+            .filter(|n| **n > report.budget)
+            .count() as u32;
+    }
     let requests = store.read(|rx| rx.all_requests()).map_err(setup)?;
     for tier in [Tier::Urgent, Tier::Normal, Tier::Low] {
         report
@@ -1018,6 +1030,12 @@ fn rows(report: &Report) -> Vec<(String, String)> {
         "pings outside the recipient's own working time".into(),
         report.outside_working_time.to_string(),
     ));
+    if report.budget > 0 {
+        rows.push((
+            format!("days someone got more than {} messages", report.budget),
+            report.days_over_budget.to_string(),
+        ));
+    }
     for (tier, c) in &report.requests {
         rows.push((
             format!("{tier} requests: met / nudged / DM / call"),

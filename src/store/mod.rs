@@ -4,6 +4,7 @@
 //! change, its timers and the messages it causes commit together or not at all, and survive
 //! `kill -9`.
 
+mod budget;
 mod dead_letters;
 mod group_commit;
 mod inbox;
@@ -28,6 +29,7 @@ use redb::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
+pub use budget::{BudgetReads, Digest, digest_timer};
 pub use dead_letters::{DeadKind, DeadLetter};
 pub use group_commit::GroupCommit;
 pub use inbox::{Accepted, Arrival};
@@ -44,7 +46,8 @@ pub use working_time::WorkingTimeReads;
 /// Everything needed to read the store: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        OutboxReads, PeopleReads, Reads, RequestReads, RfcReads, StandupReads, WorkingTimeReads,
+        BudgetReads, OutboxReads, PeopleReads, Reads, RequestReads, RfcReads, StandupReads,
+        WorkingTimeReads,
     };
 }
 
@@ -227,6 +230,8 @@ impl Store {
         tx.open_table(STANDUP_DAYS)?;
         tx.open_table(AWAY)?;
         tx.open_table(WORKING_TIME)?;
+        tx.open_table(NUDGES_BY_DAY)?;
+        tx.open_table(DIGESTS)?;
         tx.open_table(PENDING_LOOKUPS)?;
         tx.open_table(DEAD_LETTERS)?;
         tx.open_table(DROPPED_TAGS)?;

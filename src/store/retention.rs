@@ -39,6 +39,16 @@ pub const STANDUP_DAYS_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
 /// An absence is dropped this long after its last day (UTC): by then it is over in every zone.
 pub const AWAY_KEEP: Duration = Duration::from_secs(2 * 24 * 3600);
 
+/// A day's nudge counts are kept this long after it (by then it is over in every zone).
+pub const NUDGES_KEEP: Duration = Duration::from_secs(3 * 24 * 3600);
+
+/// The first day with nudge counts.
+fn first_dated_counts(rx: &super::Rx) -> Result<Option<String>> {
+    let table = rx.table(super::tables::NUDGES_BY_DAY)?;
+    let first = table.first()?;
+    Ok(first.map(|(k, _)| k.value().0.to_owned()))
+}
+
 /// How long each kind of row is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rules {
@@ -78,16 +88,18 @@ pub enum Pruned {
     StandupDays,
     Absences,
     DeadLetters,
+    NudgeCounts,
 }
 
 impl Pruned {
-    pub const ALL: [Pruned; 6] = [
+    pub const ALL: [Pruned; 7] = [
         Pruned::SeenEvents,
         Pruned::DroppedTags,
         Pruned::ClosedRequests,
         Pruned::StandupDays,
         Pruned::Absences,
         Pruned::DeadLetters,
+        Pruned::NudgeCounts,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,6 +110,7 @@ impl Pruned {
             Pruned::StandupDays => "standup_days",
             Pruned::Absences => "absences",
             Pruned::DeadLetters => "dead_letters",
+            Pruned::NudgeCounts => "nudges_by_day",
         }
     }
 }
@@ -196,6 +209,10 @@ impl Store {
             if first_dated(AWAY_BY_END)?.is_some_and(|d| d < away_cutoff) {
                 due.push(Pruned::Absences);
             }
+            let nudge_cutoff = before(NUDGES_KEEP).date_naive().to_string();
+            if first_dated_counts(rx)?.is_some_and(|d| d < nudge_cutoff) {
+                due.push(Pruned::NudgeCounts);
+            }
             let letters = rx.table(DEAD_LETTERS)?;
             let oldest = letters.first()?.map(|(k, v)| {
                 from_json::<DeadLetter>(|| format!("dead_letters/{}", k.value()), v.value())
@@ -236,6 +253,7 @@ impl Store {
             }
             Pruned::Absences => tx.prune_absences(before(rules.away).date_naive(), limit),
             Pruned::DeadLetters => tx.prune_dead_letters(before(rules.dead_letters), limit),
+            Pruned::NudgeCounts => tx.prune_nudge_counts(before(NUDGES_KEEP).date_naive(), limit),
         })
     }
 

@@ -79,6 +79,14 @@ pub(super) const AWAY_BY_END: TableDefinition<(&str, &str), ()> =
 /// One per person who set one, removed when they reset it (`/sla hours reset`): bounded by the
 /// workspace's people, never pruned.
 pub(super) const WORKING_TIME: TableDefinition<&str, &[u8]> = TableDefinition::new("working_time");
+/// ("YYYY-MM-DD" local day, user) → how many messages asked something of that person that day
+/// (the nudge budget, `respect.max_nudges_per_day`). Kept 3 days after the day, then removed by
+/// the pruner (the key starts with the date, so a prune is a range).
+pub(super) const NUDGES_BY_DAY: TableDefinition<(&str, &str), u32> =
+    TableDefinition::new("nudges_by_day");
+/// user → JSON `Digest`: requests whose step was held back once the day's budget was spent,
+/// until their digest goes out (its `digest:{user}` timer), then removed.
+pub(super) const DIGESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("digests");
 /// tag → "channel ts" of the message posted with that tag. Kept as long as what the tag names:
 /// `sla:{id}:…` goes with its request, `standup:{channel}:{date}…` with its standup day,
 /// `rfc:{n}` stays with the decision log (its permalink).

@@ -138,6 +138,11 @@ impl Engine {
             let permalink = self.permalink_of(tx, id)?;
             let ctx = self.rfc_context(tx, &rfc.people(), permalink)?;
             let fired = rfc.fire(now, &ctx);
+            // Reminders and the approver's nudges count toward each person's daily budget (a
+            // decision someone owns is never held back, so they are not folded).
+            for m in &fired {
+                tx.count_pings(m, now)?;
+            }
             let messages = messages::with_card(&rfc, fired);
             let any = !messages.is_empty();
             if any {

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::domain::calendar::start_of_day;
 use crate::domain::outbox::Destination;
 use crate::engine::Engine;
 use crate::store::prelude::*;
@@ -65,8 +66,43 @@ pub(super) fn fire_in(
                 "nobody answered after the whole ladder; the request is forgotten"
             );
         }
+        // Calls are merged per pair of people: one suggestion a day between the same two is
+        // enough, whichever request it came from; the others have reached it too.
+        if let Some(pair) = messages.iter().find_map(|m| match &m.destination {
+            Destination::GroupMessage { users } => Some(format!("call:{}", users.join("+"))),
+            _ => None,
+        }) {
+            let today = now.with_timezone(&request.recipient_tz).date_naive();
+            if tx.nudges_on(&pair, today)? > 0 {
+                tracing::info!(
+                    request = id,
+                    "a call between these two was suggested today; merged with it"
+                );
+                messages.clear();
+                tx.put_request(&request)?;
+                return Ok(false);
+            }
+            tx.count_nudge(&pair, today)?;
+        }
+        // The nudge budget: once the recipient's day has had its share of messages from the
+        // bot, this step waits in their digest (the ladder goes on from it as if posted).
+        let budget = engine.settings.respect.max_nudges_per_day;
+        if budget > 0 && !messages.is_empty() {
+            let tz = request.recipient_tz;
+            let today = now.with_timezone(&tz).date_naive();
+            if tx.nudges_on(&request.recipient, today)? >= budget {
+                let tomorrow = today.succ_opt().unwrap_or(today);
+                let due = calendar.next_working_time(start_of_day(tz, tomorrow), tz);
+                tracing::info!(request = id, %due, "the recipient's nudges for today are spent; this step waits in their digest");
+                tx.add_to_digest(&request.recipient, id, due)?;
+                messages.clear();
+                tx.put_request(&request)?;
+                return Ok(false);
+            }
+        }
         let any = !messages.is_empty();
         for m in messages {
+            tx.count_pings(&m, now)?;
             tracing::info!(
                 request = id,
                 step = request.steps_taken,

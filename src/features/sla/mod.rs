@@ -3,6 +3,7 @@
 //! Home tab (here). Slash commands answer ephemerally (only the caller sees it) and fast: they
 //! read the store and never wait on Slack.
 
+pub mod digest;
 pub mod hours;
 pub mod ladder;
 pub mod tracking;
@@ -279,11 +280,21 @@ impl Feature for Sla {
         key: &'a TimerKey,
         now: DateTime<Utc>,
     ) -> Option<BoxFuture<'a, Result<bool, StoreError>>> {
-        let TimerKey::Sla(id) = key else {
-            return None;
-        };
-        let id = *id;
-        Some(Box::pin(async move { ladder::fire(engine, id, now) }))
+        match key {
+            TimerKey::Sla(id) => {
+                let id = *id;
+                Some(Box::pin(async move { ladder::fire(engine, id, now) }))
+            }
+            TimerKey::Other(name) => {
+                let user = name.strip_prefix("digest:")?.to_owned();
+                Some(Box::pin(async move {
+                    engine
+                        .store
+                        .write(|tx| digest::fire_in(engine, tx, &user, now))
+                }))
+            }
+            _ => None,
+        }
     }
 
     fn commands(&self) -> &'static [&'static str] {
@@ -332,10 +343,14 @@ impl Feature for Sla {
         key: &TimerKey,
         now: DateTime<Utc>,
     ) -> Option<Result<bool, StoreError>> {
-        let TimerKey::Sla(id) = key else {
-            return None;
-        };
-        Some(ladder::fire_in(engine, tx, *id, now))
+        match key {
+            TimerKey::Sla(id) => Some(ladder::fire_in(engine, tx, *id, now)),
+            TimerKey::Other(name) => {
+                let user = name.strip_prefix("digest:")?;
+                Some(digest::fire_in(engine, tx, user, now))
+            }
+            _ => None,
+        }
     }
 
     fn home(

@@ -432,7 +432,23 @@ impl Engine {
                     out.extend(d.summary(&schedule));
                     tracing::info!(%channel, date = %d.date, "standup summary");
                 } else {
-                    out.extend(d.reminder(&schedule, &remind));
+                    // A reminder is a nicety: someone whose day already had its share of
+                    // messages from the bot (`respect.max_nudges_per_day`) is not reminded.
+                    let budget = self.settings.respect.max_nudges_per_day;
+                    let mut within = Vec::new();
+                    for user in remind {
+                        let Some((_, tz)) = waiting.iter().find(|(w, _)| *w == user) else {
+                            continue;
+                        };
+                        let today = now.with_timezone(tz).date_naive();
+                        if budget > 0 && tx.nudges_on(&user, today)? >= budget {
+                            tracing::info!(%user, "the standup reminder is skipped: their nudges for today are spent");
+                            continue;
+                        }
+                        tx.count_nudge(&user, today)?;
+                        within.push(user);
+                    }
+                    out.extend(d.reminder(&schedule, &within));
                 }
             }
 
