@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::calendar::{BusinessCalendar, Clock};
+use crate::domain::calendar::{BusinessCalendar, Clock, local_to_utc, start_of_day};
 use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
 use crate::domain::outbox::{Destination, OutgoingMessage};
 
@@ -198,7 +198,12 @@ pub fn mentioned_users(text: &str) -> Vec<String> {
 pub enum Answer {
     ThreadReply,
     ChannelReply,
-    Reaction { name: String },
+    Reaction {
+        name: String,
+    },
+    /// The recipient pressed *Already answered* (in a call, in another thread, in person): an
+    /// answer, so it counts in the answered metrics, at the moment of the press.
+    MarkedAnswered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +215,10 @@ pub enum CancelReason {
     NotAPerson,
     /// Nobody answered it `sla.forget_after` after the ladder's last step: forgotten.
     Expired,
+    /// The recipient pressed *Not for me*. A cancellation, not an answer: the asker's question is
+    /// still unanswered, so counting it as answered would flatter the answer rate and the
+    /// time-to-answer figures.
+    NotForMe,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +257,113 @@ pub struct SlaRequest {
     /// ladder is done or the request is closed.
     pub next_due: Option<DateTime<Utc>>,
     pub state: RequestState,
+    /// What the recipient said with the buttons: an ETA, a snooze.
+    #[serde(default)]
+    pub respite: Respite,
+}
+
+/// What the recipient asked for with the buttons on a nudge: more time until an ETA they chose
+/// (*On it, by …*), or a snooze until their next working day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Respite {
+    /// The ETA the recipient promised; it replaced the deadline.
+    #[serde(default)]
+    pub eta: Option<DateTime<Utc>>,
+    /// The recipient's local date of their last snooze: one snooze per request per day (a
+    /// second press that day would only push the same nudge to the same morning again).
+    #[serde(default)]
+    pub snoozed_on: Option<NaiveDate>,
+}
+
+impl Respite {
+    pub fn is_empty(&self) -> bool {
+        self.eta.is_none() && self.snoozed_on.is_none()
+    }
+}
+
+/// One ETA the recipient may pick with *On it, by …*: a label in their own words and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtaChoice {
+    /// "In 2 hours (Tue 15:00)": the time is the recipient's local time.
+    pub label: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The ETAs offered at `now` to a recipient in `tz` working on `calendar`: in 2 hours, the end
+/// of their working day, noon on their next working day, the end of their working week; each
+/// later than `now`, earliest first, without repeats.
+pub fn eta_choices(now: DateTime<Utc>, tz: Tz, calendar: &BusinessCalendar) -> Vec<EtaChoice> {
+    let today = now.with_timezone(&tz).date_naive();
+    let hours = calendar.hours();
+    // Working hours that run to midnight end a minute before, on the same date.
+    let day_end = hours
+        .end
+        .unwrap_or_else(|| NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN));
+    let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN);
+    let next_working_day = (1..=366)
+        .filter_map(|n| today.checked_add_days(chrono::Days::new(n)))
+        .find(|d| calendar.is_working_day(*d));
+    let mut candidates: Vec<(String, DateTime<Utc>)> =
+        vec![("In 2 hours".into(), now + chrono::Duration::hours(2))];
+    if calendar.is_working_day(today) {
+        candidates.push(("End of my day".into(), local_to_utc(tz, today, day_end)));
+    }
+    if let Some(day) = next_working_day {
+        let label = if Some(day) == today.succ_opt() {
+            "Tomorrow noon".to_owned()
+        } else {
+            format!("{} noon", day.format("%A"))
+        };
+        candidates.push((label, local_to_utc(tz, day, noon)));
+    }
+    // The last working day of this week (Monday to Sunday), today included.
+    let left_this_week = 6 - today.weekday().num_days_from_monday();
+    if let Some(last) = (0..=left_this_week)
+        .rev()
+        .filter_map(|n| today.checked_add_days(chrono::Days::new(u64::from(n))))
+        .find(|d| calendar.is_working_day(*d))
+    {
+        candidates.push(("End of this week".into(), local_to_utc(tz, last, day_end)));
+    }
+    let mut choices: Vec<EtaChoice> = Vec::new();
+    for (label, at) in candidates {
+        if at <= now || choices.iter().any(|c| c.at == at) {
+            continue;
+        }
+        choices.push(EtaChoice {
+            label: format!("{label} ({})", at.with_timezone(&tz).format("%a %H:%M")),
+            at,
+        });
+    }
+    choices.sort_by_key(|c| c.at);
+    choices
+}
+
+/// What *On it, by …* did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtaOutcome {
+    /// The ETA is the new deadline; the ladder waits until then.
+    Set,
+    /// The same ETA again (a double press): nothing changed.
+    Unchanged,
+    /// The chosen time has already passed (the message waited a while): nothing changed.
+    Passed,
+    /// The request is closed: nothing changed.
+    Closed,
+}
+
+/// What *Snooze until tomorrow* did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnoozeOutcome {
+    /// The next step waits until this moment (the start of their next working day, or later
+    /// if it was due later anyway).
+    Snoozed(DateTime<Utc>),
+    /// Already snoozed today (their date): nothing changed; the next step is due then.
+    AlreadyToday(Option<DateTime<Utc>>),
+    /// The ladder has ended: no nudge is left to snooze.
+    NothingLeft,
+    /// The request is closed: nothing changed.
+    Closed,
 }
 
 /// What opens a request: one mention of one person in one message.
@@ -301,6 +417,7 @@ impl SlaRequest {
             steps_taken: 0,
             next_due: None,
             state: RequestState::Open,
+            respite: Respite::default(),
         };
         request.schedule_from_start(ctx);
         request
@@ -428,6 +545,79 @@ impl SlaRequest {
         }
     }
 
+    /// *On it, by …*: the recipient promises an answer by `eta`. The ETA replaces the deadline;
+    /// the ladder waits until then (moved into their working time) and continues from the step
+    /// it was at; after the last step, the expiry counts from the ETA.
+    pub fn promise_eta(
+        &mut self,
+        eta: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ctx: &LadderContext<'_>,
+    ) -> EtaOutcome {
+        if !self.is_open() {
+            return EtaOutcome::Closed;
+        }
+        if eta <= now {
+            return EtaOutcome::Passed;
+        }
+        if self.respite.eta == Some(eta) {
+            return EtaOutcome::Unchanged;
+        }
+        self.respite.eta = Some(eta);
+        self.deadline = eta;
+        self.next_due = Some(if self.ladder_done(ctx.policy) {
+            eta + to_chrono(ctx.policy.forget_after)
+        } else {
+            ctx.calendar.next_working_time(eta, self.recipient_tz)
+        });
+        EtaOutcome::Set
+    }
+
+    /// *Snooze until tomorrow*: the next step waits until the start of the recipient's next
+    /// working day (never earlier than it was due). Once per request per day, their date.
+    pub fn snooze(&mut self, now: DateTime<Utc>, ctx: &LadderContext<'_>) -> SnoozeOutcome {
+        if !self.is_open() {
+            return SnoozeOutcome::Closed;
+        }
+        if self.ladder_done(ctx.policy) {
+            return SnoozeOutcome::NothingLeft;
+        }
+        let tz = self.recipient_tz;
+        let today = now.with_timezone(&tz).date_naive();
+        if self.respite.snoozed_on == Some(today) {
+            return SnoozeOutcome::AlreadyToday(self.next_due);
+        }
+        let tomorrow = today.succ_opt().unwrap_or(today);
+        let until = ctx
+            .calendar
+            .next_working_time(start_of_day(tz, tomorrow), tz);
+        let until = self.next_due.map_or(until, |due| due.max(until));
+        self.next_due = Some(until);
+        self.respite.snoozed_on = Some(today);
+        SnoozeOutcome::Snoozed(until)
+    }
+
+    /// The ladder steps already posted, each with the tag its message carries: the messages
+    /// whose buttons change when the request closes by a button.
+    pub fn posted_steps(&self, policy: &SlaPolicy) -> Vec<(StepAction, String)> {
+        policy
+            .ladder
+            .iter()
+            .take(self.steps_taken)
+            .map(|step| (step.action, self.step_tag(step.action)))
+            .collect()
+    }
+
+    /// The tag of this request's message for `action`: `sla:7:nudge`, `sla:7:dm`, `sla:7:call`.
+    pub fn step_tag(&self, action: StepAction) -> String {
+        let kind = match action {
+            StepAction::ThreadMention => "nudge",
+            StepAction::DirectMessage => "dm",
+            StepAction::SuggestCall => "call",
+        };
+        format!("sla:{}:{kind}", self.id)
+    }
+
     /// Posts the ladder step that is due at `now`, if any, and schedules the next one from `now`
     /// (so a step delayed by downtime still leaves the recipient the full wait before the next).
     /// After the last step, the next due time is the request's expiry, `forget_after` later;
@@ -467,6 +657,51 @@ impl SlaRequest {
         ]
     }
 
+    /// What the asker reads, privately in the request's channel, when the recipient picks an
+    /// ETA: the time shows in the asker's own zone (Slack renders `<!date>` for each reader).
+    pub fn eta_note_for_asker(&self, eta: DateTime<Utc>, ctx: &LadderContext<'_>) -> String {
+        format!(
+            "{} is on it and expects to answer by {} your time. {}",
+            mention(&self.recipient),
+            slack_date(eta),
+            self.link_to_message(ctx, "Your request")
+        )
+    }
+
+    /// What the asker reads, privately in the request's channel, after *Not for me*.
+    pub fn not_for_me_note_for_asker(&self, ctx: &LadderContext<'_>) -> String {
+        format!(
+            "{} says your request isn't for them: {}. It is no longer tracked; you may ask someone else.",
+            mention(&self.recipient),
+            self.link_to_message(ctx, "the request")
+        )
+    }
+
+    /// The line that replaces the buttons on the ladder's messages once a button closed the
+    /// request; `None` while it is open or when something else closed it.
+    pub fn closed_by_button_note(&self) -> Option<String> {
+        match &self.state {
+            RequestState::Answered {
+                at,
+                how: Answer::MarkedAnswered,
+            } => Some(format!(
+                ":white_check_mark: {} marked this answered, {}. Nothing more will be sent about it.",
+                mention(&self.recipient),
+                slack_date(*at)
+            )),
+            RequestState::Cancelled {
+                at,
+                why: CancelReason::NotForMe,
+            } => Some(format!(
+                ":leftwards_arrow_with_hook: {} said this isn't for them, {}; {} was told. Nothing more will be sent about it.",
+                mention(&self.recipient),
+                slack_date(*at),
+                mention(&self.author)
+            )),
+            _ => None,
+        }
+    }
+
     fn link_to_message(&self, ctx: &LadderContext<'_>, label: &str) -> String {
         match ctx.team_url {
             Some(url) => {
@@ -481,7 +716,9 @@ impl SlaRequest {
         }
     }
 
-    fn render(&self, action: StepAction, ctx: &LadderContext<'_>) -> OutgoingMessage {
+    /// The message of ladder step `action` (its text and where it goes; the buttons are added
+    /// by the feature).
+    pub fn render(&self, action: StepAction, ctx: &LadderContext<'_>) -> OutgoingMessage {
         let rule = ctx.policy.rule(self.tier);
         let waited = human_duration(rule.within);
         let since = slack_date(self.opened_at);
@@ -503,7 +740,7 @@ impl SlaRequest {
                         .map_or("eyes", String::as_str),
                 ),
             )
-            .tagged(format!("sla:{}:nudge", self.id)),
+            .tagged(self.step_tag(StepAction::ThreadMention)),
             StepAction::DirectMessage => OutgoingMessage::new(
                 Destination::DirectMessage {
                     user: self.recipient.clone(),
@@ -521,7 +758,7 @@ impl SlaRequest {
                     link = self.link_to_message(ctx, "Open the message"),
                 ),
             )
-            .tagged(format!("sla:{}:dm", self.id)),
+            .tagged(self.step_tag(StepAction::DirectMessage)),
             StepAction::SuggestCall => OutgoingMessage::new(
                 Destination::GroupMessage {
                     users: vec![self.author.clone(), self.recipient.clone()],
@@ -533,7 +770,7 @@ impl SlaRequest {
                     link = self.link_to_message(ctx, "The request"),
                 ),
             )
-            .tagged(format!("sla:{}:call", self.id)),
+            .tagged(self.step_tag(StepAction::SuggestCall)),
         }
     }
 }

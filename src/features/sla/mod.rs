@@ -1,8 +1,9 @@
 //! SLA tracking: requests opened by @mentions and answered by replies or reactions
-//! ([`tracking`]), the escalation ladder on their timers ([`ladder`]), and the `/sla` command and
-//! Home tab (here). Slash commands answer ephemerally (only the caller sees it) and fast: they
+//! ([`tracking`]), the escalation ladder on their timers ([`ladder`]), the one-click answers on
+//! its messages ([`buttons`]), and the `/sla` command and Home tab (here). Slash commands answer ephemerally (only the caller sees it) and fast: they
 //! read the store and never wait on Slack.
 
+pub mod buttons;
 pub mod ladder;
 pub mod tracking;
 
@@ -215,7 +216,22 @@ fn line(
         }
         None => format!("<#{}>", r.channel),
     };
-    let due = if r.deadline <= now {
+    let due = if let Some(eta) = r.respite.eta {
+        // The recipient pressed *On it, by …*: their ETA replaced the deadline.
+        if eta <= now {
+            format!(
+                "{} is on it; expected an answer by {}",
+                mention(&r.recipient),
+                slack_date(eta)
+            )
+        } else {
+            format!(
+                "{} is on it, answer expected by {}",
+                mention(&r.recipient),
+                slack_date(eta)
+            )
+        }
+    } else if r.deadline <= now {
         format!("overdue since {}", slack_date(r.deadline))
     } else {
         format!("due {}", slack_date(r.deadline))
@@ -240,6 +256,13 @@ fn ladder_context(engine: &Engine) -> LadderContext<'_> {
         calendar: &engine.settings.calendar,
         team_url: Some(engine.identity.team_url.as_str()),
     }
+}
+
+/// The context for what `request`'s recipient chooses with the buttons (the ETAs offered, the
+/// next working day of a snooze): their calendar, in their zone (`request.recipient_tz`). Today
+/// that is the team calendar; the one place to switch to the person's own.
+fn recipient_context<'a>(engine: &'a Engine, _request: &SlaRequest) -> LadderContext<'a> {
+    ladder_context(engine)
 }
 
 impl Feature for Sla {
@@ -284,6 +307,18 @@ impl Feature for Sla {
 
     fn commands(&self) -> &'static [&'static str] {
         &["/sla"]
+    }
+
+    fn actions(&self) -> &'static [&'static str] {
+        &[buttons::ACTION_PREFIX]
+    }
+
+    fn on_block_action<'a>(
+        &'a self,
+        engine: &'a std::sync::Arc<Engine>,
+        action: &'a crate::slack::interaction::BlockAction,
+    ) -> BoxFuture<'a, Option<Result<String, UserError>>> {
+        Box::pin(buttons::block_action(engine, action))
     }
 
     fn on_command<'a>(
@@ -365,6 +400,7 @@ mod tests {
             steps_taken: 0,
             next_due: None,
             state: crate::domain::sla::RequestState::Open,
+            respite: Default::default(),
         }
     }
 
