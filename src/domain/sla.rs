@@ -776,7 +776,7 @@ impl SlaRequest {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
@@ -788,7 +788,7 @@ mod tests {
         }
     }
 
-    fn policy() -> SlaPolicy {
+    pub(crate) fn policy() -> SlaPolicy {
         SlaPolicy {
             max_recipients: 8,
             urgent: rule(2, Clock::Wall, &["urgent", "asap", ":rotating_light:"]),
@@ -898,7 +898,7 @@ mod tests {
         assert!(!p.is_ack_reaction("heart"));
     }
 
-    fn new_request(tz: Tz, text: &str) -> NewRequest {
+    pub(crate) fn new_request(tz: Tz, text: &str) -> NewRequest {
         NewRequest {
             channel: "C1".into(),
             message_ts: "1700000000.000100".into(),
@@ -1114,5 +1114,200 @@ mod tests {
         r.retier("<@UBOB> hi, urgent", &ctx);
         assert_eq!(r.tier, Tier::Urgent);
         assert_eq!(r.deadline, now + chrono::Duration::hours(2));
+    }
+    fn ny(local: &str) -> DateTime<Utc> {
+        let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").unwrap();
+        chrono_tz::America::New_York
+            .from_local_datetime(&naive)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn eta_choices_follow_the_recipients_calendar_and_show_their_local_time() {
+        let cal = BusinessCalendar::office_hours();
+        let tz = chrono_tz::America::New_York;
+        // Tuesday 2026-11-24 13:00 in New York; office hours end at 18:00.
+        let choices = eta_choices(ny("2026-11-24 13:00"), tz, &cal);
+        let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "In 2 hours (Tue 15:00)",
+                "End of my day (Tue 18:00)",
+                "Tomorrow noon (Wed 12:00)",
+                "End of this week (Fri 18:00)",
+            ]
+        );
+        assert_eq!(choices[1].at, ny("2026-11-24 18:00"));
+        // Friday at 17:00: the end of the day is the end of the week (once), and the next
+        // working day is Monday.
+        let friday = eta_choices(ny("2026-11-27 17:00"), tz, &cal);
+        let labels: Vec<&str> = friday.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "End of my day (Fri 18:00)",
+                "In 2 hours (Fri 19:00)",
+                "Monday noon (Mon 12:00)",
+            ]
+        );
+        // Saturday: no working day is left this week; nothing in the past is offered.
+        let saturday = eta_choices(ny("2026-11-28 10:00"), tz, &cal);
+        assert!(saturday.iter().all(|c| c.at > ny("2026-11-28 10:00")));
+        assert!(saturday.iter().all(|c| !c.label.starts_with("End of")));
+    }
+
+    fn ctx_parts() -> (SlaPolicy, BusinessCalendar) {
+        (policy(), BusinessCalendar::office_hours())
+    }
+
+    #[test]
+    fn an_eta_replaces_the_deadline_and_the_ladder_waits_for_it() {
+        let (p, cal) = ctx_parts();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let tz = chrono_tz::America::New_York;
+        let opened = ny("2026-11-23 10:00");
+        let mut r = SlaRequest::open(1, new_request(tz, "<@UBOB> budget?"), opened, &ctx);
+        // The nudge went out at the deadline, Tuesday 10:00; Bob promises Thursday noon.
+        assert_eq!(r.take_due_step(ny("2026-11-24 10:00"), &ctx).len(), 1);
+        let now = ny("2026-11-24 11:00");
+        let eta = ny("2026-11-26 12:00");
+        assert_eq!(r.promise_eta(eta, now, &ctx), EtaOutcome::Set);
+        assert_eq!(r.deadline, eta);
+        assert_eq!(r.next_due, Some(eta));
+        assert_eq!(r.respite.eta, Some(eta));
+        assert_eq!(r.promise_eta(eta, now, &ctx), EtaOutcome::Unchanged);
+        assert_eq!(r.promise_eta(now, now, &ctx), EtaOutcome::Passed);
+        // Nothing before the ETA; then the ladder goes on from its second step, the DM.
+        assert!(
+            r.take_due_step(eta - chrono::Duration::minutes(1), &ctx)
+                .is_empty()
+        );
+        let out = r.take_due_step(eta, &ctx);
+        assert!(matches!(
+            &out[0].destination,
+            Destination::DirectMessage { .. }
+        ));
+        assert_eq!(r.steps_taken, 2);
+        // An ETA at night waits for the recipient's morning.
+        let night = ny("2026-11-26 23:00");
+        assert_eq!(r.promise_eta(night, eta, &ctx), EtaOutcome::Set);
+        assert_eq!(r.next_due, Some(ny("2026-11-27 09:00")));
+        r.answer(Answer::MarkedAnswered, night);
+        assert_eq!(
+            r.promise_eta(night + chrono::Duration::hours(9), night, &ctx),
+            EtaOutcome::Closed
+        );
+    }
+
+    #[test]
+    fn an_eta_after_the_last_step_moves_the_expiry() {
+        let (p, cal) = ctx_parts();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let now = ny("2026-11-24 10:00");
+        let mut r = SlaRequest::open(
+            1,
+            new_request(chrono_tz::America::New_York, "<@UBOB> x"),
+            now,
+            &ctx,
+        );
+        r.steps_taken = p.ladder.len();
+        let eta = ny("2026-11-25 10:00");
+        assert_eq!(r.promise_eta(eta, now, &ctx), EtaOutcome::Set);
+        assert_eq!(r.next_due, Some(eta + chrono::Duration::days(30)));
+    }
+
+    #[test]
+    fn a_snooze_waits_for_the_next_working_day_once_a_day() {
+        let (p, cal) = ctx_parts();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let tz = chrono_tz::America::New_York;
+        let mut r = SlaRequest::open(
+            1,
+            new_request(tz, "<@UBOB> budget?"),
+            ny("2026-11-23 10:00"),
+            &ctx,
+        );
+        assert_eq!(r.take_due_step(ny("2026-11-24 10:00"), &ctx).len(), 1);
+        // The DM is due Wednesday 10:00; a snooze on Tuesday leaves it there (never earlier).
+        assert_eq!(r.next_due, Some(ny("2026-11-25 10:00")));
+        assert_eq!(
+            r.snooze(ny("2026-11-24 11:00"), &ctx),
+            SnoozeOutcome::Snoozed(ny("2026-11-25 10:00"))
+        );
+        assert_eq!(
+            r.snooze(ny("2026-11-24 17:00"), &ctx),
+            SnoozeOutcome::AlreadyToday(Some(ny("2026-11-25 10:00")))
+        );
+        // Friday: the DM, due at 10:00, is snoozed to Monday 09:00.
+        r.next_due = Some(ny("2026-11-27 10:00"));
+        assert_eq!(
+            r.snooze(ny("2026-11-27 09:30"), &ctx),
+            SnoozeOutcome::Snoozed(ny("2026-11-30 09:00"))
+        );
+        assert_eq!(
+            r.respite.snoozed_on,
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+        );
+        r.steps_taken = p.ladder.len();
+        assert_eq!(
+            r.snooze(ny("2026-11-30 10:00"), &ctx),
+            SnoozeOutcome::NothingLeft
+        );
+        r.cancel(CancelReason::NotForMe, ny("2026-11-30 10:00"));
+        assert_eq!(
+            r.snooze(ny("2026-12-01 10:00"), &ctx),
+            SnoozeOutcome::Closed
+        );
+        assert!(
+            r.closed_by_button_note()
+                .unwrap()
+                .contains("isn't for them")
+        );
+    }
+
+    #[test]
+    fn the_posted_steps_carry_their_tags() {
+        let (p, cal) = ctx_parts();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+        };
+        let mut r = SlaRequest::open(
+            7,
+            new_request(chrono_tz::UTC, "<@UBOB> x"),
+            ny("2026-11-23 10:00"),
+            &ctx,
+        );
+        assert!(r.posted_steps(&p).is_empty());
+        r.steps_taken = 2;
+        assert_eq!(
+            r.posted_steps(&p),
+            [
+                (StepAction::ThreadMention, "sla:7:nudge".to_owned()),
+                (StepAction::DirectMessage, "sla:7:dm".to_owned())
+            ]
+        );
+        assert_eq!(r.closed_by_button_note(), None, "open");
+        r.answer(Answer::ThreadReply, ny("2026-11-24 10:00"));
+        assert_eq!(
+            r.closed_by_button_note(),
+            None,
+            "a reply closed it, not a button"
+        );
     }
 }

@@ -337,3 +337,147 @@ fn press_in(
     tracing::info!(request = request.id, ?press, "an SLA button was pressed");
     Ok(Ok(reply))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::calendar::BusinessCalendar;
+    use crate::domain::sla::tests::{new_request, policy};
+    use crate::domain::sla::{SlaPolicy, StepAction};
+    use crate::slack::block_kit::check_block_kit;
+    use chrono::TimeZone;
+    use serde_json::Value;
+
+    fn now() -> DateTime<Utc> {
+        // Tuesday 2026-11-24 10:00 in New York.
+        Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+    }
+
+    fn ctx<'a>(policy: &'a SlaPolicy, calendar: &'a BusinessCalendar) -> LadderContext<'a> {
+        LadderContext {
+            policy,
+            calendar,
+            team_url: Some("https://acme.slack.com/"),
+        }
+    }
+
+    /// A request for Bob opened a day before `now`, its first step due at `now`.
+    fn request(text: &str) -> SlaRequest {
+        let (p, cal) = (policy(), BusinessCalendar::office_hours());
+        let opened = now() - chrono::Duration::hours(24);
+        let mut r = SlaRequest::open(
+            7,
+            new_request(chrono_tz::America::New_York, text),
+            opened,
+            &ctx(&p, &cal),
+        );
+        r.next_due = Some(now());
+        r
+    }
+
+    /// Every ladder message of `request` with its buttons, as the ladder queues them.
+    fn ladder_messages(r: &SlaRequest) -> Vec<OutgoingMessage> {
+        let (p, cal) = (policy(), BusinessCalendar::office_hours());
+        let ctx = ctx(&p, &cal);
+        [
+            StepAction::ThreadMention,
+            StepAction::DirectMessage,
+            StepAction::SuggestCall,
+        ]
+        .into_iter()
+        .flat_map(|action| with_buttons(r, vec![r.render(action, &ctx)], now(), &ctx))
+        .collect()
+    }
+
+    fn golden(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn the_nudge_and_the_closed_note_are_the_golden_blocks() {
+        let r = request("<@UBOB> can you review the Q3 budget doc?");
+        let nudge = ladder_messages(&r).remove(0);
+        assert_eq!(
+            nudge.blocks,
+            Some(golden(include_str!("testdata/nudge_buttons.json")))
+        );
+        let mut closed = r.clone();
+        closed.answer(Answer::MarkedAnswered, now());
+        let note = closed.closed_by_button_note().unwrap();
+        assert_eq!(
+            block_kit::to_json(&message_blocks(&nudge.text, None, Some(&note))),
+            golden(include_str!("testdata/nudge_answered.json"))
+        );
+    }
+
+    #[test]
+    fn every_ladder_message_gets_the_four_answers_and_other_messages_none() {
+        let r = request("<@UBOB> budget?");
+        for m in ladder_messages(&r) {
+            let blocks = m.blocks.as_ref().expect("buttons").to_string();
+            for id in [ETA, SNOOZE, ANSWERED, NOT_FOR_ME] {
+                assert!(blocks.contains(id), "{id} in {blocks}");
+            }
+            check_block_kit(m.blocks.as_ref().unwrap()).unwrap();
+        }
+        let other = OutgoingMessage::new(
+            Destination::Channel {
+                channel: "C1".into(),
+            },
+            "hi",
+        )
+        .tagged("sla:8:nudge");
+        let (p, cal) = (policy(), BusinessCalendar::office_hours());
+        let out = with_buttons(&r, vec![other], now(), &ctx(&p, &cal));
+        assert!(out[0].blocks.is_none(), "another request's message");
+    }
+
+    #[test]
+    fn presses_are_read_from_their_action_and_value() {
+        let at = DateTime::from_timestamp(1_795_600_000, 0).unwrap();
+        assert_eq!(
+            Press::parse(ETA, &eta_value(7, at)),
+            Some(Press::Eta(7, at))
+        );
+        assert_eq!(Press::parse(SNOOZE, "7"), Some(Press::Snooze(7)));
+        assert_eq!(Press::parse(ANSWERED, "7"), Some(Press::Answered(7)));
+        assert_eq!(Press::parse(NOT_FOR_ME, "7"), Some(Press::NotForMe(7)));
+        for (action, value) in [
+            (ETA, "7"),
+            (ETA, "7:x"),
+            (ETA, "x:1"),
+            (SNOOZE, "-1"),
+            (ANSWERED, ""),
+            ("sla_other", "7"),
+            (ETA, "7:99999999999999999"),
+        ] {
+            assert_eq!(Press::parse(action, value), None, "{action} {value}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whatever a person writes in the message that opened a request, every ladder message
+        /// and its closed form fit Block Kit, and no broadcast leaks into the blocks.
+        #[test]
+        fn hostile_requests_still_fit_block_kit(
+            text in proptest::prelude::any::<String>(),
+            long in 0usize..5_000,
+        ) {
+            let text = format!("<@UBOB> <!channel> {text} {}", "&<>".repeat(long));
+            let r = request(&text);
+            for m in ladder_messages(&r) {
+                let blocks = m.blocks.as_ref().unwrap();
+                proptest::prop_assert!(check_block_kit(blocks).is_ok(), "{:?}", check_block_kit(blocks));
+                let shown = blocks.to_string();
+                proptest::prop_assert!(!shown.contains("<!channel"), "{}", shown);
+                let mut closed = r.clone();
+                closed.cancel(CancelReason::NotForMe, now());
+                let note = closed.closed_by_button_note().unwrap();
+                let edit = block_kit::to_json(&message_blocks(&m.text, None, Some(&note)));
+                proptest::prop_assert!(check_block_kit(&edit).is_ok());
+            }
+        }
+    }
+}
