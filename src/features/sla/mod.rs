@@ -142,7 +142,8 @@ pub fn norms(settings: &Settings) -> String {
         .collect::<Vec<_>>()
         .join(" or ");
     text.push_str(&format!(
-        "A reply in the thread, or a {acks} reaction on the message, closes a request.\n"
+        "A reply in the thread, a {acks} reaction on the message, or *Already answered* on a reminder closes a request. \
+         The reminders' buttons also take an ETA (*On it, by …*) or a snooze until your next working day.\n"
     ));
     text.push_str(&format!(
         "A message that mentions more than {} people is an announcement: it opens no requests.\n",
