@@ -120,7 +120,7 @@ async fn on_it_by_sets_an_eta_the_ladder_waits_for_and_the_asker_sees() {
         "{overview}"
     );
     let bobs = bot.command("/sla", "", "UBOB", CHANNEL).await;
-    assert!(bobs.contains("answer expected by"), "{bobs}");
+    assert!(bobs.contains("you are on it, answer expected by"), "{bobs}");
 
     // A double press: nothing changes twice, and Alice is not told again.
     bot.click("UBOB", CHANNEL, "sla_eta", noon).await;

@@ -218,20 +218,19 @@ fn line(
         None => format!("<#{}>", r.channel),
     };
     let due = if let Some(eta) = r.respite.eta {
-        // The recipient pressed *On it, by …*: their ETA replaced the deadline.
-        if eta <= now {
-            format!(
-                "{} is on it; expected an answer by {}",
-                mention(&r.recipient),
-                slack_date(eta)
-            )
+        // The recipient pressed *On it, by …*: their ETA replaced the deadline. In their own
+        // list ("from" the asker) it is theirs; in the asker's, it is the recipient's.
+        let who = if preposition == "from" {
+            "you are".to_owned()
         } else {
-            format!(
-                "{} is on it, answer expected by {}",
-                mention(&r.recipient),
-                slack_date(eta)
-            )
-        }
+            format!("{} is", mention(&r.recipient))
+        };
+        let by = if eta <= now {
+            "expected an answer by"
+        } else {
+            "answer expected by"
+        };
+        format!("{who} on it, {by} {}", slack_date(eta))
     } else if r.deadline <= now {
         format!("overdue since {}", slack_date(r.deadline))
     } else {
@@ -416,6 +415,35 @@ mod tests {
         );
         assert!(!text.contains("&lt;@"), "{text}");
         assert!(!text.contains("<!here>"), "{text}");
+    }
+
+    #[test]
+    fn an_eta_shows_where_the_deadline_did() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let mut r = request("budget?");
+        r.respite.eta = Some(now + chrono::Duration::hours(5));
+        let for_alice = line(&r, &r.recipient, "for", None, now);
+        assert!(
+            for_alice.contains("<@UBOB> is on it, answer expected by <!date^1795532400^"),
+            "{for_alice}"
+        );
+        assert!(!for_alice.contains("overdue"), "{for_alice}");
+        let for_bob = line(&r, &r.author, "from", None, now);
+        assert!(
+            for_bob.contains("you are on it, answer expected by"),
+            "{for_bob}"
+        );
+        let later = line(
+            &r,
+            &r.author,
+            "from",
+            None,
+            now + chrono::Duration::hours(6),
+        );
+        assert!(
+            later.contains("you are on it, expected an answer by"),
+            "{later}"
+        );
     }
 
     #[test]
