@@ -105,6 +105,18 @@ struct RawRequest {
     reply_after: Option<String>,
     /// Each recipient reacts :eyes: this long after.
     react_after: Option<String>,
+    /// Each recipient presses a button on the latest reminder they got for it, this long after
+    /// the request (nothing if no reminder has come yet).
+    press: Option<RawPress>,
+}
+
+/// `press = { button = "answered", after = "30h" }`: `answered`, `not_for_me`, `snooze`, or
+/// `on_it` (the latest ETA offered).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPress {
+    button: String,
+    after: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -176,6 +188,14 @@ enum Action {
         user: String,
         channel: String,
         blocker: bool,
+    },
+    /// Presses `action_id` on the latest reminder `user` got for the request opened by the
+    /// message `channel`/`ts`.
+    Press {
+        user: String,
+        channel: String,
+        ts: String,
+        action_id: &'static str,
     },
     /// Comments in the thread of the RFC titled `title` in `channel`.
     RfcComment {
@@ -407,6 +427,32 @@ impl Scenario {
                             ts: new_ts(at + after),
                             thread_ts: Some(ts.clone()),
                             text: "Done, see above.".into(),
+                        },
+                    ));
+                }
+            }
+            if let Some(press) = &r.press {
+                let after = duration(&format!("{what}.press.after"), &press.after)?;
+                let action_id = match press.button.as_str() {
+                    "answered" => "sla_answered",
+                    "not_for_me" => "sla_not_for_me",
+                    "snooze" => "sla_snooze",
+                    "on_it" => "sla_eta",
+                    other => {
+                        return Err(invalid(
+                            format!("{what}.press.button"),
+                            format!("{other:?}: one of answered, not_for_me, snooze, on_it"),
+                        ));
+                    }
+                };
+                for u in &r.to {
+                    actions.push((
+                        at + after,
+                        Action::Press {
+                            user: u.clone(),
+                            channel: r.channel.clone(),
+                            ts: ts.clone(),
+                            action_id,
                         },
                     ));
                 }
@@ -728,6 +774,12 @@ async fn perform(
                 ),
             });
         }
+        Action::Press {
+            user,
+            channel,
+            ts,
+            action_id,
+        } => press(core, slack, store, n, user, channel, ts, action_id).await,
         Action::RfcComment {
             user,
             channel,
@@ -747,6 +799,69 @@ async fn perform(
                 text: "One concern: the migration window. Otherwise good.".into(),
             });
         }
+    }
+}
+
+/// `user` presses `action_id` on the latest message carrying the buttons of their request
+/// opened by `channel`/`ts`, as Slack would send it (`on_it` picks the latest ETA offered).
+#[allow(clippy::too_many_arguments)]
+async fn press(
+    core: &Core,
+    slack: &MemorySlack,
+    store: &Store,
+    n: usize,
+    user: &str,
+    channel: &str,
+    ts: &str,
+    action_id: &str,
+) {
+    let Ok(requests) = store.read(|rx| rx.requests_for_message(channel, ts)) else {
+        return;
+    };
+    let Some(request) = requests.iter().find(|r| r.recipient == user) else {
+        return;
+    };
+    let block_id = format!("sla_actions:{}", request.id);
+    let Some((message, elements)) = slack.sent().into_iter().rev().find_map(|m| {
+        let blocks = m.blocks.clone()?;
+        let actions = blocks
+            .as_array()?
+            .iter()
+            .find(|b| b["block_id"] == block_id.as_str())?
+            .clone();
+        Some((m, actions["elements"].as_array()?.clone()))
+    }) else {
+        return;
+    };
+    let Some(element) = elements.iter().find(|e| e["action_id"] == action_id) else {
+        return;
+    };
+    let action = if action_id == "sla_eta" {
+        let Some(option) = element["options"].as_array().and_then(|o| o.last()) else {
+            return;
+        };
+        serde_json::json!({"type": "static_select", "action_id": action_id, "block_id": block_id,
+            "selected_option": option, "action_ts": message.ts})
+    } else {
+        serde_json::json!({"type": "button", "action_id": action_id, "block_id": block_id,
+            "value": element["value"], "text": element["text"], "action_ts": message.ts})
+    };
+    let payload = serde_json::json!({
+        "type": "block_actions",
+        "team": {"id": "TSIMULATED", "domain": "simulated"},
+        "user": {"id": user, "username": user, "team_id": "TSIMULATED"},
+        "api_app_id": "ASIMULATED",
+        "token": "simulated",
+        "container": {"type": "message", "message_ts": message.ts, "channel_id": message.channel, "is_ephemeral": false},
+        "trigger_id": format!("sim.press.{n}"),
+        "channel": {"id": message.channel, "name": message.channel},
+        "actions": [action],
+    });
+    match serde_json::from_value(payload) {
+        Ok(event) => {
+            core.dispatcher.interaction(&event).await;
+        }
+        Err(e) => tracing::error!(error = %e, "simulation: could not build a button press"),
     }
 }
 

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::calendar::{BusinessCalendar, Clock};
+use crate::domain::calendar::{BusinessCalendar, Clock, local_to_utc, start_of_day};
 use crate::domain::format::{excerpt, human_duration, link, mention, permalink, slack_date};
 use crate::domain::outbox::{Destination, OutgoingMessage};
 
@@ -198,7 +198,12 @@ pub fn mentioned_users(text: &str) -> Vec<String> {
 pub enum Answer {
     ThreadReply,
     ChannelReply,
-    Reaction { name: String },
+    Reaction {
+        name: String,
+    },
+    /// The recipient pressed *Already answered* (in a call, in another thread, in person): an
+    /// answer, so it counts in the answered metrics, at the moment of the press.
+    MarkedAnswered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +215,10 @@ pub enum CancelReason {
     NotAPerson,
     /// Nobody answered it `sla.forget_after` after the ladder's last step: forgotten.
     Expired,
+    /// The recipient pressed *Not for me*. A cancellation, not an answer: the asker's question is
+    /// still unanswered, so counting it as answered would flatter the answer rate and the
+    /// time-to-answer figures.
+    NotForMe,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,6 +257,115 @@ pub struct SlaRequest {
     /// ladder is done or the request is closed.
     pub next_due: Option<DateTime<Utc>>,
     pub state: RequestState,
+    /// What the recipient said with the buttons: an ETA, a snooze.
+    #[serde(default)]
+    pub respite: Respite,
+}
+
+/// What the recipient asked for with the buttons on a nudge: more time until an ETA they chose
+/// (*On it, by …*), or a snooze until their next working day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Respite {
+    /// The ETA the recipient promised; it replaced the deadline.
+    #[serde(default)]
+    pub eta: Option<DateTime<Utc>>,
+    /// The recipient's local date of their last snooze: one snooze per request per day (a
+    /// second press that day would only push the same nudge to the same morning again).
+    #[serde(default)]
+    pub snoozed_on: Option<NaiveDate>,
+}
+
+impl Respite {
+    pub fn is_empty(&self) -> bool {
+        self.eta.is_none() && self.snoozed_on.is_none()
+    }
+}
+
+/// One ETA the recipient may pick with *On it, by …*: a label in their own words and time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtaChoice {
+    /// "In 2 hours (Tue 15:00)": the time is the recipient's local time.
+    pub label: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The ETAs offered at `now` to a recipient in `tz` working on `calendar`: in 2 hours, the end
+/// of their working day, noon on their next working day, the end of their working week; each
+/// later than `now`, earliest first, without repeats.
+pub fn eta_choices(now: DateTime<Utc>, tz: Tz, calendar: &BusinessCalendar) -> Vec<EtaChoice> {
+    let today = now.with_timezone(&tz).date_naive();
+    // The end of the day's last working period; one that runs to midnight ends a minute
+    // before, on the same date.
+    let day_end = calendar
+        .hours()
+        .last()
+        .and_then(|h| h.end)
+        .unwrap_or_else(|| NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN));
+    let noon = NaiveTime::from_hms_opt(12, 0, 0).unwrap_or(NaiveTime::MIN);
+    let next_working_day = (1..=366)
+        .filter_map(|n| today.checked_add_days(chrono::Days::new(n)))
+        .find(|d| calendar.is_working_day(*d));
+    let mut candidates: Vec<(String, DateTime<Utc>)> =
+        vec![("In 2 hours".into(), now + chrono::Duration::hours(2))];
+    if calendar.is_working_day(today) {
+        candidates.push(("End of my day".into(), local_to_utc(tz, today, day_end)));
+    }
+    if let Some(day) = next_working_day {
+        let label = if Some(day) == today.succ_opt() {
+            "Tomorrow noon".to_owned()
+        } else {
+            format!("{} noon", day.format("%A"))
+        };
+        candidates.push((label, local_to_utc(tz, day, noon)));
+    }
+    // The last working day of this week (Monday to Sunday), today included.
+    let left_this_week = 6 - today.weekday().num_days_from_monday();
+    if let Some(last) = (0..=left_this_week)
+        .rev()
+        .filter_map(|n| today.checked_add_days(chrono::Days::new(u64::from(n))))
+        .find(|d| calendar.is_working_day(*d))
+    {
+        candidates.push(("End of this week".into(), local_to_utc(tz, last, day_end)));
+    }
+    let mut choices: Vec<EtaChoice> = Vec::new();
+    for (label, at) in candidates {
+        if at <= now || choices.iter().any(|c| c.at == at) {
+            continue;
+        }
+        choices.push(EtaChoice {
+            label: format!("{label} ({})", at.with_timezone(&tz).format("%a %H:%M")),
+            at,
+        });
+    }
+    choices.sort_by_key(|c| c.at);
+    choices
+}
+
+/// What *On it, by …* did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EtaOutcome {
+    /// The ETA is the new deadline; the ladder waits until then.
+    Set,
+    /// The same ETA again (a double press): nothing changed.
+    Unchanged,
+    /// The chosen time has already passed (the message waited a while): nothing changed.
+    Passed,
+    /// The request is closed: nothing changed.
+    Closed,
+}
+
+/// What *Snooze until tomorrow* did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnoozeOutcome {
+    /// The next step waits until this moment (the start of their next working day, or later
+    /// if it was due later anyway).
+    Snoozed(DateTime<Utc>),
+    /// Already snoozed today (their date): nothing changed; the next step is due then.
+    AlreadyToday(Option<DateTime<Utc>>),
+    /// The ladder has ended: no nudge is left to snooze.
+    NothingLeft,
+    /// The request is closed: nothing changed.
+    Closed,
 }
 
 /// What opens a request: one mention of one person in one message.
@@ -305,6 +423,7 @@ impl SlaRequest {
             steps_taken: 0,
             next_due: None,
             state: RequestState::Open,
+            respite: Respite::default(),
         };
         request.schedule_from_start(ctx);
         request
@@ -432,6 +551,79 @@ impl SlaRequest {
         }
     }
 
+    /// *On it, by …*: the recipient promises an answer by `eta`. The ETA replaces the deadline;
+    /// the ladder waits until then (moved into their working time) and continues from the step
+    /// it was at; after the last step, the expiry counts from the ETA.
+    pub fn promise_eta(
+        &mut self,
+        eta: DateTime<Utc>,
+        now: DateTime<Utc>,
+        ctx: &LadderContext<'_>,
+    ) -> EtaOutcome {
+        if !self.is_open() {
+            return EtaOutcome::Closed;
+        }
+        if eta <= now {
+            return EtaOutcome::Passed;
+        }
+        if self.respite.eta == Some(eta) {
+            return EtaOutcome::Unchanged;
+        }
+        self.respite.eta = Some(eta);
+        self.deadline = eta;
+        self.next_due = Some(if self.ladder_done(ctx.policy) {
+            eta + to_chrono(ctx.policy.forget_after)
+        } else {
+            ctx.calendar.next_working_time(eta, self.recipient_tz)
+        });
+        EtaOutcome::Set
+    }
+
+    /// *Snooze until tomorrow*: the next step waits until the start of the recipient's next
+    /// working day (never earlier than it was due). Once per request per day, their date.
+    pub fn snooze(&mut self, now: DateTime<Utc>, ctx: &LadderContext<'_>) -> SnoozeOutcome {
+        if !self.is_open() {
+            return SnoozeOutcome::Closed;
+        }
+        if self.ladder_done(ctx.policy) {
+            return SnoozeOutcome::NothingLeft;
+        }
+        let tz = self.recipient_tz;
+        let today = now.with_timezone(&tz).date_naive();
+        if self.respite.snoozed_on == Some(today) {
+            return SnoozeOutcome::AlreadyToday(self.next_due);
+        }
+        let tomorrow = today.succ_opt().unwrap_or(today);
+        let until = ctx
+            .calendar
+            .next_working_time(start_of_day(tz, tomorrow), tz);
+        let until = self.next_due.map_or(until, |due| due.max(until));
+        self.next_due = Some(until);
+        self.respite.snoozed_on = Some(today);
+        SnoozeOutcome::Snoozed(until)
+    }
+
+    /// The ladder steps already posted, each with the tag its message carries: the messages
+    /// whose buttons change when the request closes by a button.
+    pub fn posted_steps(&self, policy: &SlaPolicy) -> Vec<(StepAction, String)> {
+        policy
+            .ladder
+            .iter()
+            .take(self.steps_taken)
+            .map(|step| (step.action, self.step_tag(step.action)))
+            .collect()
+    }
+
+    /// The tag of this request's message for `action`: `sla:7:nudge`, `sla:7:dm`, `sla:7:call`.
+    pub fn step_tag(&self, action: StepAction) -> String {
+        let kind = match action {
+            StepAction::ThreadMention => "nudge",
+            StepAction::DirectMessage => "dm",
+            StepAction::SuggestCall => "call",
+        };
+        format!("sla:{}:{kind}", self.id)
+    }
+
     /// Posts the ladder step that is due at `now`, if any, and schedules the next one from `now`
     /// (so a step delayed by downtime still leaves the recipient the full wait before the next).
     /// After the last step, the next due time is the request's expiry, `forget_after` later;
@@ -471,6 +663,51 @@ impl SlaRequest {
         ]
     }
 
+    /// What the asker reads, privately in the request's channel, when the recipient picks an
+    /// ETA: the time shows in the asker's own zone (Slack renders `<!date>` for each reader).
+    pub fn eta_note_for_asker(&self, eta: DateTime<Utc>, ctx: &LadderContext<'_>) -> String {
+        format!(
+            "{} is on it and expects to answer by {} your time. {}",
+            mention(&self.recipient),
+            slack_date(eta),
+            self.link_to_message(ctx, "Your request")
+        )
+    }
+
+    /// What the asker reads, privately in the request's channel, after *Not for me*.
+    pub fn not_for_me_note_for_asker(&self, ctx: &LadderContext<'_>) -> String {
+        format!(
+            "{} says your request isn't for them: {}. It is no longer tracked; you may ask someone else.",
+            mention(&self.recipient),
+            self.link_to_message(ctx, "the request")
+        )
+    }
+
+    /// The line that replaces the buttons on the ladder's messages once a button closed the
+    /// request; `None` while it is open or when something else closed it.
+    pub fn closed_by_button_note(&self) -> Option<String> {
+        match &self.state {
+            RequestState::Answered {
+                at,
+                how: Answer::MarkedAnswered,
+            } => Some(format!(
+                ":white_check_mark: {} marked this answered, {}. Nothing more will be sent about it.",
+                mention(&self.recipient),
+                slack_date(*at)
+            )),
+            RequestState::Cancelled {
+                at,
+                why: CancelReason::NotForMe,
+            } => Some(format!(
+                ":leftwards_arrow_with_hook: {} said this isn't for them, {}; {} was told. Nothing more will be sent about it.",
+                mention(&self.recipient),
+                slack_date(*at),
+                mention(&self.author)
+            )),
+            _ => None,
+        }
+    }
+
     fn link_to_message(&self, ctx: &LadderContext<'_>, label: &str) -> String {
         match ctx.team_url {
             Some(url) => {
@@ -485,7 +722,9 @@ impl SlaRequest {
         }
     }
 
-    fn render(&self, action: StepAction, ctx: &LadderContext<'_>) -> OutgoingMessage {
+    /// The message of ladder step `action` (its text and where it goes; the buttons are added
+    /// by the feature).
+    pub fn render(&self, action: StepAction, ctx: &LadderContext<'_>) -> OutgoingMessage {
         let rule = ctx.policy.rule(self.tier);
         let waited = human_duration(rule.within);
         let since = slack_date(self.opened_at);
@@ -511,7 +750,7 @@ impl SlaRequest {
                         .map_or("eyes", String::as_str),
                 ),
             )
-            .tagged(format!("sla:{}:nudge", self.id)),
+            .tagged(self.step_tag(StepAction::ThreadMention)),
             StepAction::DirectMessage => OutgoingMessage::new(
                 Destination::DirectMessage {
                     user: self.recipient.clone(),
@@ -529,7 +768,7 @@ impl SlaRequest {
                     link = self.link_to_message(ctx, "Open the message"),
                 ),
             )
-            .tagged(format!("sla:{}:dm", self.id)),
+            .tagged(self.step_tag(StepAction::DirectMessage)),
             StepAction::SuggestCall => OutgoingMessage::new(
                 Destination::GroupMessage {
                     users: vec![self.author.clone(), self.recipient.clone()],
@@ -541,13 +780,13 @@ impl SlaRequest {
                     link = self.link_to_message(ctx, "The request"),
                 ),
             )
-            .tagged(format!("sla:{}:call", self.id)),
+            .tagged(self.step_tag(StepAction::SuggestCall)),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::TimeZone;
 
@@ -559,7 +798,7 @@ mod tests {
         }
     }
 
-    fn policy() -> SlaPolicy {
+    pub(crate) fn policy() -> SlaPolicy {
         SlaPolicy {
             max_recipients: 8,
             urgent: rule(2, Clock::Wall, &["urgent", "asap", ":rotating_light:"]),
@@ -670,7 +909,7 @@ mod tests {
         assert!(!p.is_ack_reaction("heart"));
     }
 
-    fn new_request(tz: Tz, text: &str) -> NewRequest {
+    pub(crate) fn new_request(tz: Tz, text: &str) -> NewRequest {
         NewRequest {
             channel: "C1".into(),
             message_ts: "1700000000.000100".into(),
@@ -892,5 +1131,204 @@ mod tests {
         r.retier("<@UBOB> hi, urgent", &ctx);
         assert_eq!(r.tier, Tier::Urgent);
         assert_eq!(r.deadline, now + chrono::Duration::hours(2));
+    }
+    fn ny(local: &str) -> DateTime<Utc> {
+        let naive = chrono::NaiveDateTime::parse_from_str(local, "%Y-%m-%d %H:%M").unwrap();
+        chrono_tz::America::New_York
+            .from_local_datetime(&naive)
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn eta_choices_follow_the_recipients_calendar_and_show_their_local_time() {
+        let cal = BusinessCalendar::office_hours();
+        let tz = chrono_tz::America::New_York;
+        // Tuesday 2026-11-24 13:00 in New York; office hours end at 18:00.
+        let choices = eta_choices(ny("2026-11-24 13:00"), tz, &cal);
+        let labels: Vec<&str> = choices.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "In 2 hours (Tue 15:00)",
+                "End of my day (Tue 18:00)",
+                "Tomorrow noon (Wed 12:00)",
+                "End of this week (Fri 18:00)",
+            ]
+        );
+        assert_eq!(choices[1].at, ny("2026-11-24 18:00"));
+        // Friday at 17:00: the end of the day is the end of the week (once), and the next
+        // working day is Monday.
+        let friday = eta_choices(ny("2026-11-27 17:00"), tz, &cal);
+        let labels: Vec<&str> = friday.iter().map(|c| c.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "End of my day (Fri 18:00)",
+                "In 2 hours (Fri 19:00)",
+                "Monday noon (Mon 12:00)",
+            ]
+        );
+        // Saturday: no working day is left this week; nothing in the past is offered.
+        let saturday = eta_choices(ny("2026-11-28 10:00"), tz, &cal);
+        assert!(saturday.iter().all(|c| c.at > ny("2026-11-28 10:00")));
+        assert!(saturday.iter().all(|c| !c.label.starts_with("End of")));
+    }
+
+    fn ctx_parts() -> (SlaPolicy, BusinessCalendar) {
+        (policy(), BusinessCalendar::office_hours())
+    }
+
+    #[test]
+    fn an_eta_replaces_the_deadline_and_the_ladder_waits_for_it() {
+        let (p, cal) = ctx_parts();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+            author_name: None,
+        };
+        let tz = chrono_tz::America::New_York;
+        let opened = ny("2026-11-23 10:00");
+        let mut r = SlaRequest::open(1, new_request(tz, "<@UBOB> budget?"), opened, &ctx);
+        // The nudge went out at the deadline, Tuesday 10:00; Bob promises Thursday noon.
+        assert_eq!(r.take_due_step(ny("2026-11-24 10:00"), &ctx).len(), 1);
+        let now = ny("2026-11-24 11:00");
+        let eta = ny("2026-11-26 12:00");
+        assert_eq!(r.promise_eta(eta, now, &ctx), EtaOutcome::Set);
+        assert_eq!(r.deadline, eta);
+        assert_eq!(r.next_due, Some(eta));
+        assert_eq!(r.respite.eta, Some(eta));
+        assert_eq!(r.promise_eta(eta, now, &ctx), EtaOutcome::Unchanged);
+        assert_eq!(r.promise_eta(now, now, &ctx), EtaOutcome::Passed);
+        // Nothing before the ETA; then the ladder goes on from its second step, the DM.
+        assert!(
+            r.take_due_step(eta - chrono::Duration::minutes(1), &ctx)
+                .is_empty()
+        );
+        let out = r.take_due_step(eta, &ctx);
+        assert!(matches!(
+            &out[0].destination,
+            Destination::DirectMessage { .. }
+        ));
+        assert_eq!(r.steps_taken, 2);
+        // An ETA at night waits for the recipient's morning.
+        let night = ny("2026-11-26 23:00");
+        assert_eq!(r.promise_eta(night, eta, &ctx), EtaOutcome::Set);
+        assert_eq!(r.next_due, Some(ny("2026-11-27 09:00")));
+        r.answer(Answer::MarkedAnswered, night);
+        assert_eq!(
+            r.promise_eta(night + chrono::Duration::hours(9), night, &ctx),
+            EtaOutcome::Closed
+        );
+    }
+
+    #[test]
+    fn an_eta_after_the_last_step_moves_the_expiry() {
+        let (p, cal) = ctx_parts();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+            author_name: None,
+        };
+        let now = ny("2026-11-24 10:00");
+        let mut r = SlaRequest::open(
+            1,
+            new_request(chrono_tz::America::New_York, "<@UBOB> x"),
+            now,
+            &ctx,
+        );
+        r.steps_taken = p.ladder.len();
+        let eta = ny("2026-11-25 10:00");
+        assert_eq!(r.promise_eta(eta, now, &ctx), EtaOutcome::Set);
+        assert_eq!(r.next_due, Some(eta + chrono::Duration::days(30)));
+    }
+
+    #[test]
+    fn a_snooze_waits_for_the_next_working_day_once_a_day() {
+        let (p, cal) = ctx_parts();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+            author_name: None,
+        };
+        let tz = chrono_tz::America::New_York;
+        let mut r = SlaRequest::open(
+            1,
+            new_request(tz, "<@UBOB> budget?"),
+            ny("2026-11-23 10:00"),
+            &ctx,
+        );
+        assert_eq!(r.take_due_step(ny("2026-11-24 10:00"), &ctx).len(), 1);
+        // The DM is due Wednesday 10:00; a snooze on Tuesday leaves it there (never earlier).
+        assert_eq!(r.next_due, Some(ny("2026-11-25 10:00")));
+        assert_eq!(
+            r.snooze(ny("2026-11-24 11:00"), &ctx),
+            SnoozeOutcome::Snoozed(ny("2026-11-25 10:00"))
+        );
+        assert_eq!(
+            r.snooze(ny("2026-11-24 17:00"), &ctx),
+            SnoozeOutcome::AlreadyToday(Some(ny("2026-11-25 10:00")))
+        );
+        // Friday: the DM, due at 10:00, is snoozed to Monday 09:00.
+        r.next_due = Some(ny("2026-11-27 10:00"));
+        assert_eq!(
+            r.snooze(ny("2026-11-27 09:30"), &ctx),
+            SnoozeOutcome::Snoozed(ny("2026-11-30 09:00"))
+        );
+        assert_eq!(
+            r.respite.snoozed_on,
+            chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+        );
+        r.steps_taken = p.ladder.len();
+        assert_eq!(
+            r.snooze(ny("2026-11-30 10:00"), &ctx),
+            SnoozeOutcome::NothingLeft
+        );
+        r.cancel(CancelReason::NotForMe, ny("2026-11-30 10:00"));
+        assert_eq!(
+            r.snooze(ny("2026-12-01 10:00"), &ctx),
+            SnoozeOutcome::Closed
+        );
+        assert!(
+            r.closed_by_button_note()
+                .unwrap()
+                .contains("isn't for them")
+        );
+    }
+
+    #[test]
+    fn the_posted_steps_carry_their_tags() {
+        let (p, cal) = ctx_parts();
+        let ctx = LadderContext {
+            policy: &p,
+            calendar: &cal,
+            team_url: None,
+            author_name: None,
+        };
+        let mut r = SlaRequest::open(
+            7,
+            new_request(chrono_tz::UTC, "<@UBOB> x"),
+            ny("2026-11-23 10:00"),
+            &ctx,
+        );
+        assert!(r.posted_steps(&p).is_empty());
+        r.steps_taken = 2;
+        assert_eq!(
+            r.posted_steps(&p),
+            [
+                (StepAction::ThreadMention, "sla:7:nudge".to_owned()),
+                (StepAction::DirectMessage, "sla:7:dm".to_owned())
+            ]
+        );
+        assert_eq!(r.closed_by_button_note(), None, "open");
+        r.answer(Answer::ThreadReply, ny("2026-11-24 10:00"));
+        assert_eq!(
+            r.closed_by_button_note(),
+            None,
+            "a reply closed it, not a button"
+        );
     }
 }

@@ -33,6 +33,9 @@ const INPUT_HINT: usize = 2_000;
 const PLACEHOLDER: usize = 150;
 const TEXT_INPUT_MAX_LENGTH: u64 = 3_000;
 const SELECT_MAX_ITEMS: u64 = 100;
+const SELECT_OPTIONS: usize = 100;
+const OPTION_TEXT: usize = 75;
+const OPTION_VALUE: usize = 150;
 
 /// Checks a message's blocks (a JSON array) or a view (`{"type": "modal" | "home", …}`) against
 /// Block Kit's limits: block counts, text lengths, ids, unique block and action ids. The error
@@ -186,6 +189,26 @@ fn check_element(element: &Value) -> Result<(), String> {
             _ => Ok(()),
         },
         "users_select" => Ok(()),
+        "static_select" => {
+            let options = match element.get("options").and_then(Value::as_array) {
+                Some(options) if !options.is_empty() => options,
+                _ => return Err("a static_select without options".into()),
+            };
+            if options.len() > SELECT_OPTIONS {
+                return Err(format!(
+                    "{} options; at most {SELECT_OPTIONS}",
+                    options.len()
+                ));
+            }
+            for option in options {
+                text_object(&option["text"], "plain_text", 1, OPTION_TEXT, "option text")?;
+                match option["value"].as_str() {
+                    Some(v) if !v.is_empty() && v.chars().count() <= OPTION_VALUE => {}
+                    _ => return Err(format!("an option value; 1 to {OPTION_VALUE} characters")),
+                }
+            }
+            Ok(())
+        }
         "multi_users_select" | "multi_conversations_select" => {
             match element.get("max_selected_items").map(Value::as_u64) {
                 Some(Some(n)) if n == 0 || n > SELECT_MAX_ITEMS => Err(format!(

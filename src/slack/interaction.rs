@@ -13,6 +13,7 @@ pub struct BlockAction {
     /// Where the message is; `None` for a button in a modal or on the Home tab.
     pub channel: Option<String>,
     pub action_id: String,
+    /// A button's value, or the picked option's value for a select menu.
     pub value: Option<String>,
     /// Opens a modal within 3 s of the click.
     pub trigger_id: String,
@@ -33,7 +34,13 @@ impl BlockAction {
                 user: user.clone(),
                 channel: channel.clone(),
                 action_id: action.action_id.0.clone(),
-                value: action.value.clone(),
+                // A button's value, or the value of the option picked in a select menu.
+                value: action.value.clone().or_else(|| {
+                    action
+                        .selected_option
+                        .as_ref()
+                        .map(|option| option.value.clone())
+                }),
                 trigger_id: event.trigger_id.0.clone(),
             })
             .collect()

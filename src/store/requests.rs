@@ -2,7 +2,7 @@
 //! closed ones by when, for the pruner), and the requests' compact stored form
 //! ([`encode_request`], [`decode_request`]).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Tz;
 use redb::{MultimapTableDefinition, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
@@ -13,7 +13,7 @@ use super::tables::{
 };
 use super::timers::sla_timer_key;
 use super::{Reads, Result, StoreError, Tx, from_json, message_key, ms};
-use crate::domain::sla::{Answer, CancelReason, RequestState, SlaRequest, Tier};
+use crate::domain::sla::{Answer, CancelReason, RequestState, Respite, SlaRequest, Tier};
 
 // ---- the stored form -----------------------------------------------------------------------------
 //
@@ -27,6 +27,18 @@ use crate::domain::sla::{Answer, CancelReason, RequestState, SlaRequest, Tier};
 
 /// The first byte of a request in the compact form (version 1). JSON records start with `{`.
 const PACKED_V1: u8 = 1;
+/// Version 2: version 1's `Packed`, then a `PackedRespite` (an ETA or a snooze from the
+/// buttons). Only requests with one are written so: the others stay version 1, byte for byte,
+/// and a binary from before the buttons still reads them.
+const PACKED_V2: u8 = 2;
+
+/// What the buttons added to a request (see [`crate::domain::sla::Respite`]).
+#[derive(Serialize, Deserialize)]
+struct PackedRespite {
+    eta: Option<Moment>,
+    /// The recipient's local date, as days since 0001-01-01 (CE).
+    snoozed_on: Option<i32>,
+}
 
 /// A moment, exact to the nanosecond (due times are recorded to the nanosecond).
 #[derive(Serialize, Deserialize)]
@@ -45,14 +57,16 @@ impl Moment {
 #[derive(Serialize, Deserialize)]
 enum PackedState<'a> {
     Open,
-    /// `how`: 0 a thread reply, 1 a channel reply, 2 a reaction (named `reaction`).
+    /// `how`: 0 a thread reply, 1 a channel reply, 2 a reaction (named `reaction`), 3 marked
+    /// answered with the button.
     Answered {
         at: Moment,
         how: u8,
         reaction: &'a str,
     },
     /// `why`: 0 the mention was edited away, 1 the message deleted, 2 not a person, 3 expired
-    /// (nobody answered for `sla.forget_after` after the last step).
+    /// (nobody answered for `sla.forget_after` after the last step), 4 "not for me" (the
+    /// recipient's button).
     Cancelled {
         at: Moment,
         why: u8,
@@ -89,6 +103,7 @@ pub(super) fn encode_request(r: &SlaRequest) -> Vec<u8> {
                 Answer::ThreadReply => (0, ""),
                 Answer::ChannelReply => (1, ""),
                 Answer::Reaction { name } => (2, name.as_str()),
+                Answer::MarkedAnswered => (3, ""),
             };
             PackedState::Answered {
                 at: Moment::of(*at),
@@ -103,6 +118,7 @@ pub(super) fn encode_request(r: &SlaRequest) -> Vec<u8> {
                 CancelReason::MessageDeleted => 1,
                 CancelReason::NotAPerson => 2,
                 CancelReason::Expired => 3,
+                CancelReason::NotForMe => 4,
             },
         },
     };
@@ -127,7 +143,15 @@ pub(super) fn encode_request(r: &SlaRequest) -> Vec<u8> {
         state,
     };
     // Strings, integers and options only: postcard cannot fail on them into a Vec.
-    postcard::to_extend(&packed, vec![PACKED_V1]).expect("a request encodes")
+    if r.respite.is_empty() {
+        return postcard::to_extend(&packed, vec![PACKED_V1]).expect("a request encodes");
+    }
+    let bytes = postcard::to_extend(&packed, vec![PACKED_V2]).expect("a request encodes");
+    let respite = PackedRespite {
+        eta: r.respite.eta.map(Moment::of),
+        snoozed_on: r.respite.snoozed_on.map(|d| d.num_days_from_ce()),
+    };
+    postcard::to_extend(&respite, bytes).expect("a respite encodes")
 }
 
 /// How many bytes `request` takes in the store (its record, without the indexes): for the
@@ -141,10 +165,21 @@ pub(super) fn decode_request(id: u64, bytes: &[u8]) -> Result<SlaRequest> {
     let what = || format!("sla_requests/{id}");
     match bytes.first() {
         Some(b'{') => from_json(what, bytes),
-        Some(&PACKED_V1) => unpack(&bytes[1..]).map_err(|reason| StoreError::Corrupt {
-            what: what(),
-            reason,
-        }),
+        Some(&PACKED_V1) => postcard::from_bytes::<Packed<'_>>(&bytes[1..])
+            .map_err(|e| e.to_string())
+            .and_then(|p| unpack(&p, None))
+            .map_err(|reason| StoreError::Corrupt {
+                what: what(),
+                reason,
+            }),
+        Some(&PACKED_V2) => postcard::take_from_bytes::<Packed<'_>>(&bytes[1..])
+            .and_then(|(p, rest)| Ok((p, postcard::from_bytes::<PackedRespite>(rest)?)))
+            .map_err(|e| e.to_string())
+            .and_then(|(p, respite)| unpack(&p, Some(&respite)))
+            .map_err(|reason| StoreError::Corrupt {
+                what: what(),
+                reason,
+            }),
         other => Err(StoreError::Corrupt {
             what: what(),
             reason: format!("unknown record format {other:?}"),
@@ -152,8 +187,10 @@ pub(super) fn decode_request(id: u64, bytes: &[u8]) -> Result<SlaRequest> {
     }
 }
 
-fn unpack(bytes: &[u8]) -> std::result::Result<SlaRequest, String> {
-    let p: Packed<'_> = postcard::from_bytes(bytes).map_err(|e| e.to_string())?;
+fn unpack(
+    p: &Packed<'_>,
+    respite: Option<&PackedRespite>,
+) -> std::result::Result<SlaRequest, String> {
     let moment = |m: &Moment| {
         m.get()
             .ok_or_else(|| format!("a time out of range ({})", m.0))
@@ -168,6 +205,7 @@ fn unpack(bytes: &[u8]) -> std::result::Result<SlaRequest, String> {
                 2 => Answer::Reaction {
                     name: (*reaction).to_owned(),
                 },
+                3 => Answer::MarkedAnswered,
                 n => return Err(format!("unknown answer {n}")),
             },
         },
@@ -178,6 +216,7 @@ fn unpack(bytes: &[u8]) -> std::result::Result<SlaRequest, String> {
                 1 => CancelReason::MessageDeleted,
                 2 => CancelReason::NotAPerson,
                 3 => CancelReason::Expired,
+                4 => CancelReason::NotForMe,
                 n => return Err(format!("unknown cancel reason {n}")),
             },
         },
@@ -205,6 +244,19 @@ fn unpack(bytes: &[u8]) -> std::result::Result<SlaRequest, String> {
         steps_taken: usize::try_from(p.steps_taken).map_err(|e| e.to_string())?,
         next_due: p.next_due.as_ref().map(moment).transpose()?,
         state,
+        respite: match respite {
+            None => Respite::default(),
+            Some(r) => Respite {
+                eta: r.eta.as_ref().map(moment).transpose()?,
+                snoozed_on: r
+                    .snoozed_on
+                    .map(|days| {
+                        NaiveDate::from_num_days_from_ce_opt(days)
+                            .ok_or_else(|| format!("a snooze date out of range ({days})"))
+                    })
+                    .transpose()?,
+            },
+        },
     })
 }
 
@@ -367,7 +419,69 @@ mod tests {
             steps_taken: 0,
             next_due: Some(Utc.timestamp_opt(1_795_599_000, 1).unwrap()),
             state: RequestState::Open,
+            respite: Respite::default(),
         }
+    }
+
+    #[test]
+    fn an_eta_or_a_snooze_is_kept_in_version_2_and_version_1_records_still_read() {
+        let v1 = sample();
+        let v1_bytes = encode_request(&v1);
+        assert_eq!(
+            v1_bytes[0], PACKED_V1,
+            "no respite: the old form, unchanged"
+        );
+        let mut r = sample();
+        r.respite = Respite {
+            eta: Some(Utc.timestamp_opt(1_795_620_000, 0).unwrap()),
+            snoozed_on: Some(NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()),
+        };
+        let v2_bytes = encode_request(&r);
+        assert_eq!(v2_bytes[0], PACKED_V2);
+        assert_eq!(decode_request(42, &v2_bytes).unwrap(), r);
+        // Version 2 is version 1's body plus the respite: a few bytes, not a new layout.
+        assert_eq!(v2_bytes[1..v1_bytes.len()], v1_bytes[1..]);
+        assert!(v2_bytes.len() <= v1_bytes.len() + 16, "{}", v2_bytes.len());
+        assert_eq!(decode_request(42, &v1_bytes).unwrap(), v1);
+        // The new ways to close round-trip, in both forms.
+        for state in [
+            RequestState::Answered {
+                at: r.deadline,
+                how: Answer::MarkedAnswered,
+            },
+            RequestState::Cancelled {
+                at: r.deadline,
+                why: CancelReason::NotForMe,
+            },
+        ] {
+            for respite in [Respite::default(), r.respite.clone()] {
+                let closed = SlaRequest {
+                    state: state.clone(),
+                    respite,
+                    ..sample()
+                };
+                assert_eq!(
+                    decode_request(42, &encode_request(&closed)).unwrap(),
+                    closed
+                );
+            }
+        }
+        // A damaged respite is an error, not a panic or a silent default.
+        for cut in v1_bytes.len()..v2_bytes.len() {
+            assert!(
+                decode_request(42, &v2_bytes[..cut]).is_err(),
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_json_record_without_a_respite_reads_with_none() {
+        let json = r#"{"id":7,"channel":"C1","message_ts":"1.2","thread_root":"1.2","author":"U1","recipient":"U2","recipient_tz":"UTC","tier":"normal","excerpt":"x","opened_at":"2026-11-20T10:00:00Z","deadline":"2026-11-20T12:00:00Z","steps_taken":0,"next_due":null,"state":{"state":"open"}}"#;
+        assert_eq!(
+            decode_request(7, json.as_bytes()).unwrap().respite,
+            Respite::default()
+        );
     }
 
     #[test]
@@ -462,21 +576,23 @@ mod tests {
     fn state() -> impl Strategy<Value = RequestState> {
         prop_oneof![
             Just(RequestState::Open),
-            (moment(), 0..3u8, "\\PC{0,20}").prop_map(|(at, how, name)| RequestState::Answered {
+            (moment(), 0..4u8, "\\PC{0,20}").prop_map(|(at, how, name)| RequestState::Answered {
                 at,
                 how: match how {
                     0 => Answer::ThreadReply,
                     1 => Answer::ChannelReply,
+                    2 => Answer::MarkedAnswered,
                     _ => Answer::Reaction { name },
                 },
             }),
-            (moment(), 0..4u8).prop_map(|(at, why)| RequestState::Cancelled {
+            (moment(), 0..5u8).prop_map(|(at, why)| RequestState::Cancelled {
                 at,
                 why: [
                     CancelReason::MentionEdited,
                     CancelReason::MessageDeleted,
                     CancelReason::NotAPerson,
-                    CancelReason::Expired
+                    CancelReason::Expired,
+                    CancelReason::NotForMe,
                 ][why as usize],
             }),
         ]
@@ -496,13 +612,21 @@ mod tests {
             0..3u8,
         );
         let text = ("\\PC{0,160}", moment(), moment(), any::<usize>());
-        let rest = (proptest::option::of(moment()), state());
+        let respite = (
+            proptest::option::of(moment()),
+            proptest::option::of(-700_000i32..3_000_000),
+        )
+            .prop_map(|(eta, days)| Respite {
+                eta,
+                snoozed_on: days.and_then(NaiveDate::from_num_days_from_ce_opt),
+            });
+        let rest = (proptest::option::of(moment()), state(), respite);
         (ids, people, text, rest).prop_map(
             |(
                 (id, channel, message_ts, root),
                 (author, recipient, tz, tier),
                 (excerpt, opened_at, deadline, steps_taken),
-                (next_due, state),
+                (next_due, state, respite),
             )| SlaRequest {
                 id,
                 thread_root: root.unwrap_or_else(|| message_ts.clone()),
@@ -518,6 +642,7 @@ mod tests {
                 steps_taken,
                 next_due,
                 state,
+                respite,
             },
         )
     }

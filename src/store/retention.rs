@@ -763,6 +763,7 @@ mod tests {
             steps_taken: 0,
             next_due: None,
             state,
+            respite: Default::default(),
         }
     }
 

@@ -316,6 +316,67 @@ impl Bot {
         panic!("{command} {text:?}: the answer after \"one moment\" never came");
     }
 
+    /// `user` presses a button (`value`) in a message the bot posted in `channel`, as Slack
+    /// sends it, through the dispatcher; with `option`, picks that option's value in a select
+    /// menu instead. Each press has its own trigger; returns it, so a test can replay it as
+    /// Slack's retry does.
+    pub async fn click(&self, user: &str, channel: &str, action_id: &str, value: &str) -> String {
+        let trigger = format!("{}.trigger", self.next());
+        self.click_with_trigger(user, channel, action_id, value, &trigger)
+            .await;
+        trigger
+    }
+
+    /// [`Bot::click`] with a given trigger (a replay reuses the first press's).
+    pub async fn click_with_trigger(
+        &self,
+        user: &str,
+        channel: &str,
+        action_id: &str,
+        value: &str,
+        trigger: &str,
+    ) {
+        // A select menu's press carries the picked option; a button's its value.
+        let action = if action_id.ends_with("_eta") {
+            json!({
+                "type": "static_select", "action_id": action_id, "block_id": "actions",
+                "selected_option": {"text": {"type": "plain_text", "text": "choice"}, "value": value},
+                "action_ts": self.new_ts(),
+            })
+        } else {
+            json!({
+                "type": "button", "action_id": action_id, "block_id": "actions",
+                "value": value, "action_ts": self.new_ts(),
+                "text": {"type": "plain_text", "text": "button"},
+            })
+        };
+        let payload = json!({
+            "type": "block_actions",
+            "team": {"id": "TSIMULATED", "domain": "sim"},
+            "user": {"id": user, "username": user.to_lowercase(), "team_id": "TSIMULATED"},
+            "api_app_id": "A0FAKE",
+            "token": "ignored",
+            "container": {"type": "message", "message_ts": self.new_ts(), "channel_id": channel, "is_ephemeral": false},
+            "trigger_id": trigger,
+            "channel": {"id": channel, "name": channel.to_lowercase()},
+            "response_url": "https://hooks.slack.test/actions/1",
+            "actions": [action],
+        });
+        let event = serde_json::from_value(payload).expect("an interaction Slack could send");
+        self.core.dispatcher.interaction(&event).await;
+        // A press may queue several messages to one conversation (the answer to the presser,
+        // a note to the asker, an edit): they go out paced, a second apart.
+        self.run_for(Duration::from_secs(5)).await;
+    }
+
+    /// The ephemeral notes `user` was shown, in order.
+    pub fn notes_for(&self, user: &str) -> Vec<Sent> {
+        self.sent()
+            .into_iter()
+            .filter(|s| s.kind == SentKind::Ephemeral && s.only_for.as_deref() == Some(user))
+            .collect()
+    }
+
     /// Everything the bot sent, in order.
     pub fn sent(&self) -> Vec<Sent> {
         self.slack.sent()

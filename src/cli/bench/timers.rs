@@ -198,6 +198,7 @@ fn request(id: u64, i: u64, due: DateTime<Utc>) -> SlaRequest {
         deadline: due,
         steps_taken: 0,
         next_due: Some(due),
+        respite: Default::default(),
         state: RequestState::Open,
     }
 }

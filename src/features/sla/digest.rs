@@ -110,6 +110,7 @@ mod tests {
             steps_taken: 1,
             next_due: None,
             state: RequestState::Open,
+            respite: Default::default(),
         }
     }
 

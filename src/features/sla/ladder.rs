@@ -50,6 +50,8 @@ pub(super) fn fire_in(
             return Ok(false);
         }
         let mut messages = request.take_due_step(now, &ctx);
+        // The one-click answers (an ETA, a snooze, answered, not for me) on each message.
+        messages = super::buttons::with_buttons(&request, messages, now, &ctx);
         // A call is for both: it waits for a moment that is working time for the asker too
         // (when their zone is known).
         if let Some(tz) = tx.user_tz(&request.author)? {

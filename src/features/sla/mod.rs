@@ -1,8 +1,9 @@
 //! SLA tracking: requests opened by @mentions and answered by replies or reactions
-//! ([`tracking`]), the escalation ladder on their timers ([`ladder`]), and the `/sla` command and
-//! Home tab (here). Slash commands answer ephemerally (only the caller sees it) and fast: they
+//! ([`tracking`]), the escalation ladder on their timers ([`ladder`]), the one-click answers on
+//! its messages ([`buttons`]), and the `/sla` command and Home tab (here). Slash commands answer ephemerally (only the caller sees it) and fast: they
 //! read the store and never wait on Slack.
 
+pub mod buttons;
 pub mod digest;
 pub mod hours;
 pub mod ladder;
@@ -155,7 +156,8 @@ pub fn norms(settings: &Settings) -> String {
         .collect::<Vec<_>>()
         .join(" or ");
     text.push_str(&format!(
-        "A reply in the thread, or a {acks} reaction on the message, closes a request.\n"
+        "A reply in the thread, a {acks} reaction on the message, or *Already answered* on a reminder closes a request. \
+         The reminders' buttons also take an ETA (*On it, by …*) or a snooze until your next working day.\n"
     ));
     text.push_str(&format!(
         "A message that mentions more than {} people is an announcement: it opens no requests.\n",
@@ -218,7 +220,21 @@ fn line(
         }
         None => format!("<#{}>", r.channel),
     };
-    let due = if r.deadline <= now {
+    let due = if let Some(eta) = r.respite.eta {
+        // The recipient pressed *On it, by …*: their ETA replaced the deadline. In their own
+        // list ("from" the asker) it is theirs; in the asker's, it is the recipient's.
+        let who = if preposition == "from" {
+            "you are".to_owned()
+        } else {
+            format!("{} is", mention(&r.recipient))
+        };
+        let by = if eta <= now {
+            "expected an answer by"
+        } else {
+            "answer expected by"
+        };
+        format!("{who} on it, {by} {}", slack_date(eta))
+    } else if r.deadline <= now {
         format!("overdue since {}", slack_date(r.deadline))
     } else {
         format!("due {}", slack_date(r.deadline))
@@ -299,6 +315,18 @@ impl Feature for Sla {
 
     fn commands(&self) -> &'static [&'static str] {
         &["/sla"]
+    }
+
+    fn actions(&self) -> &'static [&'static str] {
+        &[buttons::ACTION_PREFIX]
+    }
+
+    fn on_block_action<'a>(
+        &'a self,
+        engine: &'a std::sync::Arc<Engine>,
+        action: &'a crate::slack::interaction::BlockAction,
+    ) -> BoxFuture<'a, Option<Result<String, UserError>>> {
+        Box::pin(buttons::block_action(engine, action))
     }
 
     fn on_command<'a>(
@@ -392,6 +420,7 @@ mod tests {
             steps_taken: 0,
             next_due: None,
             state: crate::domain::sla::RequestState::Open,
+            respite: Default::default(),
         }
     }
 
@@ -406,6 +435,35 @@ mod tests {
         );
         assert!(!text.contains("&lt;@"), "{text}");
         assert!(!text.contains("<!here>"), "{text}");
+    }
+
+    #[test]
+    fn an_eta_shows_where_the_deadline_did() {
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 10, 0, 0).unwrap();
+        let mut r = request("budget?");
+        r.respite.eta = Some(now + chrono::Duration::hours(5));
+        let for_alice = line(&r, &r.recipient, "for", None, now);
+        assert!(
+            for_alice.contains("<@UBOB> is on it, answer expected by <!date^1795532400^"),
+            "{for_alice}"
+        );
+        assert!(!for_alice.contains("overdue"), "{for_alice}");
+        let for_bob = line(&r, &r.author, "from", None, now);
+        assert!(
+            for_bob.contains("you are on it, answer expected by"),
+            "{for_bob}"
+        );
+        let later = line(
+            &r,
+            &r.author,
+            "from",
+            None,
+            now + chrono::Duration::hours(6),
+        );
+        assert!(
+            later.contains("you are on it, expected an answer by"),
+            "{later}"
+        );
     }
 
     #[test]
