@@ -2,7 +2,11 @@
 //! convert Slack's payloads into these types at the edge and hand them to one dispatcher.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use slack_morphism::prelude::*;
+
+use crate::domain::presence::Dnd;
+use crate::slack::ProfileStatus;
 
 /// An event the bot acts on. Anything else is acknowledged and ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +45,19 @@ pub enum Inbound {
     AppHomeOpened {
         user: String,
     },
+    /// A person's profile changed (`user_change`): their custom status as it now is
+    /// (`expiration`: unix seconds, 0 for none), for what the bot knows of their presence.
+    StatusChanged {
+        user: String,
+        emoji: String,
+        text: String,
+        expiration: i64,
+    },
+    /// A person's Do Not Disturb changed (`dnd_updated_user`).
+    DndChanged {
+        user: String,
+        dnd: Dnd,
+    },
     /// Not from Slack: delivery reports that Slack refused the message posted with `tag` for
     /// good (`not_in_channel`, `is_archived`…), so the feature that owns it can tell its owner.
     PostDropped {
@@ -59,6 +76,8 @@ impl Inbound {
             Inbound::ReactionAdded { .. } => "reaction_added",
             Inbound::MemberJoinedChannel { .. } => "member_joined_channel",
             Inbound::AppHomeOpened { .. } => "app_home_opened",
+            Inbound::StatusChanged { .. } => "user_change",
+            Inbound::DndChanged { .. } => "dnd_updated_user",
             Inbound::PostDropped { .. } => "post_dropped",
         }
     }
@@ -128,13 +147,75 @@ pub fn from_event(body: &SlackEventCallbackBody) -> Option<Inbound> {
         SlackEventCallbackBody::AppHomeOpened(h) => Some(Inbound::AppHomeOpened {
             user: h.user.0.clone(),
         }),
+        SlackEventCallbackBody::UserChange(c) => status_changed(&c.user),
+        SlackEventCallbackBody::UserStatusChanged(c) => status_changed(&c.user),
         SlackEventCallbackBody::Unknown(json) => {
+            if let Some(known) = from_untyped(json) {
+                return known;
+            }
             tracing::info!(
                 event_type = json.get("type").and_then(|t| t.as_str()).unwrap_or("?"),
                 subtype = json.get("subtype").and_then(|t| t.as_str()).unwrap_or(""),
                 "ignoring an event this version cannot read"
             );
             None
+        }
+        _ => None,
+    }
+}
+
+/// A profile change, as a status change; bots' and profiles without one are not ours to track.
+fn status_changed(user: &SlackUser) -> Option<Inbound> {
+    if user.flags.is_bot.unwrap_or(false) {
+        return None;
+    }
+    let status = ProfileStatus::from_profile(user.profile.as_ref()?);
+    Some(Inbound::StatusChanged {
+        user: user.id.0.clone(),
+        emoji: status.emoji,
+        text: status.text,
+        expiration: status.expiration,
+    })
+}
+
+/// Events slack-morphism does not model (`dnd_updated_user`), or whose payload did not match
+/// its shape (a `user_change` without `cache_ts`), read from the raw JSON. `None`: not one of
+/// these; `Some(None)`: one of these, but nothing to act on.
+fn from_untyped(json: &Value) -> Option<Option<Inbound>> {
+    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let int_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_i64).unwrap_or(0);
+    let bool_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_bool).unwrap_or(false);
+    match json.get("type").and_then(Value::as_str)? {
+        "user_change" | "user_status_changed" => {
+            let user = json.get("user")?;
+            let profile = user.get("profile");
+            Some(
+                match (str_of(user, "id"), profile, bool_of(user, "is_bot")) {
+                    (Some(id), Some(profile), false) => Some(Inbound::StatusChanged {
+                        user: id,
+                        emoji: str_of(profile, "status_emoji").unwrap_or_default(),
+                        text: str_of(profile, "status_text").unwrap_or_default(),
+                        expiration: int_of(profile, "status_expiration"),
+                    }),
+                    _ => None,
+                },
+            )
+        }
+        "dnd_updated_user" | "dnd_updated" => {
+            let status = json.get("dnd_status");
+            Some(match (str_of(json, "user"), status) {
+                (Some(user), Some(d)) => Some(Inbound::DndChanged {
+                    user,
+                    dnd: Dnd::from_slack(
+                        bool_of(d, "dnd_enabled"),
+                        int_of(d, "next_dnd_start_ts"),
+                        int_of(d, "next_dnd_end_ts"),
+                        bool_of(d, "snooze_enabled"),
+                        int_of(d, "snooze_endtime"),
+                    ),
+                }),
+                _ => None,
+            })
         }
         _ => None,
     }
