@@ -365,4 +365,89 @@ mod tests {
             Some(Inbound::MessagePosted { channel_type: Some(ref t), .. }) if t == "im"
         ));
     }
+
+    /// An Events API envelope around `event`, as Slack sends it.
+    fn callback(event: serde_json::Value) -> Option<Inbound> {
+        let body = serde_json::json!({
+            "token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+            "event_id": "Ev1", "event_time": 1_700_000_000, "event": event,
+        });
+        match serde_json::from_value::<SlackPushEvent>(body).unwrap() {
+            SlackPushEvent::EventCallback(cb) => from_event(&cb.event),
+            other => panic!("not an event callback: {other:?}"),
+        }
+    }
+
+    fn user_change(with_cache_ts: bool, is_bot: bool) -> serde_json::Value {
+        // The shape of Slack's documented `user_change` payload.
+        let mut event = serde_json::json!({
+            "type": "user_change",
+            "user": {
+                "id": "U1", "team_id": "T1", "name": "ana", "deleted": false,
+                "real_name": "Ana", "tz": "Europe/Berlin", "tz_label": "CET", "tz_offset": 3600,
+                "is_bot": is_bot, "updated": 1_700_000_000,
+                "profile": {
+                    "real_name": "Ana", "display_name": "ana",
+                    "status_text": "🌴 OOO until Monday", "status_emoji": ":palm_tree:",
+                    "status_expiration": 1_700_600_000,
+                },
+            },
+            "event_ts": "1700000000.000100",
+        });
+        if with_cache_ts {
+            event["cache_ts"] = serde_json::json!(1_700_000_000);
+        }
+        event
+    }
+
+    #[test]
+    fn a_profile_change_is_a_status_change_whatever_its_shape() {
+        let expected = Some(Inbound::StatusChanged {
+            user: "U1".into(),
+            emoji: ":palm_tree:".into(),
+            text: "🌴 OOO until Monday".into(),
+            expiration: 1_700_600_000,
+        });
+        // slack-morphism's typed event, and its raw fallback when a field it wants is missing.
+        assert_eq!(callback(user_change(true, false)), expected);
+        assert_eq!(callback(user_change(false, false)), expected);
+        assert_eq!(callback(user_change(true, true)), None);
+        assert_eq!(callback(user_change(false, true)), None);
+        let mut cleared = user_change(true, false);
+        cleared["user"]["profile"] =
+            serde_json::json!({"status_text": "", "status_emoji": "", "status_expiration": 0});
+        assert!(matches!(
+            callback(cleared),
+            Some(Inbound::StatusChanged { ref text, expiration: 0, .. }) if text.is_empty()
+        ));
+    }
+
+    #[test]
+    fn a_dnd_change_carries_its_window() {
+        let event = serde_json::json!({
+            "type": "dnd_updated_user",
+            "user": "U1",
+            "dnd_status": {
+                "dnd_enabled": true,
+                "next_dnd_start_ts": 1_700_060_000,
+                "next_dnd_end_ts": 1_700_090_000,
+            },
+            "event_ts": "1700000000.000200",
+        });
+        let Some(Inbound::DndChanged { user, dnd }) = callback(event) else {
+            panic!("not a DND change");
+        };
+        assert_eq!(user, "U1");
+        assert_eq!(
+            dnd,
+            Dnd::from_slack(true, 1_700_060_000, 1_700_090_000, false, 0)
+        );
+        // Without the user or the status there is nothing to act on.
+        let bare = serde_json::json!({"type": "dnd_updated_user", "event_ts": "1.2"});
+        assert_eq!(callback(bare), None);
+        // Round trip through the inbox's encoding.
+        let stored = Inbound::DndChanged { user, dnd };
+        let json = serde_json::to_string(&stored).unwrap();
+        assert_eq!(serde_json::from_str::<Inbound>(&json).unwrap(), stored);
+    }
 }

@@ -8,6 +8,7 @@ mod delivery;
 mod hostile;
 mod inproc;
 mod ladder;
+mod presence;
 mod retention;
 mod rfc;
 mod standup;
