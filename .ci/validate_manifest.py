@@ -30,7 +30,8 @@ for name in ["/sla", "/rfc", "/standup", "/decisions"]:
     assert commands[name].get("usage_hint"), f"{name} needs a usage hint"
 events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
 needed = {"message.channels", "message.groups", "message.im", "message.mpim", "app_mention",
-          "reaction_added", "app_home_opened", "member_joined_channel"}
+          "reaction_added", "app_home_opened", "member_joined_channel", "user_change",
+          "dnd_updated_user"}
 assert needed <= events, f"missing bot events: {sorted(needed - events)}"
 scopes = set(manifest["oauth_config"]["scopes"]["bot"])
 needed = {"chat:write", "im:write", "channels:history", "groups:history", "im:history",

@@ -78,6 +78,8 @@ pub struct Settings {
     pub metrics: bool,
     /// `[respect]`: how much the bot may ask of people.
     pub respect: Respect,
+    /// What the bot learns from Slack about people being out or focused (`[respect]`).
+    pub presence: PresenceSettings,
 }
 
 /// `[respect]`: the nudge budget and the heads-up to askers.
@@ -89,6 +91,16 @@ pub struct Respect {
     /// An asker whose recipient's next working time is further away than this is told so,
     /// privately. Zero: never.
     pub heads_up_after: Duration,
+}
+
+/// `respect.ooo_status`, `respect.focus_status`, `respect.presence_refresh`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceSettings {
+    /// Which statuses mean out of office, and which focused.
+    pub rules: crate::domain::presence::StatusRules,
+    /// People with open requests have their status and Do Not Disturb asked again at most this
+    /// often (events keep them current in between).
+    pub refresh: Duration,
 }
 
 /// Thresholds for calling the bot unhealthy (`[health]`), read by `engine::health`.
@@ -179,12 +191,17 @@ struct RawConfig {
     respect: RawRespect,
 }
 
+// ---- [respect]: presence (out of office, focus, Do Not Disturb) ----
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRespect {
     max_nudges_per_day: u32,
     heads_up_after: String,
+    ooo_status: Vec<String>,
+    focus_status: Vec<String>,
+    presence_refresh: String,
 }
+// ---- end of presence's [respect] keys ----
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -608,8 +625,48 @@ impl Settings {
             shutdown_grace,
             metrics: raw.server.metrics,
             respect,
+            presence: parse_presence(&raw.respect)?,
         })
     }
+}
+
+/// `[respect]`'s presence keys: every rule a non-empty emoji code, emoji or words; a refresh
+/// between a minute and a day (more often would spend Slack's rate limits on nothing new).
+fn parse_presence(raw: &RawRespect) -> Result<PresenceSettings, ConfigError> {
+    let rules = |key: &str, values: &[String]| -> Result<Vec<String>, ConfigError> {
+        values
+            .iter()
+            .map(|rule| {
+                let rule = rule.trim();
+                if rule.is_empty() {
+                    return Err(invalid(key, "an entry is empty"));
+                }
+                if rule.contains(':') && !crate::domain::presence::is_emoji_code(rule) {
+                    return Err(invalid(
+                        key,
+                        format!(
+                            "{rule:?} is neither an emoji code (\":palm_tree:\") nor words (\"out of office\")"
+                        ),
+                    ));
+                }
+                Ok(rule.to_owned())
+            })
+            .collect()
+    };
+    let refresh = parse_duration("respect.presence_refresh", &raw.presence_refresh)?;
+    if refresh < Duration::from_secs(60) || refresh > Duration::from_secs(86_400) {
+        return Err(invalid(
+            "respect.presence_refresh",
+            format!("{:?} is out of range (1m to 24h)", raw.presence_refresh),
+        ));
+    }
+    Ok(PresenceSettings {
+        rules: crate::domain::presence::StatusRules {
+            ooo: rules("respect.ooo_status", &raw.ooo_status)?,
+            focus: rules("respect.focus_status", &raw.focus_status)?,
+        },
+        refresh,
+    })
 }
 
 fn parse_calendar(raw: &RawCalendar) -> Result<BusinessCalendar, ConfigError> {
@@ -1014,6 +1071,41 @@ mod tests {
         assert_eq!(s.delivery.workspace_rate, 5);
         assert_eq!(s.delivery.max_in_flight, 32);
         assert_eq!(s.store_cache_bytes, 64 * 1024 * 1024);
+    }
+
+    #[test]
+    fn presence_keys_load_and_bad_ones_are_named() {
+        let s = load(None, &[]).unwrap();
+        assert_eq!(s.presence.refresh, Duration::from_secs(15 * 60));
+        assert!(s.presence.rules.ooo.iter().any(|r| r == "out of office"));
+        assert!(s.presence.rules.focus.iter().any(|r| r == ":brain:"));
+        let s = load_with_file("[respect]\nooo_status = [\"gone fishing\"]\n").unwrap();
+        assert_eq!(s.presence.rules.ooo, vec!["gone fishing"]);
+        for (file, key, reason) in [
+            (
+                "[respect]\npresence_refresh = \"10s\"\n",
+                "respect.presence_refresh",
+                "1m to 24h",
+            ),
+            (
+                "[respect]\npresence_refresh = \"soon\"\n",
+                "respect.presence_refresh",
+                "",
+            ),
+            (
+                "[respect]\nooo_status = [\" \"]\n",
+                "respect.ooo_status",
+                "empty",
+            ),
+            (
+                "[respect]\nfocus_status = [\"brain:\"]\n",
+                "respect.focus_status",
+                "emoji code",
+            ),
+        ] {
+            let err = load_with_file(file).unwrap_err().to_string();
+            assert!(err.contains(key) && err.contains(reason), "{file}: {err}");
+        }
     }
 
     #[test]

@@ -48,6 +48,7 @@ impl SlackPort for PanickySlack {
             tz: Some("UTC".into()),
             is_bot: false,
             deleted: false,
+            status: None,
         })
     }
     async fn open_conversation(&self, users: &[String]) -> Result<String, SlackError> {
@@ -116,6 +117,12 @@ impl SlackPort for PanickySlack {
     }
     async fn respond(&self, _: &str, _: &str) -> Result<(), SlackError> {
         Ok(())
+    }
+    async fn dnd_info(
+        &self,
+        _: &[String],
+    ) -> Result<Vec<(String, asyncbot::domain::presence::Dnd)>, SlackError> {
+        Ok(Vec::new())
     }
 }
 

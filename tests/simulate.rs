@@ -165,3 +165,47 @@ fn a_bad_scenario_is_named_clearly() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+fn scenario(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Issue 10, item 3: the statuses set during the week reach the bot's store (each person's
+/// presence agrees with their last status), and the report counts the posts that pinged someone
+/// whose status said they were out: none, since an out-of-office status pauses that person's
+/// clocks (before it did, Ben's nudge, DM and call all came during his vacation: 3). Scenarios
+/// without statuses print no such rows.
+#[test]
+fn slack_statuses_are_learnt_and_pings_while_out_are_counted() {
+    let (ok, out, err) = simulate(&["--scenario", &scenario("presence.toml"), "--json"]);
+    assert!(ok, "{err}");
+    let run: Value = serde_json::from_str(&out).unwrap();
+    let r = &run["report"];
+    assert_eq!(r["presence_learnt"], 3, "{r}");
+    // Ben's thread nudge would come due on Tuesday, during his vacation (Tue 08:00 to Fri 00:00,
+    // his time): it waits for Friday; Cleo's come after she cleared her status.
+    let to_ben_while_out = run["transcript"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|l| l["to"].as_array().unwrap().iter())
+        .filter(|to| {
+            let local = to[1].as_str().unwrap();
+            to[0] == "Ben" && ["Tue", "Wed", "Thu"].iter().any(|d| local.starts_with(d))
+        })
+        .count();
+    assert_eq!(to_ben_while_out, 0, "{out}");
+    assert_eq!(r["pings_while_out"], 0, "{r}");
+    let (ok, text, err) = simulate(&["--scenario", &scenario("presence.toml")]);
+    assert!(ok, "{err}");
+    assert!(
+        text.contains("pings while out of office (Slack status)"),
+        "{text}"
+    );
+    let (_, small_run, _) = simulate(&["--scenario", &small()]);
+    assert!(!small_run.contains("Slack status"), "{small_run}");
+}

@@ -60,6 +60,25 @@ struct RawScenario {
     away: Vec<RawAway>,
     #[serde(default)]
     rfcs: Vec<RawRfc>,
+    /// Slack custom statuses people set (a `user_change` event each): what the bot learns of
+    /// who is out or focused.
+    #[serde(default)]
+    statuses: Vec<RawStatus>,
+}
+
+/// `who` sets a status on `day` at `at` (their time); it expires at the start of `until_day`
+/// (their midnight), or never.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStatus {
+    who: String,
+    day: u32,
+    at: String,
+    #[serde(default)]
+    emoji: String,
+    #[serde(default)]
+    text: String,
+    until_day: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -203,6 +222,23 @@ enum Action {
         channel: String,
         title: String,
     },
+    /// Sets a Slack custom status (`expiration`: unix seconds, 0 for none).
+    Status {
+        user: String,
+        emoji: String,
+        text: String,
+        expiration: i64,
+    },
+}
+
+/// A status of the scenario: who, from when, until when (`None`: no expiry), emoji, text.
+#[derive(Debug, Clone)]
+struct StatusSpan {
+    user: String,
+    from: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    emoji: String,
+    text: String,
 }
 
 /// A parsed scenario: the people and everything they do, in time order.
@@ -215,6 +251,8 @@ pub struct Scenario {
     away: Vec<(String, crate::domain::standup::Away)>,
     members: Vec<(String, Vec<String>)>,
     actions: Vec<(DateTime<Utc>, Action)>,
+    /// `None` when the scenario sets no statuses (its report then has no row for them).
+    statuses: Option<Vec<StatusSpan>>,
 }
 
 fn duration(what: &str, s: &str) -> Result<chrono::Duration, SimulateError> {
@@ -397,6 +435,35 @@ impl Scenario {
                 },
             ));
         }
+        let mut statuses = Vec::new();
+        for (i, st) in raw.statuses.iter().enumerate() {
+            let what = format!("statuses[{i}]");
+            let tz = tz_of(&st.who, format!("{what}.who"))?;
+            let from = local(st.day, &st.at, tz, format!("{what}.at"))?;
+            let until = match st.until_day {
+                Some(d) if d <= st.day => {
+                    return Err(invalid(format!("{what}.until_day"), "must be after `day`"));
+                }
+                Some(d) => Some(local(d, "00:00", tz, format!("{what}.until_day"))?),
+                None => None,
+            };
+            actions.push((
+                from,
+                Action::Status {
+                    user: st.who.clone(),
+                    emoji: st.emoji.clone(),
+                    text: st.text.clone(),
+                    expiration: until.map_or(0, |u| u.timestamp()),
+                },
+            ));
+            statuses.push(StatusSpan {
+                user: st.who.clone(),
+                from,
+                until,
+                emoji: st.emoji.clone(),
+                text: st.text.clone(),
+            });
+        }
         for (i, r) in raw.requests.iter().enumerate() {
             let what = format!("requests[{i}]");
             let tz = tz_of(&r.from, format!("{what}.from"))?;
@@ -546,6 +613,7 @@ impl Scenario {
             away,
             members,
             actions,
+            statuses: (!raw.statuses.is_empty()).then_some(statuses),
         })
     }
 
@@ -591,6 +659,15 @@ pub struct Report {
     pub standup_prompts: u32,
     pub standup_expected: u32,
     pub standup_answered: u32,
+    /// With statuses in the scenario: posts that pinged someone whose Slack status said they
+    /// were out of office (`respect.ooo_status`), not counting answers to something just done
+    /// (the goal is 0). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pings_while_out: Option<u32>,
+    /// With statuses in the scenario: people whose stored presence at the end of the run agrees
+    /// with their last status (out until it expires, or not out): the bot learnt each change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_learnt: Option<u32>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
@@ -780,6 +857,21 @@ async fn perform(
             ts,
             action_id,
         } => press(core, slack, store, n, user, channel, ts, action_id).await,
+        Action::Status {
+            user,
+            emoji,
+            text,
+            expiration,
+        } => {
+            // Slack's profile changes too: a later lookup reads the same status the event said.
+            slack.set_status(user, emoji, text, *expiration);
+            event(Inbound::StatusChanged {
+                user: user.clone(),
+                emoji: emoji.clone(),
+                text: text.clone(),
+                expiration: *expiration,
+            })
+        }
         Action::RfcComment {
             user,
             channel,
@@ -886,6 +978,48 @@ fn latest_top_level(
         .last()
 }
 
+/// Whether `user`'s scenario status at `at` is an out-of-office one (the last one set by then).
+fn is_out(
+    spans: &[StatusSpan],
+    rules: &crate::domain::presence::StatusRules,
+    user: &str,
+    at: DateTime<Utc>,
+) -> bool {
+    spans
+        .iter()
+        .filter(|s| s.user == user && s.from <= at)
+        .max_by_key(|s| s.from)
+        .is_some_and(|s| {
+            let expiration = s.until.map_or(0, |u| u.timestamp());
+            let (ooo, _) = crate::domain::presence::classify_status(
+                &s.emoji, &s.text, expiration, s.from, rules,
+            );
+            ooo.is_some_and(|until| at < until)
+        })
+}
+
+/// How many people's stored presence says what their last status says at the end of the run
+/// (out until its expiry, or not out): the bot learnt every status change.
+fn presence_learnt(
+    spans: &[StatusSpan],
+    settings: &Settings,
+    store: &Store,
+    end: DateTime<Utc>,
+) -> crate::store::Result<u32> {
+    let mut people: Vec<&str> = spans.iter().map(|s| s.user.as_str()).collect();
+    people.sort_unstable();
+    people.dedup();
+    let mut learnt = 0;
+    for user in people {
+        let stored = store.read(|rx| rx.presence(user))?;
+        let expected = is_out(spans, &settings.presence.rules, user, end);
+        if stored.is_some_and(|p| p.is_out(end) == expected) {
+            learnt += 1;
+        }
+    }
+    Ok(learnt)
+}
+
 /// Who a message pings: a DM's person, a group DM's people, the people a post mentions.
 fn recipients(slack: &MemorySlack, m: &Sent) -> Vec<String> {
     match m.kind {
@@ -966,8 +1100,12 @@ fn report(
     let mut report = Report {
         days: scenario.days,
         resolved_at_step: vec![0; settings.sla.ladder.len() + 1],
+        pings_while_out: scenario.statuses.as_ref().map(|_| 0),
         ..Report::default()
     };
+    if let Some(spans) = &scenario.statuses {
+        report.presence_learnt = Some(presence_learnt(spans, settings, store, end).map_err(setup)?);
+    }
     for p in &scenario.people {
         report
             .received_per_day
@@ -983,7 +1121,7 @@ fn report(
             .away
             .iter()
             .filter(|(who, _)| *who == p.id)
-            .map(|(_, a)| a.clone())
+            .map(|(_, a)| *a)
             .collect();
         let calendar = crate::domain::working_time::personal_calendar(
             &settings.calendar,
@@ -1009,6 +1147,13 @@ fn report(
                 .and_then(|d| report.received_per_day.get_mut(&p.name)?.get_mut(d))
             {
                 *slot += 1;
+            }
+            if let (Some(spans), Some(count)) = (&scenario.statuses, &mut report.pings_while_out)
+                && !prompted
+                && m.kind == SentKind::Post
+                && is_out(spans, &settings.presence.rules, &user, m.at)
+            {
+                *count += 1;
             }
             if !prompted
                 && m.kind == SentKind::Post
@@ -1150,6 +1295,15 @@ fn rows(report: &Report) -> Vec<(String, String)> {
             format!("days someone got more than {} messages", report.budget),
             report.days_over_budget.to_string(),
         ));
+    }
+    if let Some(n) = report.pings_while_out {
+        rows.push((
+            "pings while out of office (Slack status)".into(),
+            n.to_string(),
+        ));
+    }
+    if let Some(n) = report.presence_learnt {
+        rows.push(("people whose status the bot learnt".into(), n.to_string()));
     }
     for (tier, c) in &report.requests {
         rows.push((

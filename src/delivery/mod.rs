@@ -38,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Settings;
 use crate::domain::calendar::BusinessCalendar;
 use crate::domain::outbox::{Destination, OutboxItem, QuietFor};
+use crate::domain::presence::Presence;
 use crate::engine::Wakers;
 use crate::engine::clock::Now;
 use crate::engine::health::{Health, contained};
@@ -542,26 +543,33 @@ impl Sender {
     /// Each person's own calendar (their hours, holidays and absences, as of now), with their
     /// zone. Should the store fail, the team's calendar stands in: a message is better sent in
     /// the team's working time than held for good.
-    async fn calendars_of(&self, people: &[QuietFor]) -> Vec<(BusinessCalendar, Tz)> {
+    async fn calendars_of(
+        &self,
+        people: &[QuietFor],
+    ) -> (Vec<(BusinessCalendar, Tz)>, Vec<Option<Presence>>) {
         let team = self.settings.calendar.clone();
         let wanted = people.to_vec();
         let read = self
             .store
             .call(move |s| {
                 s.read(|rx| {
-                    wanted
-                        .iter()
-                        .map(|q| Ok((rx.calendar_of(&q.user, &team, q.tz)?, q.tz)))
-                        .collect()
+                    let mut calendars = Vec::with_capacity(wanted.len());
+                    let mut presences = Vec::with_capacity(wanted.len());
+                    for q in &wanted {
+                        calendars.push((rx.calendar_of(&q.user, &team, q.tz)?, q.tz));
+                        presences.push(rx.presence(&q.user)?);
+                    }
+                    Ok((calendars, presences))
                 })
             })
             .await;
         read.unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot read people's calendars; the team's calendar stands in");
-            people
+            let calendars = people
                 .iter()
                 .map(|q| (self.settings.calendar.clone(), q.tz))
-                .collect()
+                .collect();
+            (calendars, Vec::new())
         })
     }
 
@@ -570,11 +578,35 @@ impl Sender {
         let now = (self.now)();
         let msg = &item.message;
         if !msg.quiet_for.is_empty() {
-            let people = self.calendars_of(&msg.quiet_for).await;
+            let (people, presences) = self.calendars_of(&msg.quiet_for).await;
             if let Some(at) = shared_working_time(&people, now)
                 && at > now
             {
                 return Outcome::Later(at);
+            }
+            // Slack's Do Not Disturb holds every message that asks something of someone; a
+            // focus status holds DMs and calls (a thread mention waits for working time only).
+            let personal = matches!(
+                msg.destination,
+                Destination::DirectMessage { .. } | Destination::GroupMessage { .. }
+            );
+            if let Some(until) = presences
+                .iter()
+                .flatten()
+                .filter_map(|p| {
+                    let mut p = p.clone();
+                    if !personal {
+                        p.focus_until = None;
+                    }
+                    p.dnd_or_focus_until(now)
+                })
+                .max()
+            {
+                // A focus status with no expiry is looked at again after a while.
+                let recheck = now
+                    + chrono::Duration::from_std(self.settings.presence.refresh)
+                        .unwrap_or(chrono::Duration::minutes(15));
+                return Outcome::Later(until.min(recheck));
             }
         }
         let (channel, thread_ts) = match &msg.destination {

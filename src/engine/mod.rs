@@ -4,7 +4,10 @@
 //! and its outgoing messages together; each timer is fired by the feature that owns it. The
 //! people service (`users.info`, cached) looks people up concurrently and within a time budget;
 //! a lookup that fails or is skipped is owed, and done later by the people worker, which lets the
-//! features correct what they started on a guessed time zone.
+//! features correct what they started on a guessed time zone. The same lookups, the
+//! `user_change` and `dnd_updated_user` events, and a periodic refresh for people with open
+//! requests keep what Slack says of each person's presence (out of office, focus, Do Not
+//! Disturb) in the store, for the clocks to ask.
 //!
 //! No item can stop a worker: each event and each timer runs contained (a panic or an error
 //! fails that item alone), is retried a few times, then set aside as a dead letter.
@@ -35,7 +38,7 @@ use crate::engine::clock::Now;
 use crate::engine::reply::{InteractionReply, Reply, UserError};
 use crate::slack::inbound::{Command, Inbound};
 use crate::slack::interaction::{BlockAction, ViewSubmission};
-use crate::slack::{BotIdentity, SlackError, SlackPort};
+use crate::slack::{BotIdentity, ProfileStatus, SlackError, SlackPort};
 use crate::store::{CachedUser, Store, StoreError, TimerKey, Tx};
 
 /// How long a `users.info` answer is trusted (time zones change rarely).
@@ -59,6 +62,10 @@ const PREPARE_CONCURRENCY: usize = 16;
 const TIMER_BATCH: usize = 256;
 /// At most this many App Home views are being published at once.
 const HOME_PUBLISHES: usize = 4;
+/// At most this many people have their presence refreshed per pass of the people worker (one
+/// pass a minute in `serve`): 20 `dnd.info` calls a minute stay well under its Tier 3 limit
+/// (about 50), and a pass stays short even when every call times out.
+const PRESENCE_BATCH: usize = 20;
 
 /// The workers' names in `/healthz`.
 pub const INBOX_WORKER: &str = "inbox";
@@ -553,6 +560,20 @@ impl Engine {
                 }
             }
             Inbound::PostDropped { tag, reason } => self.post_dropped(tx, tag, reason, now)?,
+            Inbound::StatusChanged {
+                user,
+                emoji,
+                text,
+                expiration,
+            } => {
+                let status = ProfileStatus {
+                    emoji: emoji.clone(),
+                    text: text.clone(),
+                    expiration: *expiration,
+                };
+                self.learn_status(tx, user, &status, now)?;
+            }
+            Inbound::DndChanged { user, dnd } => tx.learn_dnd(user, *dnd, now)?,
             _ => {}
         }
         for (feature, prepared) in self.features.iter().zip(prepared) {
@@ -689,13 +710,14 @@ impl Engine {
                 self.slack_is_slow("users.info took longer than the event's budget");
             }
         }
-        let mut learnt: Vec<CachedUser> = Vec::new();
+        let mut learnt: Vec<(CachedUser, Option<ProfileStatus>)> = Vec::new();
         for (user, stale) in to_fetch {
             let person = match results.remove(&user) {
                 Some(Ok(profile)) => {
+                    let status = profile.status.clone();
                     let record = CachedUser::from_profile(profile, now);
                     let person = self.person_from_record(&record);
-                    learnt.push(record);
+                    learnt.push((record, status));
                     person
                 }
                 Some(Err(SlackError::Permanent(code))) if is_not_a_person(&code) => {
@@ -720,14 +742,18 @@ impl Engine {
             };
             out.push((user, person));
         }
-        // Everyone learnt in one commit.
+        // Everyone learnt in one commit, with what their status says of their presence.
         if !learnt.is_empty() {
+            let rules = self.settings.presence.rules.clone();
             let written = self
                 .store
                 .call(move |s| {
                     s.write(|tx| {
-                        for record in &learnt {
+                        for (record, status) in &learnt {
                             tx.cache_user(record)?;
+                            if let Some(status) = status {
+                                learn_status(tx, &rules, &record.id, status, now)?;
+                            }
                         }
                         Ok(())
                     })
@@ -810,6 +836,9 @@ impl Engine {
                     }
                 }
             }
+            if !failed && let Err(panic) = contained(self.refresh_presence()).await {
+                tracing::error!(%panic, "refreshing presence panicked; the last known presence stands");
+            }
             self.health.idle(PEOPLE_WORKER);
             let sleep = if failed {
                 wait = (wait * 2).min(Duration::from_secs(60));
@@ -830,10 +859,99 @@ impl Engine {
         }
     }
 
+    /// What `status` says of `user`'s presence, learnt at `now` (`respect.ooo_status`,
+    /// `respect.focus_status`).
+    fn learn_status(
+        &self,
+        tx: &mut Tx<'_>,
+        user: &str,
+        status: &ProfileStatus,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        learn_status(tx, &self.settings.presence.rules, user, status, now)
+    }
+
+    /// Asks Slack again about the presence of up to [`PRESENCE_BATCH`] people with open
+    /// requests whose last answer is older than `respect.presence_refresh`: their status (from
+    /// `users.info`) and their Do Not Disturb (`dnd.info`). Slack's errors stop nothing: they
+    /// are logged, the last known presence stands, and those people are asked again after the
+    /// next interval.
+    pub async fn refresh_presence(&self) {
+        let now = (self.now)();
+        let interval = chrono::Duration::from_std(self.settings.presence.refresh)
+            .unwrap_or(chrono::Duration::MAX);
+        let stale_before = now.checked_sub_signed(interval).unwrap_or(now);
+        let due = match self
+            .store
+            .call(move |s| s.presence_due(stale_before, PRESENCE_BATCH))
+            .await
+        {
+            Ok(due) if due.is_empty() => return,
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read whose presence is due for a refresh");
+                return;
+            }
+        };
+        self.health
+            .busy(PEOPLE_WORKER, format!("presence of {} people", due.len()));
+        let slack = self.slack.clone();
+        let statuses: Vec<(String, Option<ProfileStatus>)> = futures::stream::iter(due.clone())
+            .map(|user| {
+                let slack = slack.clone();
+                async move {
+                    match slack.user_info(&user).await {
+                        Ok(profile) => (user, profile.status),
+                        Err(e) => {
+                            tracing::info!(%user, error = %e, "users.info failed; keeping the last known status");
+                            (user, None)
+                        }
+                    }
+                }
+            })
+            .buffer_unordered(LOOKUP_CONCURRENCY)
+            .collect()
+            .await;
+        let dnd = match self.slack.dnd_info(&due).await {
+            Ok(dnd) => dnd,
+            Err(e) => {
+                tracing::info!(people = due.len(), error = %e, "dnd.info failed; keeping the last known Do Not Disturb");
+                Vec::new()
+            }
+        };
+        let rules = self.settings.presence.rules.clone();
+        let written = self
+            .store
+            .call(move |s| {
+                s.write(|tx| {
+                    for (user, status) in &statuses {
+                        if let Some(status) = status {
+                            learn_status(tx, &rules, user, status, now)?;
+                        }
+                    }
+                    for (user, dnd) in &dnd {
+                        tx.learn_dnd(user, *dnd, now)?;
+                    }
+                    for user in &due {
+                        tx.presence_checked(user, now)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await;
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "could not store the presence learnt");
+        }
+    }
+
     async fn correct_person(&self, user: &str) -> Result<(), SlackError> {
         let now = (self.now)();
+        let mut status = None;
         let found = match self.slack.user_info(user).await {
-            Ok(profile) => Some(CachedUser::from_profile(profile, now)),
+            Ok(profile) => {
+                status = profile.status.clone();
+                Some(CachedUser::from_profile(profile, now))
+            }
             Err(SlackError::Permanent(code)) if is_not_a_person(&code) => None,
             Err(e) => return Err(e),
         };
@@ -843,6 +961,9 @@ impl Engine {
         let written = self.store.write(|tx| {
             if let Some(record) = &found {
                 tx.cache_user(record)?;
+            }
+            if let Some(status) = &status {
+                self.learn_status(tx, user, status, now)?;
             }
             tx.lookup_done(user)?;
             for feature in &self.features {
@@ -1057,6 +1178,24 @@ impl Engine {
             }
         }
     }
+}
+
+/// What a profile status says of a person's presence, written in `tx`.
+fn learn_status(
+    tx: &mut Tx<'_>,
+    rules: &crate::domain::presence::StatusRules,
+    user: &str,
+    status: &ProfileStatus,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let (ooo_until, focus_until) = crate::domain::presence::classify_status(
+        &status.emoji,
+        &status.text,
+        status.expiration,
+        now,
+        rules,
+    );
+    tx.learn_status(user, ooo_until, focus_until, now)
 }
 
 /// `users.info` answers that mean the id is not a person the bot can track. Any other refusal

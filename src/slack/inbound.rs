@@ -2,7 +2,11 @@
 //! convert Slack's payloads into these types at the edge and hand them to one dispatcher.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use slack_morphism::prelude::*;
+
+use crate::domain::presence::Dnd;
+use crate::slack::ProfileStatus;
 
 /// An event the bot acts on. Anything else is acknowledged and ignored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +45,19 @@ pub enum Inbound {
     AppHomeOpened {
         user: String,
     },
+    /// A person's profile changed (`user_change`): their custom status as it now is
+    /// (`expiration`: unix seconds, 0 for none), for what the bot knows of their presence.
+    StatusChanged {
+        user: String,
+        emoji: String,
+        text: String,
+        expiration: i64,
+    },
+    /// A person's Do Not Disturb changed (`dnd_updated_user`).
+    DndChanged {
+        user: String,
+        dnd: Dnd,
+    },
     /// Not from Slack: delivery reports that Slack refused the message posted with `tag` for
     /// good (`not_in_channel`, `is_archived`…), so the feature that owns it can tell its owner.
     PostDropped {
@@ -59,6 +76,8 @@ impl Inbound {
             Inbound::ReactionAdded { .. } => "reaction_added",
             Inbound::MemberJoinedChannel { .. } => "member_joined_channel",
             Inbound::AppHomeOpened { .. } => "app_home_opened",
+            Inbound::StatusChanged { .. } => "user_change",
+            Inbound::DndChanged { .. } => "dnd_updated_user",
             Inbound::PostDropped { .. } => "post_dropped",
         }
     }
@@ -128,13 +147,75 @@ pub fn from_event(body: &SlackEventCallbackBody) -> Option<Inbound> {
         SlackEventCallbackBody::AppHomeOpened(h) => Some(Inbound::AppHomeOpened {
             user: h.user.0.clone(),
         }),
+        SlackEventCallbackBody::UserChange(c) => status_changed(&c.user),
+        SlackEventCallbackBody::UserStatusChanged(c) => status_changed(&c.user),
         SlackEventCallbackBody::Unknown(json) => {
+            if let Some(known) = from_untyped(json) {
+                return known;
+            }
             tracing::info!(
                 event_type = json.get("type").and_then(|t| t.as_str()).unwrap_or("?"),
                 subtype = json.get("subtype").and_then(|t| t.as_str()).unwrap_or(""),
                 "ignoring an event this version cannot read"
             );
             None
+        }
+        _ => None,
+    }
+}
+
+/// A profile change, as a status change; bots' and profiles without one are not ours to track.
+fn status_changed(user: &SlackUser) -> Option<Inbound> {
+    if user.flags.is_bot.unwrap_or(false) {
+        return None;
+    }
+    let status = ProfileStatus::from_profile(user.profile.as_ref()?);
+    Some(Inbound::StatusChanged {
+        user: user.id.0.clone(),
+        emoji: status.emoji,
+        text: status.text,
+        expiration: status.expiration,
+    })
+}
+
+/// Events slack-morphism does not model (`dnd_updated_user`), or whose payload did not match
+/// its shape (a `user_change` without `cache_ts`), read from the raw JSON. `None`: not one of
+/// these; `Some(None)`: one of these, but nothing to act on.
+fn from_untyped(json: &Value) -> Option<Option<Inbound>> {
+    let str_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+    let int_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_i64).unwrap_or(0);
+    let bool_of = |v: &Value, key: &str| v.get(key).and_then(Value::as_bool).unwrap_or(false);
+    match json.get("type").and_then(Value::as_str)? {
+        "user_change" | "user_status_changed" => {
+            let user = json.get("user")?;
+            let profile = user.get("profile");
+            Some(
+                match (str_of(user, "id"), profile, bool_of(user, "is_bot")) {
+                    (Some(id), Some(profile), false) => Some(Inbound::StatusChanged {
+                        user: id,
+                        emoji: str_of(profile, "status_emoji").unwrap_or_default(),
+                        text: str_of(profile, "status_text").unwrap_or_default(),
+                        expiration: int_of(profile, "status_expiration"),
+                    }),
+                    _ => None,
+                },
+            )
+        }
+        "dnd_updated_user" | "dnd_updated" => {
+            let status = json.get("dnd_status");
+            Some(match (str_of(json, "user"), status) {
+                (Some(user), Some(d)) => Some(Inbound::DndChanged {
+                    user,
+                    dnd: Dnd::from_slack(
+                        bool_of(d, "dnd_enabled"),
+                        int_of(d, "next_dnd_start_ts"),
+                        int_of(d, "next_dnd_end_ts"),
+                        bool_of(d, "snooze_enabled"),
+                        int_of(d, "snooze_endtime"),
+                    ),
+                }),
+                _ => None,
+            })
         }
         _ => None,
     }
@@ -283,5 +364,90 @@ mod tests {
             convert("messageIm.json").unwrap(),
             Some(Inbound::MessagePosted { channel_type: Some(ref t), .. }) if t == "im"
         ));
+    }
+
+    /// An Events API envelope around `event`, as Slack sends it.
+    fn callback(event: serde_json::Value) -> Option<Inbound> {
+        let body = serde_json::json!({
+            "token": "x", "team_id": "T1", "api_app_id": "A1", "type": "event_callback",
+            "event_id": "Ev1", "event_time": 1_700_000_000, "event": event,
+        });
+        match serde_json::from_value::<SlackPushEvent>(body).unwrap() {
+            SlackPushEvent::EventCallback(cb) => from_event(&cb.event),
+            other => panic!("not an event callback: {other:?}"),
+        }
+    }
+
+    fn user_change(with_cache_ts: bool, is_bot: bool) -> serde_json::Value {
+        // The shape of Slack's documented `user_change` payload.
+        let mut event = serde_json::json!({
+            "type": "user_change",
+            "user": {
+                "id": "U1", "team_id": "T1", "name": "ana", "deleted": false,
+                "real_name": "Ana", "tz": "Europe/Berlin", "tz_label": "CET", "tz_offset": 3600,
+                "is_bot": is_bot, "updated": 1_700_000_000,
+                "profile": {
+                    "real_name": "Ana", "display_name": "ana",
+                    "status_text": "🌴 OOO until Monday", "status_emoji": ":palm_tree:",
+                    "status_expiration": 1_700_600_000,
+                },
+            },
+            "event_ts": "1700000000.000100",
+        });
+        if with_cache_ts {
+            event["cache_ts"] = serde_json::json!(1_700_000_000);
+        }
+        event
+    }
+
+    #[test]
+    fn a_profile_change_is_a_status_change_whatever_its_shape() {
+        let expected = Some(Inbound::StatusChanged {
+            user: "U1".into(),
+            emoji: ":palm_tree:".into(),
+            text: "🌴 OOO until Monday".into(),
+            expiration: 1_700_600_000,
+        });
+        // slack-morphism's typed event, and its raw fallback when a field it wants is missing.
+        assert_eq!(callback(user_change(true, false)), expected);
+        assert_eq!(callback(user_change(false, false)), expected);
+        assert_eq!(callback(user_change(true, true)), None);
+        assert_eq!(callback(user_change(false, true)), None);
+        let mut cleared = user_change(true, false);
+        cleared["user"]["profile"] =
+            serde_json::json!({"status_text": "", "status_emoji": "", "status_expiration": 0});
+        assert!(matches!(
+            callback(cleared),
+            Some(Inbound::StatusChanged { ref text, expiration: 0, .. }) if text.is_empty()
+        ));
+    }
+
+    #[test]
+    fn a_dnd_change_carries_its_window() {
+        let event = serde_json::json!({
+            "type": "dnd_updated_user",
+            "user": "U1",
+            "dnd_status": {
+                "dnd_enabled": true,
+                "next_dnd_start_ts": 1_700_060_000,
+                "next_dnd_end_ts": 1_700_090_000,
+            },
+            "event_ts": "1700000000.000200",
+        });
+        let Some(Inbound::DndChanged { user, dnd }) = callback(event) else {
+            panic!("not a DND change");
+        };
+        assert_eq!(user, "U1");
+        assert_eq!(
+            dnd,
+            Dnd::from_slack(true, 1_700_060_000, 1_700_090_000, false, 0)
+        );
+        // Without the user or the status there is nothing to act on.
+        let bare = serde_json::json!({"type": "dnd_updated_user", "event_ts": "1.2"});
+        assert_eq!(callback(bare), None);
+        // Round trip through the inbox's encoding.
+        let stored = Inbound::DndChanged { user, dnd };
+        let json = serde_json::to_string(&stored).unwrap();
+        assert_eq!(serde_json::from_str::<Inbound>(&json).unwrap(), stored);
     }
 }

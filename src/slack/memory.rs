@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use slack_morphism::prelude::{SlackHomeView, SlackModalView};
 
+use crate::domain::presence::Dnd;
 use crate::engine::clock::Now;
-use crate::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
+use crate::slack::{BotIdentity, ProfileStatus, SlackError, SlackPort, UserProfile};
 
 /// One thing the bot did in Slack.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +69,14 @@ struct State {
     refused_until: HashMap<String, DateTime<Utc>>,
     /// How many posts were answered 429.
     rate_limited: u64,
+    /// Custom statuses people set (`users.info` returns them in the profile).
+    statuses: HashMap<String, ProfileStatus>,
+    /// Do Not Disturb per person, as `dnd.info` answers it (none set: DND off).
+    dnd: HashMap<String, Dnd>,
+    /// When set, `dnd.info` fails with this.
+    dnd_error: Option<SlackError>,
+    /// The people each `dnd_info` call asked about, in order.
+    dnd_asked: Vec<Vec<String>>,
 }
 
 impl State {
@@ -171,6 +180,32 @@ impl MemorySlack {
         self.with(|s| s.refused_until.insert(channel.to_owned(), until));
     }
 
+    /// Sets `user`'s custom status (`expiration`: unix seconds, 0 for none); `users.info`
+    /// reports it from now on.
+    pub fn set_status(&self, user: &str, emoji: &str, text: &str, expiration: i64) {
+        let status = ProfileStatus {
+            emoji: emoji.to_owned(),
+            text: text.to_owned(),
+            expiration,
+        };
+        self.with(|s| s.statuses.insert(user.to_owned(), status));
+    }
+
+    /// Sets `user`'s Do Not Disturb, as `dnd.info` reports it from now on.
+    pub fn set_dnd(&self, user: &str, dnd: Dnd) {
+        self.with(|s| s.dnd.insert(user.to_owned(), dnd));
+    }
+
+    /// Makes every `dnd.info` call fail with `error` (`None`: answer again).
+    pub fn fail_dnd(&self, error: Option<SlackError>) {
+        self.with(|s| s.dnd_error = error);
+    }
+
+    /// The people each `dnd_info` call asked about, in order.
+    pub fn dnd_asked(&self) -> Vec<Vec<String>> {
+        self.with(|s| s.dnd_asked.clone())
+    }
+
     /// How many posts were answered 429.
     pub fn rate_limited(&self) -> u64 {
         self.with(|s| s.rate_limited)
@@ -228,6 +263,7 @@ impl SlackPort for MemorySlack {
                 tz: Some(p.tz),
                 is_bot: p.is_bot,
                 deleted: false,
+                status: Some(self.with(|s| s.statuses.get(user).cloned().unwrap_or_default())),
             }),
             None if user == self.identity.user_id => Ok(UserProfile {
                 id: user.to_owned(),
@@ -235,6 +271,7 @@ impl SlackPort for MemorySlack {
                 tz: None,
                 is_bot: true,
                 deleted: false,
+                status: None,
             }),
             None => Err(SlackError::Permanent("user_not_found".into())),
         }
@@ -349,6 +386,23 @@ impl SlackPort for MemorySlack {
 
     async fn publish_home(&self, _user: &str, _view: &SlackHomeView) -> Result<(), SlackError> {
         Ok(())
+    }
+
+    async fn dnd_info(&self, users: &[String]) -> Result<Vec<(String, Dnd)>, SlackError> {
+        self.with(|s| {
+            s.dnd_asked.push(users.to_vec());
+            if let Some(e) = &s.dnd_error {
+                return Err(e.clone());
+            }
+            Ok(users
+                .iter()
+                .filter(|u| s.people.contains_key(*u))
+                .map(|u| {
+                    let off = Dnd::from_slack(false, 0, 0, false, 0);
+                    (u.clone(), s.dnd.get(u).copied().unwrap_or(off))
+                })
+                .collect())
+        })
     }
 
     async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError> {

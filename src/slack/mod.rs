@@ -19,6 +19,7 @@ use slack_morphism::errors::*;
 use slack_morphism::prelude::*;
 
 use crate::config::Secret;
+use crate::domain::presence::Dnd;
 
 /// Who the bot is, from `auth.test`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,36 @@ pub struct UserProfile {
     pub tz: Option<String>,
     pub is_bot: bool,
     pub deleted: bool,
+    /// The profile's custom status (`profile.status_*`), which `users.info` returns with the rest:
+    /// no extra call. `None` when the answer carried no profile.
+    pub status: Option<ProfileStatus>,
+}
+
+/// A person's custom status: `status_emoji`, `status_text`, `status_expiration` (unix seconds,
+/// 0 for none). Classified by [`crate::domain::presence::classify_status`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileStatus {
+    pub emoji: String,
+    pub text: String,
+    pub expiration: i64,
+}
+
+impl ProfileStatus {
+    /// The status in slack-morphism's profile (from `users.info` or a `user_change` event).
+    pub fn from_profile(profile: &SlackUserProfile) -> Self {
+        Self {
+            emoji: profile
+                .status_emoji
+                .as_ref()
+                .map(|e| e.0.clone())
+                .unwrap_or_default(),
+            text: profile.status_text.clone().unwrap_or_default(),
+            expiration: profile
+                .status_expiration
+                .as_ref()
+                .map_or(0, |at| at.0.as_second()),
+        }
+    }
 }
 
 /// What went wrong with a Web API call, sorted by what can fix it.
@@ -191,7 +222,26 @@ pub trait SlackPort: Send + Sync {
     async fn publish_home(&self, user: &str, view: &SlackHomeView) -> Result<(), SlackError>;
     /// Answers a slash command later through its `response_url`, replacing the first answer.
     async fn respond(&self, response_url: &str, text: &str) -> Result<(), SlackError>;
+    /// These people's Do Not Disturb (`dnd.info`, one call each: `dnd.teamInfo`, which batches
+    /// them, is not among the methods this bot is checked against). People Slack does not know
+    /// are left out; an error that concerns the whole call (rate limit, token, Slack down)
+    /// fails it.
+    async fn dnd_info(&self, users: &[String]) -> Result<Vec<(String, Dnd)>, SlackError>;
 }
+
+/// `dnd.info`'s answer (every field optional: a proxy or an older Slack may leave some out).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct DndInfoResponse {
+    dnd_enabled: bool,
+    next_dnd_start_ts: i64,
+    next_dnd_end_ts: i64,
+    snooze_enabled: bool,
+    snooze_endtime: i64,
+}
+
+/// How many `dnd.info` calls are in flight at once (Tier 3: about 50 a minute).
+const DND_CONCURRENCY: usize = 4;
 
 /// The metadata `event_type` of every message the bot posts from its outbox.
 pub const OUTBOX_EVENT_TYPE: &str = "asyncbot_outbox";
@@ -315,7 +365,46 @@ impl SlackPort for SlackWebApi {
             tz: res.user.tz,
             is_bot: res.user.flags.is_bot.unwrap_or(false),
             deleted: res.user.deleted.unwrap_or(false),
+            status: res.user.profile.as_ref().map(ProfileStatus::from_profile),
         })
+    }
+
+    async fn dnd_info(&self, users: &[String]) -> Result<Vec<(String, Dnd)>, SlackError> {
+        use futures::StreamExt;
+        let answers: Vec<(String, Result<DndInfoResponse, SlackError>)> =
+            futures::stream::iter(users.iter().cloned())
+                .map(|user| async move {
+                    let session = self.client.open_session(&self.token);
+                    let params = vec![("user", Some(user.clone()))];
+                    let res = self
+                        .timed(session.http_session_api.http_get("dnd.info", &params, None))
+                        .await;
+                    (user, res)
+                })
+                .buffer_unordered(DND_CONCURRENCY)
+                .collect()
+                .await;
+        let mut out = Vec::with_capacity(answers.len());
+        for (user, answer) in answers {
+            match answer {
+                Ok(r) => out.push((
+                    user,
+                    Dnd::from_slack(
+                        r.dnd_enabled,
+                        r.next_dnd_start_ts,
+                        r.next_dnd_end_ts,
+                        r.snooze_enabled,
+                        r.snooze_endtime,
+                    ),
+                )),
+                // This one person (`user_not_found`, `user_not_visible`…): the others stand.
+                Err(SlackError::Permanent(code)) => {
+                    tracing::debug!(%user, %code, "dnd.info refused this person")
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
     }
 
     async fn open_conversation(&self, users: &[String]) -> Result<String, SlackError> {

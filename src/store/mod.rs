@@ -10,6 +10,7 @@ mod group_commit;
 mod inbox;
 mod outbox;
 mod people;
+mod presence;
 mod requests;
 pub mod retention;
 mod rfcs;
@@ -35,6 +36,7 @@ pub use group_commit::GroupCommit;
 pub use inbox::{Accepted, Arrival};
 pub use outbox::{OutboxReads, OutboxRecord, QueueHead};
 pub use people::{CachedUser, PeopleReads};
+pub use presence::PresenceReads;
 pub use requests::{RequestReads, request_record_len};
 pub use rfcs::RfcReads;
 pub use standups::StandupReads;
@@ -46,8 +48,8 @@ pub use working_time::WorkingTimeReads;
 /// Everything needed to read the store: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        BudgetReads, OutboxReads, PeopleReads, Reads, RequestReads, RfcReads, StandupReads,
-        WorkingTimeReads,
+        BudgetReads, OutboxReads, PeopleReads, PresenceReads, Reads, RequestReads, RfcReads,
+        StandupReads, WorkingTimeReads,
     };
 }
 
@@ -221,6 +223,7 @@ impl Store {
         tx.open_table(TIMERS)?;
         tx.open_table(OUTBOX)?;
         tx.open_table(USERS)?;
+        tx.open_table(PRESENCE)?;
         tx.open_table(TAGS)?;
         tx.open_table(TAGGED_MESSAGES)?;
         tx.open_table(RFCS)?;

@@ -98,6 +98,12 @@ pub(super) const TAGGED_MESSAGES: TableDefinition<&str, &str> =
 /// Cached `users.info` answers (JSON `CachedUser`). One per person the bot has met, refreshed in
 /// place: bounded by the workspace's people, never pruned (exports read names from it).
 pub(super) const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
+/// What Slack said of each person's presence (JSON: the domain's `Presence`, out of office and
+/// focus from their status, Do Not Disturb from `dnd.info`, and when the bot last asked). One
+/// per person who was out, focused or asked about, refreshed in place: bounded by the
+/// workspace's people, like [`USERS`], and never pruned (a row is a few instants, and an old one
+/// says nothing wrong: every answer carries its own end).
+pub(super) const PRESENCE: TableDefinition<&str, &[u8]> = TableDefinition::new("presence");
 /// People whose `users.info` lookup failed or was skipped (Slack slow): user → since (unix ms).
 /// Their requests run on the fallback zone until a later lookup corrects them. Removed when the
 /// lookup succeeds.

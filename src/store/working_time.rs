@@ -8,6 +8,7 @@ use super::prelude::*;
 use super::tables::WORKING_TIME;
 use super::{Reads, Result, Tx, get_json, to_json};
 use crate::domain::calendar::BusinessCalendar;
+use crate::domain::presence::Presence;
 use crate::domain::working_time::{WorkingTime, personal_calendar};
 
 /// Reads of people's working time, inside a read or a write transaction.
@@ -18,16 +19,33 @@ pub trait WorkingTimeReads: Reads {
     }
 
     /// `user`'s calendar: the team's (`team`) with their own days and hours, blocked while they
-    /// are away. Read in their zone `tz`.
+    /// are away (`/sla away`) or out of office (their Slack status). Read in their zone `tz`.
     fn calendar_of(&self, user: &str, team: &BusinessCalendar, tz: Tz) -> Result<BusinessCalendar> {
         let own = self.working_time(user)?;
         let away = self.away(user)?;
-        let out: Vec<(DateTime<Utc>, DateTime<Utc>)> = Vec::new();
+        let out = self.presence(user)?.and_then(|p| out_of_office(&p));
         Ok(personal_calendar(team, own.as_ref(), &away, tz, out))
     }
 }
 
 impl<T: Reads + ?Sized> WorkingTimeReads for T {}
+
+/// How long an out-of-office status with no expiry blocks someone's time, from when it was last
+/// seen: the presence refresh sees it again well before then (`respect.presence_refresh`), so
+/// it keeps blocking while it lasts, and a status forgotten by Slack cannot block for ever.
+pub const OPEN_ENDED_OUT: chrono::Duration = chrono::Duration::days(1);
+
+/// The time an out-of-office status blocks: up to its expiry, or [`OPEN_ENDED_OUT`] past when it
+/// was last seen for one with no expiry.
+fn out_of_office(p: &Presence) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let until = p.ooo_until?;
+    let end = if until == DateTime::<Utc>::MAX_UTC {
+        p.learned_at + OPEN_ENDED_OUT
+    } else {
+        until
+    };
+    Some((DateTime::<Utc>::MIN_UTC, end))
+}
 
 impl Tx<'_> {
     /// Stores what `user` set; the default (nothing set) removes their row.

@@ -240,6 +240,10 @@ struct State {
     responses: HashMap<String, Vec<Value>>,
     reactions: HashMap<(String, String), Vec<Value>>,
     dnd: HashMap<String, (bool, bool)>,
+    /// Custom statuses (emoji, text, expiration), returned in `users.info`'s profile.
+    statuses: HashMap<String, (String, String, i64)>,
+    /// The next scheduled DND window (start, end unix seconds) `dnd.info` reports.
+    dnd_windows: HashMap<String, (i64, i64)>,
     last_ts_micros: u64,
     methods_dir: Option<PathBuf>,
     schemas: HashMap<String, Option<Vec<String>>>,
@@ -326,6 +330,8 @@ impl FakeSlack {
                 responses: HashMap::new(),
                 reactions: HashMap::new(),
                 dnd: HashMap::new(),
+                statuses: HashMap::new(),
+                dnd_windows: HashMap::new(),
                 last_ts_micros: 0,
                 methods_dir,
                 schemas: HashMap::new(),
@@ -430,6 +436,23 @@ impl FakeSlack {
             .lock()
             .dnd
             .insert(user.to_string(), (dnd_enabled, snooze_enabled));
+    }
+
+    /// `user`'s custom status (`expiration`: unix seconds, 0 for none), in the profile that
+    /// `users.info` and `users.profile.get` return.
+    pub fn set_status(&self, user: &str, emoji: &str, text: &str, expiration: i64) {
+        self.shared.lock().statuses.insert(
+            user.to_string(),
+            (emoji.to_string(), text.to_string(), expiration),
+        );
+    }
+
+    /// The next scheduled DND window `dnd.info` reports for `user` (unix seconds).
+    pub fn set_dnd_window(&self, user: &str, start: i64, end: i64) {
+        self.shared
+            .lock()
+            .dnd_windows
+            .insert(user.to_string(), (start, end));
     }
 
     /// The next `failures.len()` valid calls of `method` get these failures, in order;
@@ -936,8 +959,24 @@ impl State {
             "is_bot": u.is_bot,
             "is_app_user": false,
             "updated": 1_700_000_000,
-            "profile": {"real_name": u.name, "display_name": u.name},
+            "profile": self.profile_json(id),
         }))
+    }
+
+    /// A user's profile as Slack returns it, with their custom status when one is set.
+    fn profile_json(&self, id: &str) -> Value {
+        let name = self
+            .users
+            .get(id)
+            .map(|u| u.name.clone())
+            .unwrap_or_default();
+        let mut profile = json!({"real_name": name, "display_name": name});
+        if let Some((emoji, text, expiration)) = self.statuses.get(id) {
+            profile["status_emoji"] = json!(emoji);
+            profile["status_text"] = json!(text);
+            profile["status_expiration"] = json!(expiration);
+        }
+        profile
     }
 
     /// The normal (non-injected) answer for a valid call of a known method.
@@ -969,10 +1008,7 @@ impl State {
             "users.profile.get" => {
                 let id = arg_str(args, "user").unwrap_or_else(|| BOT_USER_ID.to_string());
                 match self.users.get(&id) {
-                    Some(u) => json!({
-                        "ok": true,
-                        "profile": {"real_name": u.name, "display_name": u.name},
-                    }),
+                    Some(_) => json!({"ok": true, "profile": self.profile_json(&id)}),
                     None => json!({"ok": false, "error": "user_not_found"}),
                 }
             }
@@ -1149,7 +1185,12 @@ impl State {
             "dnd.info" => {
                 let user = arg_str(args, "user").unwrap_or_default();
                 let (dnd, snooze) = self.dnd.get(&user).copied().unwrap_or((false, false));
-                json!({"ok": true, "dnd_enabled": dnd, "snooze_enabled": snooze})
+                let mut answer = json!({"ok": true, "dnd_enabled": dnd, "snooze_enabled": snooze});
+                if let Some((start, end)) = self.dnd_windows.get(&user) {
+                    answer["next_dnd_start_ts"] = json!(start);
+                    answer["next_dnd_end_ts"] = json!(end);
+                }
+                answer
             }
             "apps.connections.open" => {
                 self.ticket_counter += 1;

@@ -10,6 +10,7 @@ mod hostile;
 mod inproc;
 mod ladder;
 mod own_calendar;
+mod presence;
 mod retention;
 mod rfc;
 mod standup;
