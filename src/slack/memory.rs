@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use slack_morphism::prelude::{SlackHomeView, SlackModalView};
+use slack_morphism::prelude::{SlackHomeView, SlackModalView, SlackView};
 
 use crate::engine::clock::Now;
 use crate::slack::{BotIdentity, SlackError, SlackPort, UserProfile};
@@ -68,6 +68,9 @@ struct State {
     refused_until: HashMap<String, DateTime<Utc>>,
     /// How many posts were answered 429.
     rate_limited: u64,
+    /// Modals opened (`views.open`) and Home tabs published, as JSON: (trigger or user, view).
+    views: Vec<(String, Value)>,
+    homes: Vec<(String, Value)>,
 }
 
 impl State {
@@ -179,6 +182,16 @@ impl MemorySlack {
     /// How many posts were made (not counting those answered 429).
     pub fn posts_made(&self) -> usize {
         self.with(|s| s.sent.iter().filter(|m| m.kind == SentKind::Post).count())
+    }
+
+    /// The modals opened so far, in order: (trigger id, the view as Slack receives it).
+    pub fn opened_views(&self) -> Vec<(String, Value)> {
+        self.with(|s| s.views.clone())
+    }
+
+    /// The Home tabs published so far, in order: (user, the view as Slack receives it).
+    pub fn published_homes(&self) -> Vec<(String, Value)> {
+        self.with(|s| s.homes.clone())
     }
 
     /// Everything sent so far, in order.
@@ -339,7 +352,9 @@ impl SlackPort for MemorySlack {
         Ok(())
     }
 
-    async fn open_view(&self, _trigger_id: &str, _view: &SlackModalView) -> Result<(), SlackError> {
+    async fn open_view(&self, trigger_id: &str, view: &SlackModalView) -> Result<(), SlackError> {
+        let json = serde_json::to_value(SlackView::Modal(view.clone())).unwrap_or_default();
+        self.with(|s| s.views.push((trigger_id.to_owned(), json)));
         Ok(())
     }
 
@@ -347,7 +362,9 @@ impl SlackPort for MemorySlack {
         Ok(self.with(|s| s.members.get(channel).cloned().unwrap_or_default()))
     }
 
-    async fn publish_home(&self, _user: &str, _view: &SlackHomeView) -> Result<(), SlackError> {
+    async fn publish_home(&self, user: &str, view: &SlackHomeView) -> Result<(), SlackError> {
+        let json = serde_json::to_value(SlackView::Home(view.clone())).unwrap_or_default();
+        self.with(|s| s.homes.push((user.to_owned(), json)));
         Ok(())
     }
 

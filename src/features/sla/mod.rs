@@ -3,6 +3,7 @@
 //! Home tab (here). Slash commands answer ephemerally (only the caller sees it) and fast: they
 //! read the store and never wait on Slack.
 
+pub mod home_hours;
 pub mod hours;
 pub mod ladder;
 pub mod tracking;
@@ -352,6 +353,39 @@ impl Feature for Sla {
             now,
         )
         .map(Some)
+    }
+
+    fn home_blocks(
+        &self,
+        engine: &Engine,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<slack_morphism::prelude::SlackBlock>, StoreError> {
+        home_hours::home_blocks(engine, user, now)
+    }
+
+    fn actions(&self) -> &'static [&'static str] {
+        &[home_hours::OPEN_ACTION]
+    }
+
+    fn on_block_action<'a>(
+        &'a self,
+        engine: &'a std::sync::Arc<Engine>,
+        action: &'a crate::slack::interaction::BlockAction,
+    ) -> BoxFuture<'a, Option<Result<String, UserError>>> {
+        Box::pin(home_hours::block_action(engine, action))
+    }
+
+    fn views(&self) -> &'static [&'static str] {
+        &[home_hours::CALLBACK]
+    }
+
+    fn on_view_submission<'a>(
+        &'a self,
+        engine: &'a std::sync::Arc<Engine>,
+        submission: &'a crate::slack::interaction::ViewSubmission,
+    ) -> BoxFuture<'a, crate::engine::reply::InteractionReply> {
+        Box::pin(home_hours::view_submission(engine, submission))
     }
 }
 
