@@ -78,6 +78,22 @@ mod tests {
         );
     }
 
+    /// A feature's own blocks come after the text and stay when a long text is cut.
+    #[test]
+    fn features_blocks_follow_the_text_and_are_kept() {
+        let divider = || SlackBlock::from(SlackDividerBlock::new());
+        let short = json(view("text", vec![divider()]));
+        assert_eq!(short["blocks"][2]["type"], "divider");
+        let long = "a line of text\n".repeat(100_000);
+        let value = json(view(&long, vec![divider(), divider()]));
+        let blocks = value["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 100);
+        assert_eq!(blocks[97]["type"], "divider");
+        assert_eq!(blocks[98]["type"], "divider");
+        assert_eq!(blocks[99]["type"], "context");
+        check_block_kit(&value).unwrap();
+    }
+
     #[test]
     fn any_overview_fits_the_home_tab() {
         let long_line = "x".repeat(10_000);

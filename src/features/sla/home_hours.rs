@@ -200,7 +200,7 @@ pub fn modal(current: &Current, team: &BusinessCalendar) -> SlackModalView {
                         .with_initial_value(periods_text(&current.calendar)),
                 )
                 .with_hint(plain(format!(
-                    "Like 07:00-15:00; a split day has two or three periods: 09:00-12:00 14:00-18:00 (at most {MAX_PERIODS})."
+                    "Like 07:00-15:00; a split day has several periods (at most {MAX_PERIODS}): 09:00-12:00 14:00-18:00."
                 )))
             ),
             some_into(
@@ -357,6 +357,228 @@ pub async fn view_submission(
         Err(e) => {
             tracing::error!(error = %e, "the working-time form's task failed");
             InteractionReply::on_field("hours", UserError::Internal)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slack::block_kit::check_block_kit;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn form(days: &[&str], hours: &str, region: &str, team: bool) -> ViewValues {
+        let option = |v: &str| json!({"text": {"type": "plain_text", "text": v}, "value": v});
+        let state = json!({
+            "days": {"value": {"type": "checkboxes",
+                "selected_options": days.iter().map(|d| option(d)).collect::<Vec<_>>()}},
+            "hours": {"value": {"type": "plain_text_input", "value": hours}},
+            "region": {"value": {"type": "plain_text_input", "value": region}},
+            "team": {"value": {"type": "checkboxes",
+                "selected_options": if team { vec![option("team")] } else { vec![] }}}
+        });
+        ViewValues::from_state(&serde_json::from_value(state).unwrap())
+    }
+
+    fn team() -> BusinessCalendar {
+        BusinessCalendar::office_hours()
+    }
+
+    fn errors(values: &ViewValues) -> HashMap<String, String> {
+        read_form(values, &team()).expect_err("errors")
+    }
+
+    #[test]
+    fn a_four_day_week_with_a_split_day_and_a_region() {
+        let own = read_form(
+            &form(
+                &["mon", "tue", "wed", "thu"],
+                "14:00-18:00 09:00-12:00",
+                "de-by",
+                false,
+            ),
+            &team(),
+        )
+        .unwrap();
+        assert_eq!(
+            own.days,
+            Some(vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu])
+        );
+        let calendar = own.apply(&team());
+        assert_eq!(periods_text(&calendar), "09:00-12:00 14:00-18:00");
+        assert_eq!(own.region.as_deref(), Some("DE-BY"));
+    }
+
+    /// The form as it opens for someone on the team's calendar, saved unchanged, sets nothing:
+    /// they keep following the team's.
+    #[test]
+    fn the_teams_days_and_hours_stay_the_teams() {
+        let current = Current {
+            own: None,
+            calendar: team(),
+            tz: chrono_tz::UTC,
+            away: Vec::new(),
+        };
+        let hours = periods_text(&current.calendar);
+        let own = read_form(
+            &form(&["mon", "tue", "wed", "thu", "fri"], &hours, "", false),
+            &team(),
+        );
+        assert_eq!(own, Ok(WorkingTime::default()));
+        let reset = read_form(&form(&["sat"], "nonsense", "??", true), &team());
+        assert_eq!(
+            reset,
+            Ok(WorkingTime::default()),
+            "the team's calendar wins"
+        );
+    }
+
+    #[test]
+    fn each_field_filled_wrong_says_so_on_that_field() {
+        let overlap = errors(&form(&["mon"], "09:00-13:00 12:00-18:00", "", false));
+        assert_eq!(overlap.len(), 1, "{overlap:?}");
+        assert!(
+            overlap["hours"].starts_with("Those hours don't work"),
+            "{overlap:?}"
+        );
+        let all = errors(&form(&[], "mon-thu", "Bavaria", false));
+        assert_eq!(all["days"], "Pick at least one working day.");
+        assert!(all["hours"].starts_with("Give your hours like"), "{all:?}");
+        assert!(
+            all["region"].contains("`Bavaria` is not a holiday region"),
+            "{all:?}"
+        );
+        let empty = errors(&form(&["mon"], "  ", "", false));
+        assert!(
+            empty["hours"].starts_with("Give your hours like"),
+            "{empty:?}"
+        );
+        let backwards = errors(&form(&["mon"], "18:00-09:00", "", false));
+        assert!(
+            backwards["hours"].contains("ends before it starts"),
+            "{backwards:?}"
+        );
+        let five = errors(&form(&["mon"], "1-2 3-4 5-6 7-8 9-10", "", false));
+        assert_eq!(five["hours"], HoursError::TooManyPeriods.to_string());
+    }
+
+    fn golden(text: &str) -> Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    fn ana() -> Current {
+        let own = read_form(
+            &form(
+                &["mon", "tue", "wed", "thu"],
+                "09:00-12:00 14:00-18:00",
+                "DE-BY",
+                false,
+            ),
+            &team(),
+        )
+        .unwrap();
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        Current {
+            calendar: own.apply(&team()),
+            own: Some(own),
+            tz: chrono_tz::Europe::Berlin,
+            away: vec![
+                Away {
+                    from: day(1),
+                    to: day(1),
+                },
+                Away {
+                    from: day(3),
+                    to: day(3),
+                },
+                Away {
+                    from: day(24),
+                    to: day(31),
+                },
+            ],
+        }
+    }
+
+    /// The section and the modal as Slack receives them (compared as JSON values).
+    #[test]
+    fn the_section_and_the_modal_are_the_golden_json() {
+        let ana = ana();
+        let working = "Your working time (your own): Mon, Tue, Wed, Thu, 09:00–12:00 and 14:00–18:00 (Europe/Berlin), public holidays of DE-BY. Deadlines, nudges and reminders follow it.";
+        let today = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+        let section =
+            serde_json::to_value(SlackBlock::from(section(working, &ana.away, today))).unwrap();
+        assert_eq!(
+            section,
+            golden(include_str!("testdata/home_hours_section.json"))
+        );
+        let modal = serde_json::to_value(SlackView::Modal(modal(&ana, &team()))).unwrap();
+        assert_eq!(
+            modal,
+            golden(include_str!("testdata/home_hours_modal.json"))
+        );
+        check_block_kit(&modal).unwrap();
+    }
+
+    #[test]
+    fn absences_over_are_not_listed_and_many_are_counted() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
+        let away: Vec<Away> = (1..=9)
+            .map(|d| Away {
+                from: day(d),
+                to: day(d),
+            })
+            .collect();
+        let text = serde_json::to_value(SlackBlock::from(section("x", &away, day(2))))
+            .unwrap()["text"]["text"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!text.contains("Tue 1 Dec"), "{text}");
+        assert!(text.contains("Wed 2 Dec; Thu 3 Dec"), "{text}");
+        assert!(text.contains("and 3 more"), "{text}");
+        let none = serde_json::to_value(SlackBlock::from(section("x", &away, day(10)))).unwrap();
+        assert!(none.to_string().contains("No absences coming up"), "{none}");
+    }
+
+    proptest! {
+        /// Whatever a person types in the form, it is refused or stored as something the Home
+        /// section and the modal (which show it back) draw within Block Kit's limits.
+        #[test]
+        fn whatever_is_typed_is_refused_or_drawn_within_limits(
+            hours in prop_oneof![
+                // Periods as people write them, often valid: "7-15", "09:30-12:00 13-18:45".
+                proptest::collection::vec((0u32..26, 0u32..61, 0u32..26, 0u32..61), 0..6).prop_map(|ps| ps
+                    .iter()
+                    .map(|(a, b, c, d)| format!("{a}:{b:02}-{c}:{d:02}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")),
+                "[0-9:\\-–, a-z]{0,60}",
+            ],
+            region in prop_oneof!["[a-zA-Z]{2}(-[a-zA-Z0-9]{1,3})?", "\\PC{0,20}"],
+            days in proptest::sample::subsequence(vec!["mon", "tue", "wed", "thu", "fri", "sat", "sun"], 0..=7),
+        ) {
+            if let Ok(own) = read_form(&form(&days, &hours, &region, false), &team()) {
+                let current = Current {
+                    calendar: own.apply(&team()),
+                    own: Some(own.clone()),
+                    tz: chrono_tz::Asia::Kolkata,
+                    away: Vec::new(),
+                };
+                let modal = serde_json::to_value(SlackView::Modal(modal(&current, &team()))).unwrap();
+                prop_assert!(check_block_kit(&modal).is_ok(), "{:?}", check_block_kit(&modal));
+                let working = crate::domain::working_time::describe(
+                    &current.calendar, current.tz, own.region.as_deref());
+                let home = serde_json::to_value(vec![
+                    SlackBlock::from(section(&working, &[], NaiveDate::MIN)),
+                ]).unwrap();
+                prop_assert!(check_block_kit(&home).is_ok(), "{:?}", check_block_kit(&home));
+                // What the modal shows reads back as the same working time.
+                let again = read_form(&form(&days, &periods_text(&current.calendar),
+                    own.region.as_deref().map(|r| if r.is_empty() { "none" } else { r }).unwrap_or(""),
+                    false), &team());
+                prop_assert_eq!(again, Ok(own));
+            }
         }
     }
 }
