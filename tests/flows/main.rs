@@ -5,6 +5,7 @@
 
 mod calendar;
 mod delivery;
+mod home_hours;
 mod hostile;
 mod inproc;
 mod ladder;

@@ -305,18 +305,33 @@ pub async fn block_action(
     if action.action_id != OPEN_ACTION {
         return None;
     }
-    let user = action.user.clone();
-    let current = match Current::read(&engine.store, &engine.settings, &user) {
-        Ok(current) => current,
-        Err(e) => return Some(Err(e.into())),
-    };
-    let view = modal(&current, &engine.settings.calendar);
     let (engine, trigger) = (engine.clone(), action.trigger_id.clone());
+    let user = action.user.clone();
     let channel = action.channel.clone().unwrap_or_else(|| user.clone());
     // Slack wants `views.open` within 3 s of the click, and the ack must not wait for it.
     tokio::spawn(async move {
-        if let Err(e) = engine.slack.open_view(&trigger, &view).await {
-            tracing::warn!(error = %e, "views.open failed");
+        // The modal names their zone: learn it first if it is not known yet (briefly).
+        engine
+            .quick_people(vec![user.clone()], std::time::Duration::from_millis(1500))
+            .await;
+        let read = {
+            let engine = engine.clone();
+            let user = user.clone();
+            // redb reads block: off the async workers.
+            tokio::task::spawn_blocking(move || {
+                Current::read(&engine.store, &engine.settings, &user)
+                    .map(|current| modal(&current, &engine.settings.calendar))
+            })
+            .await
+        };
+        let opened = match read {
+            Ok(Ok(view)) => engine.slack.open_view(&trigger, &view).await.map_err(|e| {
+                tracing::warn!(error = %e, "views.open failed");
+            }),
+            Ok(Err(e)) => Err(tracing::error!(error = %e, "could not read a working time")),
+            Err(e) => Err(tracing::error!(error = %e, "the working-time form's task failed")),
+        };
+        if opened.is_err() {
             let failed = UserError::SlackFailed {
                 what: "open the form",
                 instead: "Set it with `/sla hours mon-thu 07:00-15:00` instead.".to_owned(),
