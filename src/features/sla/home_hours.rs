@@ -325,13 +325,23 @@ pub async fn block_action(
             .await
         };
         let opened = match read {
-            Ok(Ok(view)) => engine.slack.open_view(&trigger, &view).await.map_err(|e| {
-                tracing::warn!(error = %e, "views.open failed");
-            }),
-            Ok(Err(e)) => Err(tracing::error!(error = %e, "could not read a working time")),
-            Err(e) => Err(tracing::error!(error = %e, "the working-time form's task failed")),
+            Ok(Ok(view)) => match engine.slack.open_view(&trigger, &view).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "views.open failed");
+                    false
+                }
+            },
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "could not read a working time");
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the working-time form's task failed");
+                false
+            }
         };
-        if opened.is_err() {
+        if !opened {
             let failed = UserError::SlackFailed {
                 what: "open the form",
                 instead: "Set it with `/sla hours mon-thu 07:00-15:00` instead.".to_owned(),
