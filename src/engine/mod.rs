@@ -236,6 +236,17 @@ pub trait Feature: Send + Sync {
         Ok(None)
     }
 
+    /// Blocks this feature adds to `user`'s Home tab below the text (a section with a button,
+    /// say), each within Block Kit's limits; none by default.
+    fn home_blocks(
+        &self,
+        _engine: &Engine,
+        _user: &str,
+        _now: DateTime<Utc>,
+    ) -> Result<Vec<slack_morphism::prelude::SlackBlock>, StoreError> {
+        Ok(Vec::new())
+    }
+
     // Commands and interactions: the dispatcher routes each slash command, button and form to
     // the feature that declares it, and answers anything undeclared itself.
 
@@ -585,17 +596,50 @@ impl Engine {
     /// The Home tab, as a feature draws it. It is a view, not a message: published directly (a
     /// lost one is redrawn the next time the tab opens).
     fn open_home(&self, seq: u64, user: String, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let view = self.draw_home(&user, now)?;
+        self.store.write(|tx| tx.finish_inbound(seq))?;
+        if let Some(view) = view {
+            self.send_home(user, view);
+        }
+        Ok(())
+    }
+
+    /// Draws `user`'s Home tab again and publishes it (after they changed something it shows).
+    pub fn publish_home(&self, user: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        if let Some(view) = self.draw_home(user, now)? {
+            self.send_home(user.to_owned(), view);
+        }
+        Ok(())
+    }
+
+    /// `user`'s Home tab: the first feature's text, then every feature's blocks; `None` when no
+    /// feature draws anything.
+    fn draw_home(
+        &self,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<slack_morphism::prelude::SlackHomeView>, StoreError> {
         let mut text = None;
         for feature in &self.features {
-            if let Some(drawn) = feature.home(self, &user, now)? {
+            if let Some(drawn) = feature.home(self, user, now)? {
                 text = Some(drawn);
                 break;
             }
         }
-        self.store.write(|tx| tx.finish_inbound(seq))?;
-        let Some(text) = text else {
-            return Ok(());
-        };
+        let mut blocks = Vec::new();
+        for feature in &self.features {
+            blocks.extend(feature.home_blocks(self, user, now)?);
+        }
+        if text.is_none() && blocks.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(home::view(
+            text.as_deref().unwrap_or_default(),
+            blocks,
+        )))
+    }
+
+    fn send_home(&self, user: String, view: slack_morphism::prelude::SlackHomeView) {
         // Published beside the event loop, never awaited in it: a slow Slack must not hold up
         // the events behind this one. Bounded; when all slots are busy, this view is skipped
         // (it is redrawn the next time the tab opens).
@@ -603,7 +647,7 @@ impl Engine {
             Ok(permit) => {
                 let slack = self.slack.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = slack.publish_home(&user, &home::view(&text)).await {
+                    if let Err(e) = slack.publish_home(&user, &view).await {
                         tracing::warn!(%user, error = %e, "could not publish the Home tab");
                     }
                     drop(permit);
@@ -613,7 +657,6 @@ impl Engine {
                 tracing::info!(%user, "Home tab publishes are backed up; skipped one")
             }
         }
-        Ok(())
     }
 
     /// A note only `user` sees in `channel` (an answer to a button press), through the outbox.

@@ -34,6 +34,7 @@ const PLACEHOLDER: usize = 150;
 const TEXT_INPUT_MAX_LENGTH: u64 = 3_000;
 const SELECT_MAX_ITEMS: u64 = 100;
 const SELECT_OPTIONS: usize = 100;
+const CHECKBOX_OPTIONS: usize = 10;
 const OPTION_TEXT: usize = 75;
 const OPTION_VALUE: usize = 150;
 
@@ -102,6 +103,9 @@ fn check_block(block: &Value, kind: &str) -> Result<(), String> {
             }
             if let Some(text) = text {
                 any_text(text, SECTION_TEXT, "text")?;
+            }
+            if let Some(accessory) = block.get("accessory") {
+                check_element(accessory).map_err(|e| format!("accessory: {e}"))?;
             }
             if let Some(fields) = fields {
                 if fields.len() > SECTION_FIELDS {
@@ -181,13 +185,39 @@ fn check_element(element: &Value) -> Result<(), String> {
             )?;
             optional_len(element.get("value"), BUTTON_VALUE, "button value")
         }
-        "plain_text_input" => match element.get("max_length").map(Value::as_u64) {
-            Some(Some(n)) if n == 0 || n > TEXT_INPUT_MAX_LENGTH => Err(format!(
-                "max_length {n}; between 1 and {TEXT_INPUT_MAX_LENGTH}"
-            )),
-            Some(None) => Err("max_length is not a number".into()),
-            _ => Ok(()),
-        },
+        "plain_text_input" => {
+            let max = match element.get("max_length").map(Value::as_u64) {
+                Some(Some(n)) if n == 0 || n > TEXT_INPUT_MAX_LENGTH => {
+                    return Err(format!(
+                        "max_length {n}; between 1 and {TEXT_INPUT_MAX_LENGTH}"
+                    ));
+                }
+                Some(None) => return Err("max_length is not a number".into()),
+                Some(Some(n)) => n,
+                None => TEXT_INPUT_MAX_LENGTH,
+            };
+            optional_len(element.get("initial_value"), max as usize, "initial_value")
+        }
+        "checkboxes" => {
+            let options = element["options"].as_array().ok_or("no options")?;
+            if options.is_empty() || options.len() > CHECKBOX_OPTIONS {
+                return Err(format!(
+                    "{} options; 1 to {CHECKBOX_OPTIONS}",
+                    options.len()
+                ));
+            }
+            for (i, option) in options.iter().enumerate() {
+                any_text(&option["text"], OPTION_TEXT, &format!("option {i}"))?;
+                optional_len(option.get("value"), OPTION_VALUE, "option value")?;
+            }
+            // Slack refuses a checked option that is not exactly one of the options.
+            for initial in element["initial_options"].as_array().into_iter().flatten() {
+                if !options.contains(initial) {
+                    return Err(format!("initial option {initial} is not an option"));
+                }
+            }
+            Ok(())
+        }
         "users_select" => Ok(()),
         "static_select" => {
             let options = match element.get("options").and_then(Value::as_array) {
@@ -297,6 +327,37 @@ mod tests {
         let field =
             json!([{"type": "section", "fields": [{"type": "mrkdwn", "text": "f".repeat(2_001)}]}]);
         assert!(check_block_kit(&field).is_err());
+    }
+
+    #[test]
+    fn checkboxes_accessories_and_initial_values_are_checked() {
+        let option = |v: &str| json!({"text": {"type": "plain_text", "text": v}, "value": v});
+        let input = |element: Value| json!([{"type": "input", "label": {"type": "plain_text", "text": "L"}, "element": element}]);
+        let boxes = |options: Vec<Value>, initial: Vec<Value>| {
+            input(json!({"type": "checkboxes", "options": options, "initial_options": initial}))
+        };
+        assert!(check_block_kit(&boxes(vec![option("mon")], vec![option("mon")])).is_ok());
+        assert!(check_block_kit(&boxes(vec![option("mon")], vec![option("tue")])).is_err());
+        assert!(check_block_kit(&boxes(vec![], vec![])).is_err());
+        assert!(
+            check_block_kit(&boxes(
+                (0..11).map(|i| option(&i.to_string())).collect(),
+                vec![]
+            ))
+            .is_err()
+        );
+        assert!(check_block_kit(&boxes(vec![option(&"x".repeat(76))], vec![])).is_err());
+        let text_input = |initial: &str| {
+            input(json!({"type": "plain_text_input", "max_length": 5, "initial_value": initial}))
+        };
+        assert!(check_block_kit(&text_input("12345")).is_ok());
+        assert!(check_block_kit(&text_input("123456")).is_err());
+        let accessory = |text: &str| {
+            json!([{"type": "section", "text": {"type": "mrkdwn", "text": "s"},
+            "accessory": {"type": "button", "action_id": "a", "text": {"type": "plain_text", "text": text}}}])
+        };
+        assert!(check_block_kit(&accessory("Change")).is_ok());
+        assert!(check_block_kit(&accessory(&"x".repeat(76))).is_err());
     }
 
     #[test]

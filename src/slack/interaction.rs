@@ -90,6 +90,8 @@ struct Field {
     user: Option<String>,
     /// Selected users, then selected conversations, without repeats.
     many: Vec<String>,
+    /// The values of the checked options (checkboxes).
+    options: Vec<String>,
 }
 
 /// A modal's submitted values by block id: each input's value (the input's action id is
@@ -128,6 +130,12 @@ impl ViewValues {
                     text: input.value.clone(),
                     user: input.selected_user.as_ref().map(|u| u.0.clone()),
                     many,
+                    options: input
+                        .selected_options
+                        .iter()
+                        .flatten()
+                        .map(|o| o.value.clone())
+                        .collect(),
                 };
                 Some((block.0.clone(), field))
             })
@@ -154,6 +162,16 @@ impl ViewValues {
     }
 }
 
+impl ViewValues {
+    /// The values of the options checked in a checkboxes input (none if it is missing).
+    pub fn options(&self, block: &str) -> Vec<String> {
+        self.0
+            .get(block)
+            .map(|f| f.options.clone())
+            .unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,6 +186,9 @@ mod tests {
                     "selected_users": ["UCAROL", "UDAVE", "UCAROL"] } },
                 "informed_channels": { "value": { "type": "multi_conversations_select",
                     "selected_conversations": ["CGEN"] } },
+                "days": { "value": { "type": "checkboxes", "selected_options": [
+                    { "text": { "type": "plain_text", "text": "Mon" }, "value": "mon" },
+                    { "text": { "type": "plain_text", "text": "Tue" }, "value": "tue" } ] } },
                 "other": { "not_value": { "type": "plain_text_input", "value": "ignored" } }
             }))
             .unwrap();
@@ -178,5 +199,7 @@ mod tests {
         assert_eq!(values.users("informed_channels"), ["CGEN"]);
         assert_eq!(values.text("other"), None);
         assert!(values.users("missing").is_empty());
+        assert_eq!(values.options("days"), ["mon", "tue"]);
+        assert!(values.options("title").is_empty() && values.options("missing").is_empty());
     }
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use slack_morphism::prelude::{SlackHomeView, SlackModalView};
+use slack_morphism::prelude::{SlackHomeView, SlackModalView, SlackView};
 
 use crate::domain::presence::Dnd;
 use crate::engine::clock::Now;
@@ -77,6 +77,9 @@ struct State {
     dnd_error: Option<SlackError>,
     /// The people each `dnd_info` call asked about, in order.
     dnd_asked: Vec<Vec<String>>,
+    /// Modals opened (`views.open`) and Home tabs published, as JSON: (trigger or user, view).
+    views: Vec<(String, Value)>,
+    homes: Vec<(String, Value)>,
 }
 
 impl State {
@@ -214,6 +217,16 @@ impl MemorySlack {
     /// How many posts were made (not counting those answered 429).
     pub fn posts_made(&self) -> usize {
         self.with(|s| s.sent.iter().filter(|m| m.kind == SentKind::Post).count())
+    }
+
+    /// The modals opened so far, in order: (trigger id, the view as Slack receives it).
+    pub fn opened_views(&self) -> Vec<(String, Value)> {
+        self.with(|s| s.views.clone())
+    }
+
+    /// The Home tabs published so far, in order: (user, the view as Slack receives it).
+    pub fn published_homes(&self) -> Vec<(String, Value)> {
+        self.with(|s| s.homes.clone())
     }
 
     /// Everything sent so far, in order.
@@ -376,7 +389,9 @@ impl SlackPort for MemorySlack {
         Ok(())
     }
 
-    async fn open_view(&self, _trigger_id: &str, _view: &SlackModalView) -> Result<(), SlackError> {
+    async fn open_view(&self, trigger_id: &str, view: &SlackModalView) -> Result<(), SlackError> {
+        let json = serde_json::to_value(SlackView::Modal(view.clone())).unwrap_or_default();
+        self.with(|s| s.views.push((trigger_id.to_owned(), json)));
         Ok(())
     }
 
@@ -384,7 +399,9 @@ impl SlackPort for MemorySlack {
         Ok(self.with(|s| s.members.get(channel).cloned().unwrap_or_default()))
     }
 
-    async fn publish_home(&self, _user: &str, _view: &SlackHomeView) -> Result<(), SlackError> {
+    async fn publish_home(&self, user: &str, view: &SlackHomeView) -> Result<(), SlackError> {
+        let json = serde_json::to_value(SlackView::Home(view.clone())).unwrap_or_default();
+        self.with(|s| s.homes.push((user.to_owned(), json)));
         Ok(())
     }
 

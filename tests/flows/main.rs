@@ -6,6 +6,7 @@
 mod buttons;
 mod calendar;
 mod delivery;
+mod home_hours;
 mod hostile;
 mod inproc;
 mod ladder;

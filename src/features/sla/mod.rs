@@ -5,6 +5,7 @@
 
 pub mod buttons;
 pub mod digest;
+pub mod home_hours;
 pub mod hours;
 pub mod ladder;
 pub mod tracking;
@@ -318,6 +319,7 @@ impl Feature for Sla {
     }
 
     fn actions(&self) -> &'static [&'static str] {
+        // `sla_` covers both the buttons on nudges and the Home tab's `sla_hours_open`.
         &[buttons::ACTION_PREFIX]
     }
 
@@ -326,7 +328,13 @@ impl Feature for Sla {
         engine: &'a std::sync::Arc<Engine>,
         action: &'a crate::slack::interaction::BlockAction,
     ) -> BoxFuture<'a, Option<Result<String, UserError>>> {
-        Box::pin(buttons::block_action(engine, action))
+        Box::pin(async move {
+            if action.action_id == home_hours::OPEN_ACTION {
+                home_hours::block_action(engine, action).await
+            } else {
+                buttons::block_action(engine, action).await
+            }
+        })
     }
 
     fn on_command<'a>(
@@ -395,6 +403,27 @@ impl Feature for Sla {
             now,
         )
         .map(Some)
+    }
+
+    fn home_blocks(
+        &self,
+        engine: &Engine,
+        user: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<slack_morphism::prelude::SlackBlock>, StoreError> {
+        home_hours::home_blocks(engine, user, now)
+    }
+
+    fn views(&self) -> &'static [&'static str] {
+        &[home_hours::CALLBACK]
+    }
+
+    fn on_view_submission<'a>(
+        &'a self,
+        engine: &'a std::sync::Arc<Engine>,
+        submission: &'a crate::slack::interaction::ViewSubmission,
+    ) -> BoxFuture<'a, crate::engine::reply::InteractionReply> {
+        Box::pin(home_hours::view_submission(engine, submission))
     }
 }
 
