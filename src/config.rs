@@ -14,6 +14,7 @@ use figment::providers::{Format, Serialized, Toml};
 use serde::Deserialize;
 
 use crate::domain::calendar::{BusinessCalendar, Clock, WorkingHours, parse_weekday};
+use crate::domain::holidays::Region;
 use crate::domain::rfc::RfcSettings;
 use crate::domain::sla::{LadderStep, SlaPolicy, StepAction, Tier, TierRule};
 use crate::domain::standup::{RemindMode, Schedule};
@@ -62,6 +63,9 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub log_level: String,
     pub calendar: BusinessCalendar,
+    /// `calendar.holiday_region`: the team's public-holiday region, `None` when empty. Kept out
+    /// of [`BusinessCalendar`] until the calendar consults it.
+    pub calendar_region: Option<Region>,
     pub fallback_timezone: Tz,
     pub sla: SlaPolicy,
     pub rfc: RfcSettings,
@@ -240,6 +244,7 @@ struct RawCalendar {
     working_days: Vec<String>,
     working_hours: Vec<String>,
     holidays: Vec<String>,
+    holiday_region: String,
     fallback_timezone: String,
 }
 
@@ -500,6 +505,9 @@ impl Settings {
         })?;
 
         let calendar = parse_calendar(&raw.calendar)?;
+        let calendar_region = parse_holiday_region(&raw.calendar.holiday_region)?;
+        // The team's calendar counts the region's public holidays; a person may set their own.
+        let calendar = calendar.with_region(calendar_region.clone());
         let fallback_timezone = parse_timezone(
             "calendar.fallback_timezone",
             &raw.calendar.fallback_timezone,
@@ -614,6 +622,7 @@ impl Settings {
             log_format,
             log_level: raw.log.level,
             calendar,
+            calendar_region,
             fallback_timezone,
             sla,
             rfc,
@@ -693,6 +702,16 @@ fn parse_calendar(raw: &RawCalendar) -> Result<BusinessCalendar, ConfigError> {
         .map_err(|e| invalid("calendar.working_hours", e.to_string()))?;
     let holidays = parse_dates("calendar.holidays", &raw.holidays)?;
     BusinessCalendar::new(days, hours, holidays).map_err(|e| invalid("calendar", e.to_string()))
+}
+
+/// `calendar.holiday_region`: "" is none; anything else must be a region the data set knows.
+fn parse_holiday_region(value: &str) -> Result<Option<Region>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    Region::parse(value)
+        .map(Some)
+        .map_err(|e| invalid("calendar.holiday_region", e.to_string()))
 }
 
 fn parse_clock(key: &str, value: &str) -> Result<Clock, ConfigError> {
@@ -1256,6 +1275,36 @@ mod tests {
         .unwrap();
         let now = chrono::Utc::now();
         assert!(s.calendar.is_working_time(now, chrono_tz::Asia::Kolkata));
+    }
+
+    #[test]
+    fn holiday_region_is_read_and_checked() {
+        // The team default: none.
+        assert_eq!(load_with_file("").unwrap().calendar_region, None);
+        let s = load_with_file("[calendar]\nholiday_region = \"de-by\"\n").unwrap();
+        let region = s.calendar_region.unwrap();
+        assert_eq!(region.code(), "DE-BY");
+        assert!(region.is_holiday(NaiveDate::from_ymd_opt(2027, 1, 6).unwrap()));
+        let s = load(
+            None,
+            &env(&[("ASYNCBOT_CALENDAR__HOLIDAY_REGION", "IN-KA")]),
+        )
+        .unwrap();
+        assert_eq!(s.calendar_region.unwrap().code(), "IN-KA");
+
+        let err = load_with_file("[calendar]\nholiday_region = \"XX\"\n").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("calendar.holiday_region: `XX` is not a country code I know"),
+            "{err}"
+        );
+        let err = load_with_file("[calendar]\nholiday_region = \"DE-XY\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("calendar.holiday_region: `DE-XY`"),
+            "{text}"
+        );
+        assert!(text.contains("DE-BY"), "{text}");
     }
 
     #[test]

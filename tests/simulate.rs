@@ -174,6 +174,15 @@ fn scenario(name: &str) -> String {
         .to_string()
 }
 
+// ---- issue 10, item 2: holidays by region ------------------------------------------------------
+
+fn holidays_week() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/scenarios/holidays.toml")
+        .display()
+        .to_string()
+}
+
 /// Issue 10, item 3: the statuses set during the week reach the bot's store (each person's
 /// presence agrees with their last status), and the report counts the posts that pinged someone
 /// whose status said they were out: none, since an out-of-office status pauses that person's
@@ -208,4 +217,59 @@ fn slack_statuses_are_learnt_and_pings_while_out_are_counted() {
     );
     let (_, small_run, _) = simulate(&["--scenario", &small()]);
     assert!(!small_run.contains("Slack status"), "{small_run}");
+}
+
+/// Messages each person received on Thanksgiving (2026-11-26, day 3 of the scenario) in a run
+/// of tests/scenarios/holidays.toml, with `config` layered over the defaults.
+fn thanksgiving_messages(config: Option<&std::path::Path>) -> Vec<(String, u64)> {
+    let week = holidays_week();
+    let mut args = vec!["--scenario", week.as_str(), "--json", "--quiet"];
+    let config = config.map(|c| c.to_str().unwrap().to_owned());
+    if let Some(c) = &config {
+        args.extend(["--config", c.as_str()]);
+    }
+    let (ok, out, err) = simulate(&args);
+    assert!(ok, "{err}");
+    let run: Value = serde_json::from_str(&out).unwrap();
+    let per_day = run["report"]["received_per_day"].as_object().unwrap();
+    ["Ben", "Maya"]
+        .iter()
+        .map(|name| (name.to_string(), per_day[*name][3].as_u64().unwrap()))
+        .collect()
+}
+
+#[test]
+fn a_holiday_region_is_checked_and_the_thanksgiving_week_runs_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[calendar]\nholiday_region = \"DE-XY\"\n").unwrap();
+    let (ok, out, err) = simulate(&[
+        "--scenario",
+        &holidays_week(),
+        "--config",
+        bad.to_str().unwrap(),
+    ]);
+    assert!(!ok);
+    assert!(out.is_empty());
+    assert!(
+        err.contains("calendar.holiday_region: `DE-XY` is not a subdivision of Germany")
+            && err.contains("DE-BY"),
+        "{err}"
+    );
+
+    // Without a region, the week does ping Ben and Maya on their holiday: the scenario exercises
+    // what the region is for (a nudge falling due on it, a request asked on it, the standup).
+    let without = thanksgiving_messages(None);
+    assert!(without.iter().all(|(_, n)| *n >= 1), "{without:?}");
+    let us = dir.path().join("us.toml");
+    std::fs::write(&us, "[calendar]\nholiday_region = \"US\"\n").unwrap();
+    let with = thanksgiving_messages(Some(&us));
+    // With the region, nobody in New York hears from the bot on Thanksgiving: what falls due
+    // on it waits for Friday.
+    for (name, w) in &with {
+        assert_eq!(
+            *w, 0,
+            "{name} on Thanksgiving: {with:?} (without the region: {without:?})"
+        );
+    }
 }

@@ -12,9 +12,23 @@ pub fn check_config(config: Option<&Path>, env: &[(String, String)]) -> ExitCode
         Ok(settings) => {
             println!("configuration is valid\n");
             println!("{}", crate::features::sla::norms(&settings));
+            println!("{}", holiday_region_line(settings.calendar_region.as_ref()));
             ExitCode::SUCCESS
         }
         Err(e) => fail(&format!("invalid configuration: {e}")),
+    }
+}
+
+/// `calendar.holiday_region` as check-config reports it.
+fn holiday_region_line(region: Option<&crate::domain::holidays::Region>) -> String {
+    let years = crate::domain::holidays::YEARS;
+    match region {
+        Some(region) => format!(
+            "Public holidays: {region} (built-in python-holidays data, {}–{})",
+            years.start(),
+            years.end()
+        ),
+        None => String::from("Public holidays: none by region (calendar.holiday_region is empty)"),
     }
 }
 

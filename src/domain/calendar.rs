@@ -17,6 +17,8 @@ use chrono::{
 };
 use chrono_tz::Tz;
 
+use super::holidays::Region;
+
 /// How far ahead (in local days, roughly 20 years) the calendar searches for
 /// working time before giving up and counting the rest on the wall clock.
 const SEARCH_DAYS: u32 = 366 * 20;
@@ -194,6 +196,9 @@ pub struct BusinessCalendar {
     holidays: BTreeSet<NaiveDate>,
     /// UTC intervals [from, to) that do not count: sorted, disjoint, none empty.
     blocked: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Public holidays of a region (`calendar.holiday_region`, or a person's own): not working
+    /// days, like `holidays`.
+    region: Option<Region>,
 }
 
 /// One day's counted intervals: at most one per working period (a split day has two or three).
@@ -239,6 +244,7 @@ impl BusinessCalendar {
             hours: vec![hours],
             holidays: holidays.into_iter().collect(),
             blocked: Vec::new(),
+            region: None,
         })
     }
 
@@ -249,7 +255,21 @@ impl BusinessCalendar {
             hours: vec![WorkingHours::all_day()],
             holidays: BTreeSet::new(),
             blocked: Vec::new(),
+            region: None,
         }
+    }
+
+    /// A copy whose public holidays are `region`'s (none: only the explicit dates).
+    pub fn with_region(&self, region: Option<Region>) -> Self {
+        BusinessCalendar {
+            region,
+            ..self.clone()
+        }
+    }
+
+    /// The region whose public holidays count, if any.
+    pub fn region(&self) -> Option<&Region> {
+        self.region.as_ref()
     }
 
     /// A copy with other working days. Errors if there are none.
@@ -362,7 +382,9 @@ impl BusinessCalendar {
 
     /// A working day is a configured weekday that is not a holiday.
     pub fn is_working_day(&self, date: NaiveDate) -> bool {
-        self.days & day_bit(date.weekday()) != 0 && !self.holidays.contains(&date)
+        self.days & day_bit(date.weekday()) != 0
+            && !self.holidays.contains(&date)
+            && !self.region.as_ref().is_some_and(|r| r.is_holiday(date))
     }
 
     /// True if `at`, seen in `tz`, falls on a working day inside working hours.
@@ -463,10 +485,13 @@ impl BusinessCalendar {
         self.blocked.is_empty()
             && match clock {
                 Clock::Wall => true,
-                Clock::BusinessDays => self.days == ALL_DAYS && self.holidays.is_empty(),
+                Clock::BusinessDays => {
+                    self.days == ALL_DAYS && self.holidays.is_empty() && self.region.is_none()
+                }
                 Clock::WorkingHours => {
                     self.days == ALL_DAYS
                         && self.holidays.is_empty()
+                        && self.region.is_none()
                         && matches!(self.hours.as_slice(), [h] if h.is_all_day())
                 }
             }

@@ -9,6 +9,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::calendar::{BusinessCalendar, WorkingHours, parse_weekday, start_of_day};
+use super::holidays::Region;
 use super::standup::Away;
 
 /// The most working periods in one day (a split day has two or three).
@@ -55,6 +56,15 @@ impl WorkingTime {
             && let Ok(with) = calendar.with_hours(hours.clone())
         {
             calendar = with;
+        }
+        match self.region.as_deref() {
+            Some("") => calendar = calendar.with_region(None),
+            Some(code) => {
+                if let Ok(region) = Region::parse(code) {
+                    calendar = calendar.with_region(Some(region));
+                }
+            }
+            None => {}
         }
         calendar
     }
@@ -131,9 +141,8 @@ pub enum HoursError {
     TooManyPeriods,
     #[error("Say which region after `region`, e.g. `region DE-BY`, `region US` or `region none`.")]
     MissingRegion,
-    #[error(
-        "`{0}` is not a holiday region I understand; use a country code, optionally with its region, like `US`, `DE-BY` or `IN-KA` (or `none`)."
-    )]
+    /// The holiday data's own explanation (what exists, what to write).
+    #[error("{0} (Or `none` for no public holidays.)")]
     BadRegion(String),
 }
 
@@ -251,24 +260,16 @@ fn parse_period(token: &str) -> Result<WorkingHours, HoursError> {
     })
 }
 
-/// A region code's shape: a two-letter country, optionally `-` and one to three letters or
-/// digits (`US`, `DE-BY`, `IN-KA`, `GB-SCT`); `none` clears it. Returns the code in capitals,
-/// or `""` for none. Whether the region exists is checked against the holiday data by whoever
-/// stores it.
+/// A holiday region (`US`, `DE-BY`, `IN-KA`, `GB-SCT`, any case), checked against the holiday
+/// data; `none` clears it. Returns the canonical code, or `""` for none.
 pub fn parse_region_code(code: &str) -> Result<String, HoursError> {
-    let upper = code.trim().to_ascii_uppercase();
-    if upper == "NONE" || upper == "-" {
+    let trimmed = code.trim();
+    if trimmed.eq_ignore_ascii_case("none") || trimmed == "-" {
         return Ok(String::new());
     }
-    let (country, sub) = upper.split_once('-').unwrap_or((upper.as_str(), ""));
-    let country_ok = country.len() == 2 && country.chars().all(|c| c.is_ascii_uppercase());
-    let sub_ok = !upper.contains('-')
-        || ((1..=3).contains(&sub.len()) && sub.chars().all(|c| c.is_ascii_alphanumeric()));
-    if country_ok && sub_ok {
-        Ok(upper)
-    } else {
-        Err(HoursError::BadRegion(code.chars().take(40).collect()))
-    }
+    Region::parse(trimmed)
+        .map(|r| r.code().to_owned())
+        .map_err(|e| HoursError::BadRegion(e.to_string()))
 }
 
 /// The working time in words, for `/sla hours` and the Home tab: "Mon, Tue, Wed, Thu, 07:00–15:00
@@ -336,7 +337,10 @@ mod tests {
             ("15-07", "can't cross midnight"),
             ("09:00-13:00 12:00-18:00", "overlap"),
             ("region", "Say which region"),
-            ("region Bavaria", "`Bavaria` is not a holiday region"),
+            (
+                "region Bavaria",
+                "`Bavaria` is not a region code; use an ISO 3166 code such as `US`, `DE-BY`",
+            ),
             ("1-2 3-4 5-6 7-8 9-10", "at most 4"),
         ];
         for (args, expected) in cases {

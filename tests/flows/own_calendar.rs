@@ -97,3 +97,42 @@ async fn away_back_reset_and_nonsense() {
     let reset = bot.command("/sla", "hours reset", "UBOB", CHANNEL).await;
     assert!(reset.contains("(the team's)"), "{reset}");
 }
+
+/// Bob's own holiday region: with `region US`, Thanksgiving (Thursday 26 November 2026) is not a
+/// working day of his, so a request of Wednesday 10:00 is nudged on Friday 10:00, not Thursday;
+/// Carol (Kolkata, the team's calendar, no region) counts Thursday.
+#[tokio::test(start_paused = true)]
+async fn a_persons_holiday_region_keeps_their_holiday_free() {
+    let bot = Bot::start(at("2026-11-25 09:00", NY), "").await;
+    let set = bot
+        .command("/sla", "hours region us", "UBOB", CHANNEL)
+        .await;
+    assert!(set.contains("public holidays of US"), "{set}");
+    let bad = bot
+        .command("/sla", "hours region XX", "UBOB", CHANNEL)
+        .await;
+    assert!(bad.contains("`XX` is not a country code"), "{bad}");
+    bot.run_until(at("2026-11-25 10:00", NY)).await;
+    let ts = bot
+        .post(
+            CHANNEL,
+            "UALICE",
+            "<@UBOB> <@UCAROL> can you check the numbers?",
+        )
+        .await;
+    bot.run_until(at("2026-11-27 12:00", NY)).await;
+    let nudges = bot.posts_in_thread(&ts);
+    let to = |who: &str| {
+        nudges
+            .iter()
+            .find(|p| p.text.starts_with(who))
+            .unwrap_or_else(|| panic!("{who}: {}", bot.transcript(NY)))
+            .at
+    };
+    assert_eq!(local(to("<@UBOB>"), NY), "Fri 2026-11-27 10:00");
+    assert_eq!(
+        local(to("<@UCAROL>"), "Asia/Kolkata"),
+        "Fri 2026-11-27 09:00",
+        "due Thursday 20:30 hers (Thanksgiving is not her holiday), after her working hours"
+    );
+}

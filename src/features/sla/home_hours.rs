@@ -471,7 +471,7 @@ mod tests {
         assert_eq!(all["days"], "Pick at least one working day.");
         assert!(all["hours"].starts_with("Give your hours like"), "{all:?}");
         assert!(
-            all["region"].contains("`Bavaria` is not a holiday region"),
+            all["region"].contains("`Bavaria` is not a region code"),
             "{all:?}"
         );
         let empty = errors(&form(&["mon"], "  ", "", false));

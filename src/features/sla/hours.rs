@@ -31,7 +31,8 @@ pub fn show(store: &Store, settings: &Settings, user: &str) -> Result<String, St
         );
         Ok((own, tz, calendar))
     })?;
-    let region = own.as_ref().and_then(|o| o.region.as_deref());
+    let region = calendar.region().map(|r| r.code().to_owned());
+    let region = region.as_deref();
     let whose = if own.is_some() {
         "your own"
     } else {
