@@ -136,3 +136,31 @@ async fn a_persons_holiday_region_keeps_their_holiday_free() {
         "due Thursday 20:30 hers (Thanksgiving is not her holiday), after her working hours"
     );
 }
+
+/// Alice asks Bob on his holiday (his own region, US: Thanksgiving): she is told once, privately,
+/// when he is back and when her request is due; a second request the same day tells her
+/// nothing more; asking Dan, whose day starts within 8 hours (Sydney), tells her nothing.
+#[tokio::test(start_paused = true)]
+async fn the_asker_gets_one_heads_up_a_day_when_the_recipient_is_off_for_long() {
+    let bot = Bot::start(at("2026-11-26 09:00", NY), "").await;
+    bot.command("/sla", "hours region US", "UBOB", CHANNEL)
+        .await;
+    bot.post(CHANNEL, "UALICE", "<@UBOB> can you check the numbers?")
+        .await;
+    bot.run_for(minutes(1)).await;
+    let notes = bot.notes_for("UALICE");
+    assert_eq!(notes.len(), 1, "{}", bot.transcript(NY));
+    assert!(
+        notes[0]
+            .text
+            .starts_with("bob is off until Fri 27 Nov 09:00 their time (holiday: Thanksgiving Day); your request is due <!date^"),
+        "{}",
+        notes[0].text
+    );
+    assert_eq!(notes[0].channel, CHANNEL);
+    bot.post(CHANNEL, "UALICE", "<@UBOB> and the budget?").await;
+    bot.post(CHANNEL, "UALICE", "<@UDAN> are the slides ready?")
+        .await;
+    bot.run_for(minutes(1)).await;
+    assert_eq!(bot.notes_for("UALICE").len(), 1, "{}", bot.transcript(NY));
+}

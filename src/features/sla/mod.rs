@@ -5,6 +5,7 @@
 
 pub mod buttons;
 pub mod digest;
+pub mod heads_up;
 pub mod home_hours;
 pub mod hours;
 pub mod ladder;

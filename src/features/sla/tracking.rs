@@ -117,6 +117,7 @@ pub(super) fn apply(
                     "tracking a request"
                 );
                 tx.put_request(&request)?;
+                super::heads_up::maybe(engine, tx, &request, &calendar, now)?;
             }
         }
         Inbound::MessageEdited {
