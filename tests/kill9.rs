@@ -27,6 +27,10 @@ clock = "wall"
 [escalation]
 steps = [{ after = "0s", action = "thread_mention" }]
 
+# 150 nudges to one person: the subject here is SIGKILL, not the daily nudge budget.
+[respect]
+max_nudges_per_day = 0
+
 [delivery]
 request_timeout = "2s"
 max_backoff = "2s"
