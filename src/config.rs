@@ -76,6 +76,16 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Whether `GET /metrics` (Prometheus) is served.
     pub metrics: bool,
+    /// `[respect]`: how the bot helps people be considerate of each other's time.
+    pub respect: RespectSettings,
+}
+
+/// `[respect]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RespectSettings {
+    /// `respect.coach_nohello`: one private tip, at most weekly, to the author of a bare
+    /// "hi @ana" (see `domain::asking`).
+    pub coach_nohello: bool,
 }
 
 /// Thresholds for calling the bot unhealthy (`[health]`), read by `engine::health`.
@@ -163,6 +173,13 @@ struct RawConfig {
     delivery: RawDelivery,
     socket_mode: RawSocketMode,
     health: RawHealth,
+    respect: RawRespect,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRespect {
+    coach_nohello: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -575,6 +592,9 @@ impl Settings {
             health,
             shutdown_grace,
             metrics: raw.server.metrics,
+            respect: RespectSettings {
+                coach_nohello: raw.respect.coach_nohello,
+            },
         })
     }
 }
@@ -981,6 +1001,22 @@ mod tests {
         assert_eq!(s.delivery.workspace_rate, 5);
         assert_eq!(s.delivery.max_in_flight, 32);
         assert_eq!(s.store_cache_bytes, 64 * 1024 * 1024);
+        assert!(
+            !s.respect.coach_nohello,
+            "coaching is off until a team turns it on"
+        );
+    }
+
+    #[test]
+    fn coaching_is_a_switch() {
+        let on = load_with_file("[respect]\ncoach_nohello = true\n").unwrap();
+        assert!(on.respect.coach_nohello);
+        let env_on = load(None, &env(&[("ASYNCBOT_RESPECT__COACH_NOHELLO", "true")])).unwrap();
+        assert!(env_on.respect.coach_nohello);
+        let err = load_with_file("[respect]\ncoach_nohello = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("respect.coach_nohello"), "{err}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! change, its timers and the messages it causes commit together or not at all, and survive
 //! `kill -9`.
 
+mod coaching;
 mod dead_letters;
 mod group_commit;
 mod inbox;
@@ -27,6 +28,7 @@ use redb::{
 };
 use serde::{Serialize, de::DeserializeOwned};
 
+pub use coaching::CoachingReads;
 pub use dead_letters::{DeadKind, DeadLetter};
 pub use group_commit::GroupCommit;
 pub use inbox::{Accepted, Arrival};
@@ -41,7 +43,9 @@ pub use timers::TimerKey;
 
 /// Everything needed to read the store: `use crate::store::prelude::*;`.
 pub mod prelude {
-    pub use super::{OutboxReads, PeopleReads, Reads, RequestReads, RfcReads, StandupReads};
+    pub use super::{
+        CoachingReads, OutboxReads, PeopleReads, Reads, RequestReads, RfcReads, StandupReads,
+    };
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -234,6 +238,8 @@ impl Store {
         tx.open_table(OUTBOX_QUEUES)?;
         tx.open_multimap_table(OUTBOX_BY_PARENT)?;
         tx.open_table(OUTBOX_BY_TAG)?;
+        tx.open_table(NOHELLO_TIPS)?;
+        tx.open_table(NOHELLO_TIPS_BY_TIME)?;
         Tx { txn: &tx }.index_outbox_once()?;
         tx.commit()?;
         Ok(())

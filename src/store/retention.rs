@@ -14,9 +14,9 @@ use redb::{ReadableTable, TableDefinition};
 use super::dead_letters::DeadLetter;
 use super::standups::day_key;
 use super::tables::{
-    AWAY, AWAY_BY_END, CLOSED_REQUESTS, DEAD_LETTERS, DROPPED_BY_TIME, DROPPED_TAGS, REQUESTS,
-    REQUESTS_BY_MESSAGE, REQUESTS_BY_THREAD, SEEN_BY_TIME, SEEN_EVENTS, STANDUP_DAYS,
-    STANDUP_DAYS_BY_DATE, TAGGED_MESSAGES, TAGS,
+    AWAY, AWAY_BY_END, CLOSED_REQUESTS, DEAD_LETTERS, DROPPED_BY_TIME, DROPPED_TAGS, NOHELLO_TIPS,
+    NOHELLO_TIPS_BY_TIME, REQUESTS, REQUESTS_BY_MESSAGE, REQUESTS_BY_THREAD, SEEN_BY_TIME,
+    SEEN_EVENTS, STANDUP_DAYS, STANDUP_DAYS_BY_DATE, TAGGED_MESSAGES, TAGS,
 };
 use super::timers::sla_timer_key;
 use super::{Reads, RequestReads, Result, StandupReads, Store, StoreError, Tx, from_json, ms};
@@ -38,6 +38,8 @@ pub const CLOSED_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const STANDUP_DAYS_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
 /// An absence is dropped this long after its last day (UTC): by then it is over in every zone.
 pub const AWAY_KEEP: Duration = Duration::from_secs(2 * 24 * 3600);
+/// When an author last got a coaching tip is kept as long as it holds back the next one.
+pub const NOHELLO_TIPS_KEEP: Duration = crate::domain::asking::NOHELLO_TIP_EVERY;
 
 /// How long each kind of row is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,7 @@ pub struct Rules {
     pub closed_requests: Duration,
     pub standup_days: Duration,
     pub away: Duration,
+    pub nohello_tips: Duration,
     /// `store.dead_letters_keep`.
     pub dead_letters: Duration,
     /// `sla.forget_after`: the backfill gives an old open request whose ladder had ended (and
@@ -63,6 +66,7 @@ impl Rules {
             closed_requests: CLOSED_KEEP,
             standup_days: STANDUP_DAYS_KEEP,
             away: AWAY_KEEP,
+            nohello_tips: NOHELLO_TIPS_KEEP,
             dead_letters,
             forget_after,
         }
@@ -78,16 +82,18 @@ pub enum Pruned {
     StandupDays,
     Absences,
     DeadLetters,
+    NohelloTips,
 }
 
 impl Pruned {
-    pub const ALL: [Pruned; 6] = [
+    pub const ALL: [Pruned; 7] = [
         Pruned::SeenEvents,
         Pruned::DroppedTags,
         Pruned::ClosedRequests,
         Pruned::StandupDays,
         Pruned::Absences,
         Pruned::DeadLetters,
+        Pruned::NohelloTips,
     ];
 
     pub fn name(self) -> &'static str {
@@ -98,6 +104,7 @@ impl Pruned {
             Pruned::StandupDays => "standup_days",
             Pruned::Absences => "absences",
             Pruned::DeadLetters => "dead_letters",
+            Pruned::NohelloTips => "nohello_tips",
         }
     }
 }
@@ -181,6 +188,11 @@ impl Store {
             if first_timed(DROPPED_BY_TIME)?.is_some_and(|at| at < ms(before(rules.dropped_tags))) {
                 due.push(Pruned::DroppedTags);
             }
+            if first_timed(NOHELLO_TIPS_BY_TIME)?
+                .is_some_and(|at| at < ms(before(rules.nohello_tips)))
+            {
+                due.push(Pruned::NohelloTips);
+            }
             let closed = rx
                 .table(CLOSED_REQUESTS)?
                 .first()?
@@ -236,6 +248,12 @@ impl Store {
             }
             Pruned::Absences => tx.prune_absences(before(rules.away).date_naive(), limit),
             Pruned::DeadLetters => tx.prune_dead_letters(before(rules.dead_letters), limit),
+            Pruned::NohelloTips => tx.prune_timed(
+                NOHELLO_TIPS_BY_TIME,
+                NOHELLO_TIPS,
+                ms(before(rules.nohello_tips)),
+                limit,
+            ),
         })
     }
 
@@ -976,6 +994,32 @@ mod tests {
         assert_eq!(left, vec![now() - days(29), now() - days(1)]);
         // Chunks are bounded here too.
         assert_eq!(prune_all(&s, Pruned::DeadLetters, 1), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn coaching_tips_are_forgotten_a_week_after_they_went() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            tx.record_nohello_tip("UOLD", now() - days(8))?;
+            tx.record_nohello_tip("UNEW", now() - days(6))?;
+            // Tipped twice: only the later tip counts, and it is recent.
+            tx.record_nohello_tip("UAGAIN", now() - days(9))?;
+            tx.record_nohello_tip("UAGAIN", now() - days(1))
+        })
+        .unwrap();
+        assert_eq!(
+            s.prunable(&rules(), now()).unwrap(),
+            vec![Pruned::NohelloTips]
+        );
+        assert_eq!(prune_all(&s, Pruned::NohelloTips, K), vec![1]);
+        use crate::store::CoachingReads;
+        let last = |u: &str| s.read(|rx| rx.last_nohello_tip(u)).unwrap();
+        assert_eq!(last("UOLD"), None);
+        assert_eq!(last("UNEW"), Some(now() - days(6)));
+        assert_eq!(last("UAGAIN"), Some(now() - days(1)));
+        assert_eq!(count(&s, NOHELLO_TIPS), 2);
+        assert_eq!(count(&s, NOHELLO_TIPS_BY_TIME), 2);
+        assert!(s.prunable(&rules(), now()).unwrap().is_empty());
     }
 
     #[test]
