@@ -4,10 +4,12 @@
 //! milliseconds; the real-binary tests beside this one cover the transports.
 
 mod calendar;
+mod coaching;
 mod delivery;
 mod hostile;
 mod inproc;
 mod ladder;
+mod questions;
 mod retention;
 mod rfc;
 mod standup;
