@@ -86,7 +86,7 @@ pub struct Settings {
     pub presence: PresenceSettings,
 }
 
-/// `[respect]`: the nudge budget and the heads-up to askers.
+/// `[respect]`: the nudge budget, the heads-up to askers, and coaching.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Respect {
     /// At most this many messages asking something of one person per day of theirs; the
@@ -95,6 +95,9 @@ pub struct Respect {
     /// An asker whose recipient's next working time is further away than this is told so,
     /// privately. Zero: never.
     pub heads_up_after: Duration,
+    /// `respect.coach_nohello`: one private tip, at most weekly, to the author of a bare
+    /// "hi @ana" (see `domain::asking`).
+    pub coach_nohello: bool,
 }
 
 /// `respect.ooo_status`, `respect.focus_status`, `respect.presence_refresh`.
@@ -199,6 +202,7 @@ struct RawConfig {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawRespect {
+    coach_nohello: bool,
     max_nudges_per_day: u32,
     heads_up_after: String,
     ooo_status: Vec<String>,
@@ -605,6 +609,7 @@ impl Settings {
         let respect = Respect {
             max_nudges_per_day: raw.respect.max_nudges_per_day,
             heads_up_after: parse_duration("respect.heads_up_after", &raw.respect.heads_up_after)?,
+            coach_nohello: raw.respect.coach_nohello,
         };
         if respect.max_nudges_per_day > 100 {
             return Err(invalid(
@@ -1090,6 +1095,22 @@ mod tests {
         assert_eq!(s.delivery.workspace_rate, 5);
         assert_eq!(s.delivery.max_in_flight, 32);
         assert_eq!(s.store_cache_bytes, 64 * 1024 * 1024);
+        assert!(
+            !s.respect.coach_nohello,
+            "coaching is off until a team turns it on"
+        );
+    }
+
+    #[test]
+    fn coaching_is_a_switch() {
+        let on = load_with_file("[respect]\ncoach_nohello = true\n").unwrap();
+        assert!(on.respect.coach_nohello);
+        let env_on = load(None, &env(&[("ASYNCBOT_RESPECT__COACH_NOHELLO", "true")])).unwrap();
+        assert!(env_on.respect.coach_nohello);
+        let err = load_with_file("[respect]\ncoach_nohello = \"sometimes\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("respect.coach_nohello"), "{err}");
     }
 
     #[test]

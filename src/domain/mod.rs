@@ -6,6 +6,7 @@
 //! Nothing here does I/O or knows tokio, redb or slack-morphism: a transition takes the state, the
 //! input and `now`, and returns the new state and the messages to send.
 
+pub mod asking;
 pub mod calendar;
 pub mod decisions;
 pub mod format;

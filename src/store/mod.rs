@@ -5,6 +5,7 @@
 //! `kill -9`.
 
 mod budget;
+mod coaching;
 mod dead_letters;
 mod group_commit;
 mod inbox;
@@ -31,6 +32,7 @@ use redb::{
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use budget::{BudgetReads, Digest, digest_timer};
+pub use coaching::CoachingReads;
 pub use dead_letters::{DeadKind, DeadLetter};
 pub use group_commit::GroupCommit;
 pub use inbox::{Accepted, Arrival};
@@ -48,8 +50,8 @@ pub use working_time::WorkingTimeReads;
 /// Everything needed to read the store: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        BudgetReads, OutboxReads, PeopleReads, PresenceReads, Reads, RequestReads, RfcReads,
-        StandupReads, WorkingTimeReads,
+        BudgetReads, CoachingReads, OutboxReads, PeopleReads, PresenceReads, Reads, RequestReads,
+        RfcReads, StandupReads, WorkingTimeReads,
     };
 }
 
@@ -247,6 +249,8 @@ impl Store {
         tx.open_table(OUTBOX_QUEUES)?;
         tx.open_multimap_table(OUTBOX_BY_PARENT)?;
         tx.open_table(OUTBOX_BY_TAG)?;
+        tx.open_table(NOHELLO_TIPS)?;
+        tx.open_table(NOHELLO_TIPS_BY_TIME)?;
         Tx { txn: &tx }.index_outbox_once()?;
         tx.commit()?;
         Ok(())

@@ -14,9 +14,9 @@ use redb::{ReadableTable, TableDefinition};
 use super::dead_letters::DeadLetter;
 use super::standups::day_key;
 use super::tables::{
-    AWAY, AWAY_BY_END, CLOSED_REQUESTS, DEAD_LETTERS, DROPPED_BY_TIME, DROPPED_TAGS, REQUESTS,
-    REQUESTS_BY_MESSAGE, REQUESTS_BY_THREAD, SEEN_BY_TIME, SEEN_EVENTS, STANDUP_DAYS,
-    STANDUP_DAYS_BY_DATE, TAGGED_MESSAGES, TAGS,
+    AWAY, AWAY_BY_END, CLOSED_REQUESTS, DEAD_LETTERS, DROPPED_BY_TIME, DROPPED_TAGS, NOHELLO_TIPS,
+    NOHELLO_TIPS_BY_TIME, REQUESTS, REQUESTS_BY_MESSAGE, REQUESTS_BY_THREAD, SEEN_BY_TIME,
+    SEEN_EVENTS, STANDUP_DAYS, STANDUP_DAYS_BY_DATE, TAGGED_MESSAGES, TAGS,
 };
 use super::timers::sla_timer_key;
 use super::{Reads, RequestReads, Result, StandupReads, Store, StoreError, Tx, from_json, ms};
@@ -38,6 +38,8 @@ pub const CLOSED_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const STANDUP_DAYS_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
 /// An absence is dropped this long after its last day (UTC): by then it is over in every zone.
 pub const AWAY_KEEP: Duration = Duration::from_secs(2 * 24 * 3600);
+/// When an author last got a coaching tip is kept as long as it holds back the next one.
+pub const NOHELLO_TIPS_KEEP: Duration = crate::domain::asking::NOHELLO_TIP_EVERY;
 
 /// A day's nudge counts are kept this long after it (by then it is over in every zone).
 pub const NUDGES_KEEP: Duration = Duration::from_secs(3 * 24 * 3600);
@@ -57,6 +59,7 @@ pub struct Rules {
     pub closed_requests: Duration,
     pub standup_days: Duration,
     pub away: Duration,
+    pub nohello_tips: Duration,
     /// `store.dead_letters_keep`.
     pub dead_letters: Duration,
     /// `sla.forget_after`: the backfill gives an old open request whose ladder had ended (and
@@ -73,6 +76,7 @@ impl Rules {
             closed_requests: CLOSED_KEEP,
             standup_days: STANDUP_DAYS_KEEP,
             away: AWAY_KEEP,
+            nohello_tips: NOHELLO_TIPS_KEEP,
             dead_letters,
             forget_after,
         }
@@ -89,10 +93,11 @@ pub enum Pruned {
     Absences,
     DeadLetters,
     NudgeCounts,
+    NohelloTips,
 }
 
 impl Pruned {
-    pub const ALL: [Pruned; 7] = [
+    pub const ALL: [Pruned; 8] = [
         Pruned::SeenEvents,
         Pruned::DroppedTags,
         Pruned::ClosedRequests,
@@ -100,6 +105,7 @@ impl Pruned {
         Pruned::Absences,
         Pruned::DeadLetters,
         Pruned::NudgeCounts,
+        Pruned::NohelloTips,
     ];
 
     pub fn name(self) -> &'static str {
@@ -111,6 +117,7 @@ impl Pruned {
             Pruned::Absences => "absences",
             Pruned::DeadLetters => "dead_letters",
             Pruned::NudgeCounts => "nudges_by_day",
+            Pruned::NohelloTips => "nohello_tips",
         }
     }
 }
@@ -194,6 +201,11 @@ impl Store {
             if first_timed(DROPPED_BY_TIME)?.is_some_and(|at| at < ms(before(rules.dropped_tags))) {
                 due.push(Pruned::DroppedTags);
             }
+            if first_timed(NOHELLO_TIPS_BY_TIME)?
+                .is_some_and(|at| at < ms(before(rules.nohello_tips)))
+            {
+                due.push(Pruned::NohelloTips);
+            }
             let closed = rx
                 .table(CLOSED_REQUESTS)?
                 .first()?
@@ -254,6 +266,12 @@ impl Store {
             Pruned::Absences => tx.prune_absences(before(rules.away).date_naive(), limit),
             Pruned::DeadLetters => tx.prune_dead_letters(before(rules.dead_letters), limit),
             Pruned::NudgeCounts => tx.prune_nudge_counts(before(NUDGES_KEEP).date_naive(), limit),
+            Pruned::NohelloTips => tx.prune_timed(
+                NOHELLO_TIPS_BY_TIME,
+                NOHELLO_TIPS,
+                ms(before(rules.nohello_tips)),
+                limit,
+            ),
         })
     }
 
@@ -995,6 +1013,32 @@ mod tests {
         assert_eq!(left, vec![now() - days(29), now() - days(1)]);
         // Chunks are bounded here too.
         assert_eq!(prune_all(&s, Pruned::DeadLetters, 1), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn coaching_tips_are_forgotten_a_week_after_they_went() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            tx.record_nohello_tip("UOLD", now() - days(8))?;
+            tx.record_nohello_tip("UNEW", now() - days(6))?;
+            // Tipped twice: only the later tip counts, and it is recent.
+            tx.record_nohello_tip("UAGAIN", now() - days(9))?;
+            tx.record_nohello_tip("UAGAIN", now() - days(1))
+        })
+        .unwrap();
+        assert_eq!(
+            s.prunable(&rules(), now()).unwrap(),
+            vec![Pruned::NohelloTips]
+        );
+        assert_eq!(prune_all(&s, Pruned::NohelloTips, K), vec![1]);
+        use crate::store::CoachingReads;
+        let last = |u: &str| s.read(|rx| rx.last_nohello_tip(u)).unwrap();
+        assert_eq!(last("UOLD"), None);
+        assert_eq!(last("UNEW"), Some(now() - days(6)));
+        assert_eq!(last("UAGAIN"), Some(now() - days(1)));
+        assert_eq!(count(&s, NOHELLO_TIPS), 2);
+        assert_eq!(count(&s, NOHELLO_TIPS_BY_TIME), 2);
+        assert!(s.prunable(&rules(), now()).unwrap().is_empty());
     }
 
     #[test]

@@ -135,3 +135,10 @@ pub(super) const OUTBOX_BY_PARENT: MultimapTableDefinition<&str, u64> =
 /// withdrawn by tag prefix without a scan. Same invariant and retention.
 pub(super) const OUTBOX_BY_TAG: TableDefinition<(&str, u64), ()> =
     TableDefinition::new("outbox_by_tag");
+/// Coaching tips (`respect.coach_nohello`): author → when the last tip went to them (unix ms),
+/// so each gets at most one a week. Kept a week after the tip (then the next one is allowed
+/// anyway, and the row says nothing more), removed by the pruner through [`NOHELLO_TIPS_BY_TIME`].
+pub(super) const NOHELLO_TIPS: TableDefinition<&str, i64> = TableDefinition::new("nohello_tips");
+/// (tip unix ms, author) for each row of [`NOHELLO_TIPS`]. Written and removed with its row.
+pub(super) const NOHELLO_TIPS_BY_TIME: TableDefinition<(i64, &str), ()> =
+    TableDefinition::new("nohello_tips_by_time");

@@ -5,6 +5,7 @@
 
 mod buttons;
 mod calendar;
+mod coaching;
 mod delivery;
 mod home_hours;
 mod hostile;
@@ -12,6 +13,7 @@ mod inproc;
 mod ladder;
 mod own_calendar;
 mod presence;
+mod questions;
 mod retention;
 mod rfc;
 mod standup;

@@ -1,6 +1,8 @@
 //! SLA tracking on events: a message that @mentions people opens a request for each, an edit
 //! re-tiers or cancels them, a deletion cancels them, a reply or an ack reaction answers them;
-//! the bot introduces itself when it joins a channel and points DMs to where answers count.
+//! a question answers nobody outside its thread; the bot introduces itself when it joins a
+//! channel, points DMs to where answers count, and (when `respect.coach_nohello` is on) tips the
+//! author of a bare "hi @ana" about asking in the first message.
 //!
 //! Each event is handled in two steps, so that many events can later share one transaction:
 //! [`prepare`] looks the mentioned people up (through the engine's people service, before the
@@ -11,6 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
+use crate::domain::asking::{NOHELLO_TIP_EVERY, asks_question, is_bare_greeting};
 use crate::domain::outbox::{Destination, OutgoingMessage};
 use crate::domain::sla::{Answer, CancelReason, NewRequest, SlaRequest, mentioned_users};
 use crate::engine::{Engine, Person, Prepared};
@@ -89,9 +92,22 @@ pub(super) fn apply(
             if !people.is_empty() && tx.user_tz(user)?.is_none() {
                 tx.want_lookup(user, now)?;
             }
-            let answered = close_by_reply(tx, channel, user, ts, thread_ts.as_deref(), text, now)?;
-            // "@alice done!" answers Alice; it does not ask her something back.
-            for (recipient, tz, guessed) in people.iter().filter(|(p, _, _)| !answered.contains(p))
+            let message = Posted {
+                channel,
+                user,
+                ts,
+                thread_ts: thread_ts.as_deref(),
+                text,
+                question: asks_question(text),
+            };
+            let answered = close_by_reply(tx, &message, now)?;
+            // "@alice done!" answers Alice; it does not ask her something back. A question asks
+            // everyone it mentions, Alice too ("@alice which doc do you mean?" in her thread
+            // answers her request and opens one for her).
+            let mut asked = Vec::new();
+            for (recipient, tz, guessed) in people
+                .iter()
+                .filter(|(p, _, _)| message.question || !answered.contains(p))
             {
                 if *guessed {
                     tx.want_lookup(recipient, now)?;
@@ -118,6 +134,11 @@ pub(super) fn apply(
                 );
                 tx.put_request(&request)?;
                 super::heads_up::maybe(engine, tx, &request, &calendar, now)?;
+                asked.push(recipient.as_str());
+            }
+            let top_level = thread_ts.as_deref().is_none_or(|root| root == ts);
+            if trackable && top_level && !asked.is_empty() {
+                coach_nohello(engine, tx, &message, &asked, now)?;
             }
         }
         Inbound::MessageEdited {
@@ -177,6 +198,16 @@ pub(super) fn apply(
         _ => {}
     }
     Ok(())
+}
+
+/// A message just posted, and whether it asks something.
+struct Posted<'a> {
+    channel: &'a str,
+    user: &'a str,
+    ts: &'a str,
+    thread_ts: Option<&'a str>,
+    text: &'a str,
+    question: bool,
 }
 
 /// A message as it reads after an edit.
@@ -390,18 +421,25 @@ async fn people_to_track(engine: &Engine, text: &str, author: &str) -> Recipient
     )
 }
 
-/// A message by `user` answers the open requests waiting on them in this thread; a top-level
-/// request is also answered by a message of theirs in the channel that mentions its author.
-/// Returns the authors whose requests it answered.
+/// A message by its author answers the open requests waiting on them in its thread (a reply in
+/// a request's thread is an answer, even when it asks something back). Outside that thread, a
+/// message that asks nothing answers the author's top-level requests in this channel from each
+/// person it mentions ("@alice done!"), and a question answers nobody: "@alice @dave who takes
+/// the on-call swap?" is a new request to both, not an answer to Alice. Returns the people whose
+/// requests it answered.
 fn close_by_reply(
     tx: &mut Tx<'_>,
-    channel: &str,
-    user: &str,
-    ts: &str,
-    thread_ts: Option<&str>,
-    text: &str,
+    message: &Posted<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
+    let Posted {
+        channel,
+        user,
+        ts,
+        thread_ts,
+        text,
+        question,
+    } = *message;
     let mut answered = Vec::new();
     if let Some(root) = thread_ts.filter(|root| *root != ts) {
         for mut r in tx.requests_in_thread(channel, root)? {
@@ -412,6 +450,9 @@ fn close_by_reply(
                 answered.push(r.author.clone());
             }
         }
+    }
+    if question {
+        return Ok(answered);
     }
     let mentioned = mentioned_users(text);
     if mentioned.is_empty() {
@@ -432,4 +473,59 @@ fn close_by_reply(
         }
     }
     Ok(answered)
+}
+
+/// `respect.coach_nohello`: the author of a top-level message that is only a hello or a ping
+/// ("hi @ana", "@ana are you there?") gets one private tip about asking in the first message, at
+/// most once in [`NOHELLO_TIP_EVERY`]. Only they see it, right after they wrote (their moment,
+/// so it waits for nobody's working time); the request itself is tracked as any other.
+fn coach_nohello(
+    engine: &Engine,
+    tx: &mut Tx<'_>,
+    message: &Posted<'_>,
+    asked: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if !engine.settings.respect.coach_nohello || !is_bare_greeting(message.text) {
+        return Ok(());
+    }
+    let every = chrono::Duration::from_std(NOHELLO_TIP_EVERY).unwrap_or(chrono::Duration::MAX);
+    if tx
+        .last_nohello_tip(message.user)?
+        .is_some_and(|at| now - at < every)
+    {
+        return Ok(());
+    }
+    tracing::info!(channel = %message.channel, "a bare hello; the author gets the weekly tip");
+    tx.enqueue(
+        OutgoingMessage::new(
+            Destination::Ephemeral {
+                channel: message.channel.to_owned(),
+                user: message.user.to_owned(),
+            },
+            nohello_tip(asked),
+        ),
+        now,
+    )?;
+    tx.record_nohello_tip(message.user, now)
+}
+
+/// The tip: friendly, short, with an example and where to read more.
+fn nohello_tip(asked: &[&str]) -> String {
+    let who = match asked {
+        [one] => crate::domain::format::mention(one),
+        [first, second] => format!(
+            "{} and {}",
+            crate::domain::format::mention(first),
+            crate::domain::format::mention(second)
+        ),
+        _ => "the people you mention".to_owned(),
+    };
+    format!(
+        ":wave: A small tip, only you can see this: a hello on its own makes {who} wait for \
+         the question, sometimes until their next working day. Say hello _and_ ask in the same \
+         message (\u{201c}Hi! Could you review the Q3 doc by Thursday?\u{201d}), so they can \
+         answer in one go. More on why: <https://nohello.net|nohello.net>. (I share this tip at \
+         most once a week.)"
+    )
 }
