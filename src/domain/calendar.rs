@@ -24,7 +24,7 @@ use super::holidays::Region;
 const SEARCH_DAYS: u32 = 366 * 20;
 
 /// The seven weekdays, Monday first.
-const WEEK: [Weekday; 7] = [
+pub const WEEK: [Weekday; 7] = [
     Weekday::Mon,
     Weekday::Tue,
     Weekday::Wed,

@@ -8,7 +8,9 @@ use chrono::{DateTime, NaiveDate, Utc, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::calendar::{BusinessCalendar, WorkingHours, parse_weekday, start_of_day};
+use super::calendar::{
+    BusinessCalendar, WEEK as ALL_WEEK, WorkingHours, parse_weekday, start_of_day,
+};
 use super::holidays::Region;
 use super::standup::Away;
 
@@ -209,16 +211,6 @@ pub fn parse_hours(args: &str) -> Result<HoursCommand, HoursError> {
     }
     Ok(HoursCommand::Set(change))
 }
-
-const ALL_WEEK: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
 
 /// `mon`, `monday`, `mon-thu` (wrapping: `fri-mon`), `weekdays`, `daily`.
 fn parse_days(token: &str) -> Option<Vec<Weekday>> {

@@ -10,6 +10,7 @@ use chrono_tz::Tz;
 use slack_morphism::prelude::*;
 
 use crate::config::Settings;
+use crate::domain::calendar::WEEK;
 use crate::domain::calendar::{BusinessCalendar, parse_weekday};
 use crate::domain::standup::Away;
 use crate::domain::working_time::{HoursCommand, HoursError, WorkingTime, parse_hours};
@@ -28,16 +29,6 @@ pub const CALLBACK: &str = "sla_hours";
 const MAX_ABSENCES: usize = 5;
 /// The value of the modal's "use the team's calendar" option.
 const TEAM: &str = "team";
-
-const WEEK: [Weekday; 7] = [
-    Weekday::Mon,
-    Weekday::Tue,
-    Weekday::Wed,
-    Weekday::Thu,
-    Weekday::Fri,
-    Weekday::Sat,
-    Weekday::Sun,
-];
 
 fn plain(text: impl Into<String>) -> SlackBlockPlainTextOnly {
     SlackBlockPlainText::new(text.into()).into()
