@@ -479,6 +479,47 @@ impl BusinessCalendar {
         saturating_add(cursor, remaining)
     }
 
+    /// How much of [`from`, `to`) `clock` counts: the inverse of [`BusinessCalendar::add`]
+    /// (`add(clock, from, tz, elapsed(clock, from, to, tz)) == to` whenever `to` is counted
+    /// time). Zero when `to` is not after `from`. This is how long someone took to answer "on
+    /// their own clock": a question asked on Friday evening and answered on Monday at 10:00
+    /// took one working hour, not sixty. The walk is bounded like `add`'s: past about 20
+    /// years of local days, the rest counts on the wall clock.
+    pub fn elapsed(
+        &self,
+        clock: Clock,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        tz: Tz,
+    ) -> Duration {
+        if to <= from {
+            return Duration::zero();
+        }
+        if self.counts_everything(clock) {
+            return to - from;
+        }
+        let Some(mut date) = local_naive(from, tz).map(|l| l.date()) else {
+            return to - from;
+        };
+        let mut total = Duration::zero();
+        for _ in 0..SEARCH_DAYS {
+            for (start, end) in self.counted_intervals(clock, tz, date) {
+                let (start, end) = (start.max(from), end.min(to));
+                if start < end {
+                    total += end - start;
+                }
+            }
+            match date.succ_opt() {
+                Some(next) if start_of_day(tz, next) < to => date = next,
+                _ => return total,
+            }
+        }
+        let rest_from = date
+            .succ_opt()
+            .map_or(to, |next| start_of_day(tz, next).max(from));
+        total + (to - rest_from).max(Duration::zero())
+    }
+
     /// True if `clock` counts every instant on this calendar, i.e. it is
     /// equivalent to the wall clock.
     fn counts_everything(&self, clock: Clock) -> bool {
@@ -1872,6 +1913,79 @@ mod tests {
             }
             let end = cal.add(Clock::WorkingHours, start, tz, Duration::hours(hours));
             proptest::prop_assert!(end > start);
+        }
+    }
+
+    #[test]
+    fn elapsed_counts_only_what_the_clock_counts() {
+        let cal = BusinessCalendar::office_hours();
+        let tz = Europe::Berlin;
+        // Friday 17:00 to Monday 10:00: one hour on Friday, one on Monday.
+        let fri = at(tz, "2026-11-20 17:00");
+        let mon = at(tz, "2026-11-23 10:00");
+        assert_eq!(
+            cal.elapsed(Clock::WorkingHours, fri, mon, tz),
+            Duration::hours(2)
+        );
+        // Business days: Friday's last 7 hours and Monday's first 10.
+        assert_eq!(
+            cal.elapsed(Clock::BusinessDays, fri, mon, tz),
+            Duration::hours(17)
+        );
+        assert_eq!(cal.elapsed(Clock::Wall, fri, mon, tz), mon - fri);
+        // Nothing counted backwards or on an empty interval.
+        assert_eq!(
+            cal.elapsed(Clock::WorkingHours, mon, fri, tz),
+            Duration::zero()
+        );
+        assert_eq!(
+            cal.elapsed(Clock::WorkingHours, mon, mon, tz),
+            Duration::zero()
+        );
+        // Saturday to Sunday: no working time at all.
+        let sat = at(tz, "2026-11-21 10:00");
+        let sun = at(tz, "2026-11-22 20:00");
+        assert_eq!(
+            cal.elapsed(Clock::BusinessDays, sat, sun, tz),
+            Duration::zero()
+        );
+    }
+
+    #[test]
+    fn elapsed_skips_blocked_time() {
+        let tz = Europe::Berlin;
+        let mon = at(tz, "2026-11-23 09:00");
+        let tue_noon = at(tz, "2026-11-24 12:00");
+        let cal = BusinessCalendar::office_hours().with_blocked(vec![(
+            at(tz, "2026-11-23 12:00"),
+            at(tz, "2026-11-24 10:00"),
+        )]);
+        // Monday 09–12 and Tuesday 10–12.
+        assert_eq!(
+            cal.elapsed(Clock::WorkingHours, mon, tue_noon, tz),
+            Duration::hours(5)
+        );
+        // Blocked time stops even the wall clock.
+        assert_eq!(
+            cal.elapsed(Clock::Wall, mon, tue_noon, tz),
+            Duration::hours(5)
+        );
+    }
+
+    proptest::proptest! {
+        /// `elapsed` undoes `add`: adding a duration and measuring it back gives the duration.
+        #[test]
+        fn elapsed_inverts_add(
+            start_min in 0i64..(60 * 24 * 400),
+            minutes in 0i64..(60 * 24 * 30),
+            clock in proptest::sample::select(vec![Clock::Wall, Clock::BusinessDays, Clock::WorkingHours]),
+            tz in proptest::sample::select(vec![Europe::Berlin, America::New_York, Asia::Kolkata, Australia::Sydney]),
+        ) {
+            let cal = BusinessCalendar::office_hours();
+            let start = at(Europe::Berlin, "2026-01-01 00:00") + Duration::minutes(start_min);
+            let duration = Duration::minutes(minutes);
+            let end = cal.add(clock, start, tz, duration);
+            proptest::prop_assert_eq!(cal.elapsed(clock, start, end, tz), duration);
         }
     }
 }

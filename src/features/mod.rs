@@ -3,6 +3,7 @@
 //! engine hands them the events and timers they own, and the dispatcher the commands, buttons
 //! and forms they declare.
 
+pub mod insights;
 #[cfg(test)]
 mod parser_props;
 pub mod rfc;
@@ -16,6 +17,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn crate::engine::Feature>> {
         std::sync::Arc::new(rfc::Rfcs),
         std::sync::Arc::new(standup::Standups),
         std::sync::Arc::new(sla::Sla),
+        std::sync::Arc::new(insights::Insights),
     ]
 }
 

@@ -10,6 +10,7 @@ mod dead_letters;
 mod group_commit;
 mod inbox;
 mod outbox;
+mod outcomes;
 mod people;
 mod presence;
 mod requests;
@@ -37,6 +38,7 @@ pub use dead_letters::{DeadKind, DeadLetter};
 pub use group_commit::GroupCommit;
 pub use inbox::{Accepted, Arrival};
 pub use outbox::{OutboxReads, OutboxRecord, QueueHead};
+pub use outcomes::{ClosedRecord, OutcomeReads};
 pub use people::{CachedUser, PeopleReads};
 pub use presence::PresenceReads;
 pub use requests::{RequestReads, request_record_len};
@@ -50,8 +52,8 @@ pub use working_time::WorkingTimeReads;
 /// Everything needed to read the store: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
-        BudgetReads, CoachingReads, OutboxReads, PeopleReads, PresenceReads, Reads, RequestReads,
-        RfcReads, StandupReads, WorkingTimeReads,
+        BudgetReads, CoachingReads, OutboxReads, OutcomeReads, PeopleReads, PresenceReads, Reads,
+        RequestReads, RfcReads, StandupReads, WorkingTimeReads,
     };
 }
 
@@ -251,6 +253,7 @@ impl Store {
         tx.open_table(OUTBOX_BY_TAG)?;
         tx.open_table(NOHELLO_TIPS)?;
         tx.open_table(NOHELLO_TIPS_BY_TIME)?;
+        tx.open_table(OUTCOMES)?;
         Tx { txn: &tx }.index_outbox_once()?;
         tx.commit()?;
         Ok(())

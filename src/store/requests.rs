@@ -42,14 +42,14 @@ struct PackedRespite {
 
 /// A moment, exact to the nanosecond (due times are recorded to the nanosecond).
 #[derive(Serialize, Deserialize)]
-struct Moment(i64, u32);
+pub(super) struct Moment(i64, u32);
 
 impl Moment {
-    fn of(at: DateTime<Utc>) -> Self {
+    pub(super) fn of(at: DateTime<Utc>) -> Self {
         Moment(at.timestamp(), at.timestamp_subsec_nanos())
     }
 
-    fn get(&self) -> Option<DateTime<Utc>> {
+    pub(super) fn get(&self) -> Option<DateTime<Utc>> {
         DateTime::from_timestamp(self.0, self.1)
     }
 }
@@ -389,6 +389,8 @@ impl Tx<'_> {
             self.txn
                 .open_table(CLOSED_REQUESTS)?
                 .insert((ms(closed_at), request.id), ())?;
+            // The team metrics keep what they count of it for a year.
+            self.record_outcome(request)?;
         }
         self.txn
             .open_table(REQUESTS)?

@@ -15,8 +15,8 @@ use super::dead_letters::DeadLetter;
 use super::standups::day_key;
 use super::tables::{
     AWAY, AWAY_BY_END, CLOSED_REQUESTS, DEAD_LETTERS, DROPPED_BY_TIME, DROPPED_TAGS, NOHELLO_TIPS,
-    NOHELLO_TIPS_BY_TIME, REQUESTS, REQUESTS_BY_MESSAGE, REQUESTS_BY_THREAD, SEEN_BY_TIME,
-    SEEN_EVENTS, STANDUP_DAYS, STANDUP_DAYS_BY_DATE, TAGGED_MESSAGES, TAGS,
+    NOHELLO_TIPS_BY_TIME, OUTCOMES, REQUESTS, REQUESTS_BY_MESSAGE, REQUESTS_BY_THREAD,
+    SEEN_BY_TIME, SEEN_EVENTS, STANDUP_DAYS, STANDUP_DAYS_BY_DATE, TAGGED_MESSAGES, TAGS,
 };
 use super::timers::sla_timer_key;
 use super::{Reads, RequestReads, Result, StandupReads, Store, StoreError, Tx, from_json, ms};
@@ -40,6 +40,10 @@ pub const STANDUP_DAYS_KEEP: Duration = Duration::from_secs(30 * 24 * 3600);
 pub const AWAY_KEEP: Duration = Duration::from_secs(2 * 24 * 3600);
 /// When an author last got a coaching tip is kept as long as it holds back the next one.
 pub const NOHELLO_TIPS_KEEP: Duration = crate::domain::asking::NOHELLO_TIP_EVERY;
+
+/// What the team metrics count of a closed request is kept this long after it closed: a year of
+/// weekly figures, for the report's trends.
+pub const OUTCOMES_KEEP: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// A day's nudge counts are kept this long after it (by then it is over in every zone).
 pub const NUDGES_KEEP: Duration = Duration::from_secs(3 * 24 * 3600);
@@ -94,10 +98,11 @@ pub enum Pruned {
     DeadLetters,
     NudgeCounts,
     NohelloTips,
+    Outcomes,
 }
 
 impl Pruned {
-    pub const ALL: [Pruned; 8] = [
+    pub const ALL: [Pruned; 9] = [
         Pruned::SeenEvents,
         Pruned::DroppedTags,
         Pruned::ClosedRequests,
@@ -106,6 +111,7 @@ impl Pruned {
         Pruned::DeadLetters,
         Pruned::NudgeCounts,
         Pruned::NohelloTips,
+        Pruned::Outcomes,
     ];
 
     pub fn name(self) -> &'static str {
@@ -118,6 +124,7 @@ impl Pruned {
             Pruned::DeadLetters => "dead_letters",
             Pruned::NudgeCounts => "nudges_by_day",
             Pruned::NohelloTips => "nohello_tips",
+            Pruned::Outcomes => "request_outcomes",
         }
     }
 }
@@ -206,6 +213,10 @@ impl Store {
             {
                 due.push(Pruned::NohelloTips);
             }
+            let outcome = rx.table(OUTCOMES)?.first()?.map(|(k, _)| k.value().0);
+            if outcome.is_some_and(|at| at < ms(before(OUTCOMES_KEEP))) {
+                due.push(Pruned::Outcomes);
+            }
             let closed = rx
                 .table(CLOSED_REQUESTS)?
                 .first()?
@@ -272,6 +283,7 @@ impl Store {
                 ms(before(rules.nohello_tips)),
                 limit,
             ),
+            Pruned::Outcomes => tx.prune_outcomes(ms(before(OUTCOMES_KEEP)), limit),
         })
     }
 
@@ -339,7 +351,7 @@ impl Store {
         limit: usize,
     ) -> Result<(bool, usize)> {
         if self.backfill_done()? {
-            return Ok((false, 0));
+            return self.backfill_outcomes_chunk(limit);
         }
         self.write(|tx| {
             let state = tx.fact(BACKFILL)?.unwrap_or_else(|| "0".to_owned());
@@ -371,10 +383,39 @@ impl Store {
                 tracing::info!("the retention indexes are complete");
             }
             tx.set_fact(BACKFILL, &next)?;
-            Ok((next != "done", rows))
+            // The metrics' backfill follows this one (see `backfill_outcomes_chunk`).
+            let outcomes_left = tx.fact(OUTCOMES_BACKFILL)?.as_deref() != Some("done");
+            Ok((next != "done" || outcomes_left, rows))
         })
     }
 }
+
+impl Store {
+    /// One chunk of the metrics' backfill, once the retention indexes are complete: a store
+    /// from before the metrics gets a record of each request that closed in the 30 days it
+    /// still holds. Its progress is kept in `FACTS` like the other backfill's.
+    fn backfill_outcomes_chunk(&self, limit: usize) -> Result<(bool, usize)> {
+        if self.fact(OUTCOMES_BACKFILL)?.as_deref() == Some("done") {
+            return Ok((false, 0));
+        }
+        self.write(|tx| {
+            let after = tx.fact(OUTCOMES_BACKFILL)?.and_then(|state| {
+                let (at, id) = state.split_once(':')?;
+                Some((at.parse().ok()?, id.parse().ok()?))
+            });
+            let keys = tx.backfill_outcomes(after, limit)?;
+            let next = match keys.last() {
+                Some((at, id)) if keys.len() >= limit => format!("{at}:{id}"),
+                _ => "done".to_owned(),
+            };
+            tx.set_fact(OUTCOMES_BACKFILL, &next)?;
+            Ok((next != "done", keys.len()))
+        })
+    }
+}
+
+/// Where the metrics' backfill stands, in `FACTS`: `done`, or the last closed request's key.
+const OUTCOMES_BACKFILL: &str = "outcomes_backfill";
 
 /// Up to `limit` keys of a string-keyed table after `after` (from the start when `None`).
 fn str_keys_after<V: redb::Value + 'static>(
@@ -1121,6 +1162,37 @@ mod tests {
         assert_eq!(prune_all(&s, Pruned::StandupDays, K), vec![1]);
         assert_eq!(prune_all(&s, Pruned::Absences, K), vec![1]);
         assert_eq!(count(&s, REQUESTS), 1);
+        // The metrics got a record of each closed request, and keep it after the request.
+        assert_eq!(count(&s, OUTCOMES), 25);
+        assert_eq!(s.fact(OUTCOMES_BACKFILL).unwrap().as_deref(), Some("done"));
+    }
+
+    #[test]
+    fn the_metrics_keep_a_closed_request_for_a_year() {
+        let (_dir, s) = store();
+        s.write(|tx| {
+            for (id, age) in [(1, 400), (2, 366), (3, 364), (4, 2)] {
+                tx.put_request(&request(id, RequestState::Open))?;
+                tx.put_request(&request(id, answered(now() - days(age))))?;
+            }
+            // An open request has no outcome yet.
+            tx.put_request(&request(5, RequestState::Open))
+        })
+        .unwrap();
+        assert_eq!(count(&s, OUTCOMES), 4);
+        assert!(
+            s.prunable(&rules(), now())
+                .unwrap()
+                .contains(&Pruned::Outcomes)
+        );
+        assert_eq!(prune_all(&s, Pruned::Outcomes, 1), vec![1, 1]);
+        let left: Vec<u64> = s
+            .read(|rx| rx.outcomes_between(now() - days(1000), now()))
+            .unwrap()
+            .iter()
+            .map(|o| o.id)
+            .collect();
+        assert_eq!(left, vec![3, 4]);
     }
 
     /// Not a timed test: prints how long the largest chunk holds the writer on a large store.

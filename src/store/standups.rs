@@ -1,6 +1,8 @@
 //! Standups: each channel's schedule, each day's prompt and answers, and who is away when.
 
 use super::tables::{AWAY, AWAY_BY_END, STANDUP_DAYS, STANDUP_DAYS_BY_DATE, STANDUP_SCHEDULES};
+use redb::ReadableTable;
+
 use super::{Reads, Result, Tx, get_json, to_json};
 use crate::domain::standup::{Away, Schedule, StandupDay};
 
@@ -24,6 +26,33 @@ pub trait StandupReads: Reads {
             "standup_days",
             &day_key(channel, date),
         )
+    }
+
+    /// Every channel's standup days dated in [`from`, `to`), by date then channel: through the
+    /// date index, so a week costs what a week holds.
+    fn standup_days_between(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Result<Vec<StandupDay>> {
+        let mut out = Vec::new();
+        if to <= from {
+            return Ok(out);
+        }
+        let index = self.table(STANDUP_DAYS_BY_DATE)?;
+        let days = self.table(STANDUP_DAYS)?;
+        let (from, to) = (from.to_string(), to.to_string());
+        for entry in index.range((from.as_str(), "")..(to.as_str(), ""))? {
+            let (k, _) = entry?;
+            let (date, channel) = k.value();
+            let Ok(date) = date.parse::<chrono::NaiveDate>() else {
+                continue;
+            };
+            if let Some(day) = get_json(&days, "standup_days", &day_key(channel, date))? {
+                out.push(day);
+            }
+        }
+        Ok(out)
     }
 
     fn away(&self, user: &str) -> Result<Vec<Away>> {

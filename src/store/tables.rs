@@ -142,3 +142,10 @@ pub(super) const NOHELLO_TIPS: TableDefinition<&str, i64> = TableDefinition::new
 /// (tip unix ms, author) for each row of [`NOHELLO_TIPS`]. Written and removed with its row.
 pub(super) const NOHELLO_TIPS_BY_TIME: TableDefinition<(i64, &str), ()> =
     TableDefinition::new("nohello_tips_by_time");
+/// (closed unix ms, request id) → compact record of how the request ended (`outcomes`): what
+/// the team metrics (`/sla stats`, the Home tab, the weekly update, the report) count. Written
+/// in the transaction that closes the request; kept a year ([`super::retention::OUTCOMES_KEEP`]),
+/// well after the request itself is gone, then removed by the pruner (the key starts with the
+/// time, so a prune is a range). A few dozen bytes each: no text of the message is kept.
+pub(super) const OUTCOMES: TableDefinition<(i64, u64), &[u8]> =
+    TableDefinition::new("request_outcomes");

@@ -27,6 +27,7 @@ use crate::store::{Store, StoreError, TimerKey, Tx};
 pub const SLA_USAGE: &str = "*`/sla`* shows the team's response-time norms, what is waiting on you, and what you are waiting on.\n\
 *`/sla hours`* shows or sets your own working days, hours and holiday region, e.g. `/sla hours mon-thu 07:00-15:00` or `/sla hours region DE-BY`.\n\
 *`/sla away tomorrow`* (or a date, or `2026-12-24..2027-01-02`) pauses your deadlines and nudges while you're away; *`/sla back`* undoes it.\n\
+*`/sla stats`* shows how the team keeps its norms (response times, SLA met, where answers came on the ladder, RFCs, standups, blockers) over the last 4 weeks, and your own figures only to you: `/sla stats here 2w`, `/sla stats #channel 12w`.\n\
 *`/sla help`* shows this help.";
 
 /// Answers `/sla`. `team_url` makes links; `now` is only for display.
@@ -55,6 +56,14 @@ fn sla(
     match verb.to_ascii_lowercase().as_str() {
         "" => {}
         "help" => return Ok(Reply::new(SLA_USAGE)),
+        "stats" => {
+            return match crate::features::insights::parse_stats(args, &command.channel_id) {
+                Ok(request) => store
+                    .read(|rx| crate::features::insights::stats(rx, settings, user, &request, now))
+                    .map(Reply::new),
+                Err(why) => Ok(Reply::new(why)),
+            };
+        }
         "hours" => return hours::hours(store, settings, user, args).map(Reply::new),
         "away" => return hours::away(store, settings, user, args, now).map(Reply::new),
         "back" if args.trim().is_empty() => {
