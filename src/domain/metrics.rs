@@ -298,11 +298,8 @@ pub fn short_duration(d: Duration) -> String {
             format!("{days} d {hours} h")
         };
     }
-    if secs >= 3_600 {
-        // Whole minutes: seconds say nothing at this size.
-        return human_duration(Duration::from_secs(secs / 60 * 60));
-    }
     if secs >= 60 {
+        // To the nearest minute: seconds say nothing at this size.
         return human_duration(Duration::from_secs((secs + 30) / 60 * 60));
     }
     human_duration(d)

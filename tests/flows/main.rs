@@ -18,3 +18,4 @@ mod retention;
 mod rfc;
 mod standup;
 mod start;
+mod stats;

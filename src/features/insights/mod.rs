@@ -449,6 +449,9 @@ pub fn home<R: Reads + ?Sized>(
     Ok(text)
 }
 
+/// The Home tab section's block id.
+pub const HOME_BLOCK: &str = "insights_week";
+
 /// The feature: the team's week on the Home tab (`/sla stats` is answered by the SLA feature's
 /// command, through [`stats`]).
 pub struct Insights;
@@ -467,6 +470,7 @@ impl crate::engine::Feature for Insights {
         Ok(vec![
             SlackDividerBlock::new().into(),
             SlackSectionBlock::new()
+                .with_block_id(SlackBlockId::new(HOME_BLOCK.into()))
                 .with_text(SlackBlockText::MarkDown(SlackBlockMarkDownText::new(text)))
                 .into(),
         ])
