@@ -98,6 +98,9 @@ pub struct Respect {
     /// `respect.coach_nohello`: one private tip, at most weekly, to the author of a bare
     /// "hi @ana" (see `domain::asking`).
     pub coach_nohello: bool,
+    /// `respect.metrics_min_group`: team figures are shown for a scope and period only when at
+    /// least this many people were counted in them; fewer would point at someone.
+    pub metrics_min_group: usize,
 }
 
 /// `respect.ooo_status`, `respect.focus_status`, `respect.presence_refresh`.
@@ -203,6 +206,7 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawRespect {
     coach_nohello: bool,
+    metrics_min_group: u32,
     max_nudges_per_day: u32,
     heads_up_after: String,
     ooo_status: Vec<String>,
@@ -610,7 +614,14 @@ impl Settings {
             max_nudges_per_day: raw.respect.max_nudges_per_day,
             heads_up_after: parse_duration("respect.heads_up_after", &raw.respect.heads_up_after)?,
             coach_nohello: raw.respect.coach_nohello,
+            metrics_min_group: raw.respect.metrics_min_group as usize,
         };
+        if !(1..=50).contains(&raw.respect.metrics_min_group) {
+            return Err(invalid(
+                "respect.metrics_min_group",
+                "must be between 1 and 50 (1 shows every team's figures, however small)",
+            ));
+        }
         if respect.max_nudges_per_day > 100 {
             return Err(invalid(
                 "respect.max_nudges_per_day",
@@ -1103,6 +1114,15 @@ mod tests {
 
     #[test]
     fn coaching_is_a_switch() {
+        assert_eq!(
+            load_with_file("").unwrap().respect.metrics_min_group,
+            3,
+            "team figures need three people by default"
+        );
+        let err = load_with_file("[respect]\nmetrics_min_group = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("respect.metrics_min_group"), "{err}");
         let on = load_with_file("[respect]\ncoach_nohello = true\n").unwrap();
         assert!(on.respect.coach_nohello);
         let env_on = load(None, &env(&[("ASYNCBOT_RESPECT__COACH_NOHELLO", "true")])).unwrap();

@@ -7,7 +7,7 @@
 //! Never a leaderboard: team figures are sums over everyone in the scope, and the only person's
 //! own figures anyone sees are their own, privately.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -50,9 +50,30 @@ pub struct Gathered {
     pub blockers: Vec<BlockerSpan>,
     /// The ladder's steps by name ("thread mention", "DM", "call suggestion").
     pub steps: Vec<String>,
+    /// How many people were counted: asked (and answered, or let the request expire) or expected
+    /// at a standup. Team figures of fewer than `respect.metrics_min_group` are not shown.
+    pub people: usize,
 }
 
 impl Gathered {
+    /// Team figures drawn from fewer than `min_group` people would be theirs, not the team's.
+    pub fn too_few(&self, min_group: usize) -> bool {
+        self.people < min_group
+    }
+
+    /// The team's figures as Slack lines, or the sentence that says why they are not shown.
+    pub fn team_lines(&self, figures: &Figures, min_group: usize) -> Vec<String> {
+        if figures.is_empty() {
+            return vec!["Nothing to count yet: figures appear as requests are answered, RFCs decided and standups answered.".to_owned()];
+        }
+        if self.too_few(min_group) {
+            return vec![format!(
+                "Fewer than {min_group} people were counted here, so the team's figures are not shown: they would be one person's own. (Each person sees their own in `/sla stats`.)"
+            )];
+        }
+        describe(figures, &self.steps)
+    }
+
     /// The figures of [`from`, `to`): requests closed, RFCs decided, standups dated and
     /// blockers opened or cleared in it.
     pub fn figures(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Figures {
@@ -130,6 +151,7 @@ pub fn gather<R: Reads + ?Sized>(
     to: DateTime<Utc>,
 ) -> Result<Gathered, StoreError> {
     let mut calendars: HashMap<String, BusinessCalendar> = HashMap::new();
+    let mut people: BTreeSet<String> = BTreeSet::new();
     let call_step = settings
         .sla
         .ladder
@@ -156,6 +178,9 @@ pub fn gather<R: Reads + ?Sized>(
                     .or_insert(calendar)
             }
         };
+        if record.end != End::Withdrawn {
+            people.insert(record.recipient.clone());
+        }
         outcomes.push(outcome(&record, calendar, settings, call_step));
     }
     let mut rfcs = Vec::new();
@@ -204,6 +229,7 @@ pub fn gather<R: Reads + ?Sized>(
             },
         };
         if tally.expected > 0 {
+            people.extend(day.expected.iter().cloned());
             standups.push(tally);
         }
     }
@@ -213,6 +239,7 @@ pub fn gather<R: Reads + ?Sized>(
         standups,
         blockers: Vec::new(),
         steps: step_names(settings),
+        people: people.len(),
     })
 }
 
@@ -370,14 +397,13 @@ pub fn stats<R: Reads + ?Sized>(
     let period = describe_period(request.period);
     let team = gather(rx, settings, &scope, from, now)?;
     let figures = team.figures(from, now);
+    let min_group = settings.respect.metrics_min_group;
     let mut text = format!("*How the team keeps its norms* in {whose}, {period}\n");
-    if figures.is_empty() {
-        text.push_str("Nothing to count yet: figures appear as requests are answered, RFCs decided and standups answered.\n");
-    } else {
-        for line in describe(&figures, &team.steps) {
-            text.push_str(&line);
-            text.push('\n');
-        }
+    for line in team.team_lines(&figures, min_group) {
+        text.push_str(&line);
+        text.push('\n');
+    }
+    if !figures.is_empty() && !team.too_few(min_group) {
         let weeks = u32::try_from(request.period.as_secs() / (7 * 86_400)).unwrap_or(1);
         if weeks >= 2 {
             let rates = team.weekly_met_rates(now, weeks.min(26));
@@ -413,17 +439,14 @@ pub fn home<R: Reads + ?Sized>(
     let from = now - chrono::Duration::weeks(weeks);
     let team = gather(rx, settings, &Scope::Workspace, from, now)?;
     let week = team.figures(now - chrono::Duration::weeks(1), now);
+    let min_group = settings.respect.metrics_min_group;
     let mut text = "*The team's week*\n".to_owned();
-    if week.is_empty() {
-        text.push_str("Nothing counted this week yet.\n");
-    } else {
-        for line in describe(&week, &team.steps) {
-            text.push_str(&line);
-            text.push('\n');
-        }
+    for line in team.team_lines(&week, min_group) {
+        text.push_str(&line);
+        text.push('\n');
     }
     let rates = team.weekly_met_rates(now, 8);
-    if rates.iter().any(Option::is_some) {
+    if rates.iter().any(Option::is_some) && !team.too_few(min_group) {
         text.push_str(&format!(
             "SLA met, last 8 weeks: `{}` · answers, last 7 days: `{}`\n",
             sparkline(&rates, Some(100.0)),
