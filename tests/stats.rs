@@ -81,25 +81,29 @@ async fn with_the_guard_at_one_the_teams_figures_name_nobody() {
 /// Alice asks Bob and Carol; Bob answers in the thread; Carol's request stays open.
 async fn bob_answers_carol_does_not(fake: &FakeSlack, app: &TestApp) {
     let asked = new_ts();
-    let texts = [
-        (
-            "UALICE",
-            asked.clone(),
-            "<@UBOB> can you review the plan?",
-            None,
-        ),
-        ("UALICE", new_ts(), "<@UCAROL> and the budget?", None),
-        ("UBOB", new_ts(), "looks good", Some(asked.as_str())),
-    ];
-    for (user, ts, text, thread) in texts {
-        app.deliver(fake, message(CHANNEL, user, &ts, text, thread))
+    for (ts, text) in [
+        (asked.clone(), "<@UBOB> can you review the plan?"),
+        (new_ts(), "<@UCAROL> and the budget?"),
+    ] {
+        app.deliver(fake, message(CHANNEL, "UALICE", &ts, text, None))
             .await;
     }
+    open_requests(app, 2).await;
+    app.deliver(
+        fake,
+        message(CHANNEL, "UBOB", &new_ts(), "looks good", Some(&asked)),
+    )
+    .await;
+    open_requests(app, 1).await;
+}
+
+/// Waits until the bot has `n` open requests.
+async fn open_requests(app: &TestApp, n: u64) {
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
         let health = app.health().await;
-        if health["open_requests"] == 1 {
-            break;
+        if health["open_requests"] == n {
+            return;
         }
         assert!(std::time::Instant::now() < deadline, "{health}");
         tokio::time::sleep(Duration::from_millis(50)).await;
