@@ -14,8 +14,9 @@ use crate::store::{StoreError, Tx};
 /// The most requests listed one by one; the rest are counted.
 const MAX_LISTED: usize = 10;
 
-/// The digest's text: one line per request still open, oldest first.
-pub fn render(requests: &[SlaRequest], team_url: Option<&str>) -> String {
+/// The digest's text: one line per request still open, oldest first. `ack` is the first of
+/// `sla.ack_reactions` (none configured: only a reply closes a request).
+pub fn render(requests: &[SlaRequest], team_url: Option<&str>, ack: Option<&str>) -> String {
     let n = requests.len();
     let mut text = if n == 1 {
         "1 request is waiting on you:\n".to_owned()
@@ -48,7 +49,13 @@ pub fn render(requests: &[SlaRequest], team_url: Option<&str>) -> String {
             n - MAX_LISTED
         ));
     }
-    text.push_str("A reply in each thread, or a :eyes: reaction there, lets them know you've seen it. (I bundle what's left once you've had a few messages from me in a day.)");
+    match ack {
+        Some(reaction) => text.push_str(&format!(
+            "A reply in each thread, or a :{reaction}: reaction there, lets them know you've seen it."
+        )),
+        None => text.push_str("A reply in each thread lets them know you've seen it."),
+    }
+    text.push_str(" (I bundle what's left once you've had a few messages from me in a day.)");
     text
 }
 
@@ -77,7 +84,16 @@ pub(super) fn fire_in(
         Destination::DirectMessage {
             user: user.to_owned(),
         },
-        render(&open, Some(engine.identity.team_url.as_str())),
+        render(
+            &open,
+            Some(engine.identity.team_url.as_str()),
+            engine
+                .settings
+                .sla
+                .ack_reactions
+                .first()
+                .map(String::as_str),
+        ),
     )
     .in_working_time_of(user.to_owned(), tz);
     tracing::info!(%user, requests = open.len(), "sending a digest of held-back nudges");
@@ -119,6 +135,7 @@ mod tests {
         let text = render(
             &[request(1, "budget?"), request(2, "<!channel> rota?")],
             Some("https://acme.slack.com/"),
+            Some("eyes"),
         );
         assert!(
             text.starts_with("2 requests are waiting on you:\n"),
@@ -130,14 +147,25 @@ mod tests {
         );
         assert!(text.contains("|open>"), "{text}");
         assert!(!text.contains("<!channel>"), "broadcasts go inert: {text}");
-        let one = render(&[request(1, "x")], None);
+        let one = render(&[request(1, "x")], None, Some("eyes"));
+        assert!(one.contains("a :eyes: reaction there"), "{one}");
+        let none = render(&[request(1, "x")], None, None);
+        assert!(
+            none.contains("A reply in each thread lets them know"),
+            "{none}"
+        );
+        let other = render(&[request(1, "x")], None, Some("ok_hand"));
+        assert!(
+            other.contains(":ok_hand:") && !other.contains(":eyes:"),
+            "{other}"
+        );
         assert!(one.starts_with("1 request is waiting on you:\n"), "{one}");
     }
 
     #[test]
     fn long_digests_are_cut_and_counted() {
         let many: Vec<_> = (0..25).map(|i| request(i, "q")).collect();
-        let text = render(&many, None);
+        let text = render(&many, None, Some("eyes"));
         assert_eq!(text.matches("• from").count(), MAX_LISTED);
         assert!(text.contains("… and 15 more"), "{text}");
     }
@@ -147,7 +175,7 @@ mod tests {
         #[test]
         fn any_excerpts_fit_one_message(texts in proptest::collection::vec("\\PC{0,400}", 1..40)) {
             let requests: Vec<_> = texts.iter().enumerate().map(|(i, t)| request(i as u64, t)).collect();
-            let text = render(&requests, Some("https://acme.slack.com/"));
+            let text = render(&requests, Some("https://acme.slack.com/"), Some("eyes"));
             prop_assert!(text.chars().count() < 4_000, "{}", text.chars().count());
         }
     }
