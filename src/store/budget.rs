@@ -86,24 +86,7 @@ impl Tx<'_> {
 
     /// Forgets the counts of days before `cutoff`, at most `limit` rows. Returns how many.
     pub(super) fn prune_nudge_counts(&mut self, cutoff: NaiveDate, limit: usize) -> Result<usize> {
-        let stale: Vec<(String, String)> = {
-            let table = self.txn.open_table(NUDGES_BY_DAY)?;
-            let mut stale = Vec::new();
-            for entry in table
-                .range(..(cutoff.to_string().as_str(), ""))?
-                .take(limit)
-            {
-                let (k, _) = entry?;
-                let (day, user) = k.value();
-                stale.push((day.to_owned(), user.to_owned()));
-            }
-            stale
-        };
-        let mut table = self.txn.open_table(NUDGES_BY_DAY)?;
-        for (day, user) in &stale {
-            table.remove((day.as_str(), user.as_str()))?;
-        }
-        Ok(stale.len())
+        Ok(self.take_dated(NUDGES_BY_DAY, cutoff, limit)?.len())
     }
 }
 

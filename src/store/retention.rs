@@ -48,9 +48,12 @@ pub const OUTCOMES_KEEP: Duration = Duration::from_secs(365 * 24 * 3600);
 /// A day's nudge counts are kept this long after it (by then it is over in every zone).
 pub const NUDGES_KEEP: Duration = Duration::from_secs(3 * 24 * 3600);
 
-/// The first day with nudge counts.
-fn first_dated_counts(rx: &super::Rx) -> Result<Option<String>> {
-    let table = rx.table(super::tables::NUDGES_BY_DAY)?;
+/// The date of the first row of a date-keyed index ((date, name) → anything): the oldest.
+fn first_dated<V: redb::Value + 'static>(
+    rx: &super::Rx,
+    def: TableDefinition<(&'static str, &'static str), V>,
+) -> Result<Option<String>> {
+    let table = rx.table(def)?;
     let first = table.first()?;
     Ok(first.map(|(k, _)| k.value().0.to_owned()))
 }
@@ -196,11 +199,6 @@ impl Store {
                 let first = table.first()?;
                 Ok(first.map(|(k, _)| k.value().0))
             };
-            let first_dated = |def: TableDefinition<(&str, &str), ()>| -> Result<Option<String>> {
-                let table = rx.table(def)?;
-                let first = table.first()?;
-                Ok(first.map(|(k, _)| k.value().0.to_owned()))
-            };
             let mut due = Vec::new();
             if first_timed(SEEN_BY_TIME)?.is_some_and(|at| at < ms(before(rules.seen))) {
                 due.push(Pruned::SeenEvents);
@@ -225,15 +223,15 @@ impl Store {
                 due.push(Pruned::ClosedRequests);
             }
             let day_cutoff = before(rules.standup_days).date_naive().to_string();
-            if first_dated(STANDUP_DAYS_BY_DATE)?.is_some_and(|d| d < day_cutoff) {
+            if first_dated(rx, STANDUP_DAYS_BY_DATE)?.is_some_and(|d| d < day_cutoff) {
                 due.push(Pruned::StandupDays);
             }
             let away_cutoff = before(rules.away).date_naive().to_string();
-            if first_dated(AWAY_BY_END)?.is_some_and(|d| d < away_cutoff) {
+            if first_dated(rx, AWAY_BY_END)?.is_some_and(|d| d < away_cutoff) {
                 due.push(Pruned::Absences);
             }
             let nudge_cutoff = before(NUDGES_KEEP).date_naive().to_string();
-            if first_dated_counts(rx)?.is_some_and(|d| d < nudge_cutoff) {
+            if first_dated(rx, super::tables::NUDGES_BY_DAY)?.is_some_and(|d| d < nudge_cutoff) {
                 due.push(Pruned::NudgeCounts);
             }
             let letters = rx.table(DEAD_LETTERS)?;
@@ -554,21 +552,8 @@ impl Tx<'_> {
 
     /// Standup days dated before `cutoff`, with their messages' tags.
     fn prune_standup_days(&mut self, cutoff: NaiveDate, limit: usize) -> Result<usize> {
-        let cutoff = cutoff.to_string();
-        let stale: Vec<(String, String)> = {
-            let index = self.txn.open_table(STANDUP_DAYS_BY_DATE)?;
-            let mut stale = Vec::new();
-            for entry in index.range(..(cutoff.as_str(), ""))?.take(limit) {
-                let (k, _) = entry?;
-                let (date, channel) = k.value();
-                stale.push((date.to_owned(), channel.to_owned()));
-            }
-            stale
-        };
+        let stale = self.take_dated(STANDUP_DAYS_BY_DATE, cutoff, limit)?;
         for (date, channel) in &stale {
-            self.txn
-                .open_table(STANDUP_DAYS_BY_DATE)?
-                .remove((date.as_str(), channel.as_str()))?;
             if let Ok(day) = date.parse::<NaiveDate>() {
                 self.txn
                     .open_table(STANDUP_DAYS)?
@@ -581,23 +566,8 @@ impl Tx<'_> {
 
     /// Absences whose last day is before `cutoff`.
     fn prune_absences(&mut self, cutoff: NaiveDate, limit: usize) -> Result<usize> {
-        let stale: Vec<(String, String)> = {
-            let index = self.txn.open_table(AWAY_BY_END)?;
-            let mut stale = Vec::new();
-            for entry in index
-                .range(..(cutoff.to_string().as_str(), ""))?
-                .take(limit)
-            {
-                let (k, _) = entry?;
-                let (end, user) = k.value();
-                stale.push((end.to_owned(), user.to_owned()));
-            }
-            stale
-        };
-        for (end, user) in &stale {
-            self.txn
-                .open_table(AWAY_BY_END)?
-                .remove((end.as_str(), user.as_str()))?;
+        let stale = self.take_dated(AWAY_BY_END, cutoff, limit)?;
+        for (_, user) in &stale {
             let ranges = self.away(user)?;
             let kept: Vec<_> = ranges.iter().filter(|r| r.to >= cutoff).cloned().collect();
             if kept.len() != ranges.len() {
@@ -605,6 +575,32 @@ impl Tx<'_> {
             }
         }
         Ok(stale.len())
+    }
+
+    /// Removes up to `limit` rows of a date-keyed index ((date "YYYY-MM-DD", name) → anything)
+    /// dated before `cutoff`, oldest first, and returns their keys: the one walk behind every
+    /// table pruned by date (the key starts with the date, so it is a range).
+    pub(super) fn take_dated<V: redb::Value + 'static>(
+        &mut self,
+        index: TableDefinition<(&'static str, &'static str), V>,
+        cutoff: NaiveDate,
+        limit: usize,
+    ) -> Result<Vec<(String, String)>> {
+        let cutoff = cutoff.to_string();
+        let mut table = self.txn.open_table(index)?;
+        let stale: Vec<(String, String)> = {
+            let mut stale = Vec::new();
+            for entry in table.range(..(cutoff.as_str(), ""))?.take(limit) {
+                let (k, _) = entry?;
+                let (date, name) = k.value();
+                stale.push((date.to_owned(), name.to_owned()));
+            }
+            stale
+        };
+        for (date, name) in &stale {
+            table.remove((date.as_str(), name.as_str()))?;
+        }
+        Ok(stale)
     }
 
     /// Dead letters set aside before `cutoff`. Their ids grow with time, so the oldest come
