@@ -219,6 +219,8 @@ pub enum CancelReason {
     /// still unanswered, so counting it as answered would flatter the answer rate and the
     /// time-to-answer figures.
     NotForMe,
+    /// A standup blocker that named the recipient was marked cleared by its author.
+    BlockerCleared,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,6 +407,18 @@ fn to_chrono(d: Duration) -> chrono::Duration {
 impl SlaRequest {
     pub fn open(id: u64, new: NewRequest, now: DateTime<Utc>, ctx: &LadderContext<'_>) -> Self {
         let tier = ctx.policy.classify(&new.text);
+        Self::open_as(id, new, tier, now, ctx)
+    }
+
+    /// A request on a given tier, whatever its text's markers say (a standup blocker is on
+    /// the normal tier).
+    pub fn open_as(
+        id: u64,
+        new: NewRequest,
+        tier: Tier,
+        now: DateTime<Utc>,
+        ctx: &LadderContext<'_>,
+    ) -> Self {
         let mut request = SlaRequest {
             id,
             thread_root: new

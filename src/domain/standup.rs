@@ -226,7 +226,29 @@ pub struct StandupDay {
     /// and posts only the parts the summary grew into.
     #[serde(default)]
     pub summary_posted: usize,
+    /// Blockers their authors marked cleared (the summary's button, `/standup cleared`): user →
+    /// when.
+    #[serde(default)]
+    pub cleared: BTreeMap<String, DateTime<Utc>>,
 }
+
+/// One person's blocker on one day.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DayBlocker {
+    pub channel: String,
+    pub date: NaiveDate,
+    pub author: String,
+    /// As written (Slack mrkdwn).
+    pub text: String,
+    /// Who it names with an @-mention: each has a request open for it.
+    pub named: Vec<String>,
+    pub opened_at: DateTime<Utc>,
+    pub cleared_at: Option<DateTime<Utc>>,
+}
+
+/// The action id of the summary's *My blocker is cleared* button; its value is the day's
+/// `channel:date`.
+pub const CLEARED_ACTION: &str = "standup_blocker_cleared";
 
 impl StandupDay {
     /// The prompt went out at `now` (late if the bot was down at the scheduled time: the
@@ -246,7 +268,46 @@ impl StandupDay {
             expected: Vec::new(),
             names: BTreeMap::new(),
             summary_posted: 0,
+            cleared: BTreeMap::new(),
         }
+    }
+
+    /// Every blocker of the day, by author.
+    pub fn blockers(&self) -> Vec<DayBlocker> {
+        self.answers
+            .iter()
+            .filter_map(|(user, answer)| {
+                let text = blockers(&answer.text)?;
+                Some(DayBlocker {
+                    channel: self.channel.clone(),
+                    date: self.date,
+                    author: user.clone(),
+                    named: blocker_people(&answer.text, user),
+                    text,
+                    opened_at: answer.at,
+                    cleared_at: self.cleared.get(user).copied(),
+                })
+            })
+            .collect()
+    }
+
+    /// `user` marks their blocker cleared. False if they have no blocker that day, or it was
+    /// cleared already (a second press changes nothing).
+    pub fn clear_blocker(&mut self, user: &str, now: DateTime<Utc>) -> bool {
+        let has = self
+            .answers
+            .get(user)
+            .is_some_and(|a| blockers(&a.text).is_some());
+        if !has || self.cleared.contains_key(user) {
+            return false;
+        }
+        self.cleared.insert(user.to_owned(), now);
+        true
+    }
+
+    /// True while someone's blocker is not cleared: the summary offers the button.
+    fn has_open_blocker(&self) -> bool {
+        self.blockers().iter().any(|b| b.cleared_at.is_none())
     }
 
     /// The next instant this day needs attention, if any.
@@ -324,8 +385,14 @@ impl StandupDay {
             .answers
             .iter()
             .filter_map(|(u, a)| {
-                blockers(&a.text)
-                    .map(|b| format!("• {}: {}", escape(&self.name(u)), quote_slack(&b)))
+                blockers(&a.text).map(|b| {
+                    let cleared = if self.cleared.contains_key(u) {
+                        " ✅ _cleared_"
+                    } else {
+                        ""
+                    };
+                    format!("• {}: {}{cleared}", escape(&self.name(u)), quote_slack(&b))
+                })
             })
             .collect();
         if blockers.is_empty() {
@@ -354,23 +421,52 @@ impl StandupDay {
     /// `summary_tag`, part n `summary_part_tag(n)`.
     pub fn summary(&mut self, schedule: &Schedule) -> Vec<OutgoingMessage> {
         let parts = self.summary_parts();
-        self.summary_posted = parts.len();
+        let count = parts.len();
+        self.summary_posted = count;
         parts
             .into_iter()
             .enumerate()
-            .map(|(i, text)| self.summary_post(schedule, i + 1, text))
+            .map(|(i, text)| self.summary_post(schedule, i + 1, text, i + 1 == count))
             .collect()
     }
 
-    fn summary_post(&self, schedule: &Schedule, part: usize, text: String) -> OutgoingMessage {
-        OutgoingMessage::new(
-            Destination::ThreadOfTag {
-                channel: self.channel.clone(),
-                tag: schedule.tag(self.date),
-            },
-            text,
+    fn summary_post(
+        &self,
+        schedule: &Schedule,
+        part: usize,
+        text: String,
+        last: bool,
+    ) -> OutgoingMessage {
+        self.with_button(
+            OutgoingMessage::new(
+                Destination::ThreadOfTag {
+                    channel: self.channel.clone(),
+                    tag: schedule.tag(self.date),
+                },
+                text,
+            ),
+            last,
         )
         .tagged(schedule.summary_part_tag(self.date, part))
+    }
+
+    /// The summary's last part carries the *My blocker is cleared* button while a blocker is
+    /// open; its text goes in sections (Block Kit allows 3,000 characters a section).
+    fn with_button(&self, message: OutgoingMessage, last: bool) -> OutgoingMessage {
+        if !last || !self.has_open_blocker() {
+            return message;
+        }
+        let mut blocks: Vec<serde_json::Value> = split_text(&message.text, 2_900)
+            .into_iter()
+            .map(|chunk| serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": chunk}}))
+            .collect();
+        blocks.push(serde_json::json!({"type": "actions", "elements": [{
+            "type": "button",
+            "action_id": CLEARED_ACTION,
+            "text": {"type": "plain_text", "text": "✅ My blocker is cleared"},
+            "value": format!("{}:{}", self.channel, self.date),
+        }]}));
+        message.with_blocks(serde_json::Value::Array(blocks))
     }
 
     /// The summary again after a late answer: the parts already posted are edited in place, a
@@ -383,15 +479,18 @@ impl StandupDay {
         for (i, text) in parts.iter().enumerate() {
             let part = i + 1;
             if part <= posted {
-                out.push(OutgoingMessage::new(
-                    Destination::Edit {
-                        channel: self.channel.clone(),
-                        tag: schedule.summary_part_tag(self.date, part),
-                    },
-                    text.clone(),
+                out.push(self.with_button(
+                    OutgoingMessage::new(
+                        Destination::Edit {
+                            channel: self.channel.clone(),
+                            tag: schedule.summary_part_tag(self.date, part),
+                        },
+                        text.clone(),
+                    ),
+                    part == parts.len(),
                 ));
             } else {
-                out.push(self.summary_post(schedule, part, text.clone()));
+                out.push(self.summary_post(schedule, part, text.clone(), part == parts.len()));
             }
         }
         for part in parts.len() + 1..=posted {
@@ -489,16 +588,33 @@ const NO_BLOCKERS: &[&str] = &[
     "all good",
 ];
 
-/// The blockers in an answer: the text on a "Blockers" line and under a "Blockers" heading, up
-/// to the next heading. "none", "no", "n/a" and empty are not blockers.
-pub fn blockers(answer: &str) -> Option<String> {
+/// The sections of an answer (`standup.questions`: completed, planned, blockers), each known by
+/// the words its heading starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Completed,
+    Planned,
+    Blockers,
+}
+
+impl Section {
+    fn headings(self) -> &'static [&'static str] {
+        match self {
+            Section::Completed => &["completed", "done", "yesterday"],
+            Section::Planned => &["planned", "plan", "today", "tomorrow", "next"],
+            Section::Blockers => &["blockers", "blocker", "blocked by", "blocking"],
+        }
+    }
+}
+
+/// The lines of one section of an answer: the text on its heading's line and under it, up to
+/// the next heading, without list markers. Empty when the answer has no such heading.
+pub fn section(answer: &str, which: Section) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
     let mut inside = false;
     for line in answer.lines() {
         let cleaned = strip_markup(line);
-        if let Some(rest) =
-            heading_rest(&cleaned, &["blockers", "blocker", "blocked by", "blocking"])
-        {
+        if let Some(rest) = heading_rest(&cleaned, which.headings()) {
             inside = true;
             if !rest.is_empty() {
                 found.push(rest);
@@ -506,7 +622,10 @@ pub fn blockers(answer: &str) -> Option<String> {
             continue;
         }
         if inside {
-            if is_other_heading(&cleaned) {
+            if is_other_heading(&cleaned)
+                || (which != Section::Blockers
+                    && heading_rest(&cleaned, Section::Blockers.headings()).is_some())
+            {
                 inside = false;
                 continue;
             }
@@ -515,7 +634,49 @@ pub fn blockers(answer: &str) -> Option<String> {
             }
         }
     }
-    let text = found.join("; ");
+    found
+}
+
+/// The *completed* section of an answer, one line per item ("none" and the like left out).
+pub fn completed(answer: &str) -> Vec<String> {
+    meaningful(section(answer, Section::Completed))
+}
+
+/// The *planned* section of an answer, one line per item.
+pub fn planned(answer: &str) -> Vec<String> {
+    meaningful(section(answer, Section::Planned))
+}
+
+fn meaningful(lines: Vec<String>) -> Vec<String> {
+    lines
+        .into_iter()
+        .filter(|l| {
+            !NO_BLOCKERS.contains(
+                &l.trim()
+                    .trim_end_matches(['.', '!'])
+                    .to_lowercase()
+                    .as_str(),
+            )
+        })
+        .collect()
+}
+
+/// True if the answer has a section heading (completed, planned or blockers): a message that
+/// does is (part of) its author's answer, one that does not may be a reply to someone.
+pub fn has_section(answer: &str) -> bool {
+    [Section::Completed, Section::Planned, Section::Blockers]
+        .iter()
+        .any(|s| {
+            answer
+                .lines()
+                .any(|l| heading_rest(&strip_markup(l), s.headings()).is_some())
+        })
+}
+
+/// The blockers in an answer: the text on a "Blockers" line and under a "Blockers" heading, up
+/// to the next heading. "none", "no", "n/a" and empty are not blockers.
+pub fn blockers(answer: &str) -> Option<String> {
+    let text = section(answer, Section::Blockers).join("; ");
     let normalized = text
         .trim()
         .trim_end_matches(['.', '!'])
@@ -526,6 +687,17 @@ pub fn blockers(answer: &str) -> Option<String> {
     } else {
         Some(text)
     }
+}
+
+/// The people an answer's blockers name with an @-mention, first named first, without its
+/// author: whoever can unblock them. A blocker is a request to them.
+pub fn blocker_people(answer: &str, author: &str) -> Vec<String> {
+    blockers(answer)
+        .map(|b| crate::domain::sla::mentioned_users(&b))
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|u| u != author)
+        .collect()
 }
 
 /// A line without list markers, numbering, emphasis and emoji at its start.

@@ -66,7 +66,7 @@ enum PackedState<'a> {
     },
     /// `why`: 0 the mention was edited away, 1 the message deleted, 2 not a person, 3 expired
     /// (nobody answered for `sla.forget_after` after the last step), 4 "not for me" (the
-    /// recipient's button).
+    /// recipient's button), 5 a standup blocker cleared by its author.
     Cancelled {
         at: Moment,
         why: u8,
@@ -119,6 +119,7 @@ pub(super) fn encode_request(r: &SlaRequest) -> Vec<u8> {
                 CancelReason::NotAPerson => 2,
                 CancelReason::Expired => 3,
                 CancelReason::NotForMe => 4,
+                CancelReason::BlockerCleared => 5,
             },
         },
     };
@@ -217,6 +218,7 @@ fn unpack(
                 2 => CancelReason::NotAPerson,
                 3 => CancelReason::Expired,
                 4 => CancelReason::NotForMe,
+                5 => CancelReason::BlockerCleared,
                 n => return Err(format!("unknown cancel reason {n}")),
             },
         },
@@ -587,7 +589,7 @@ mod tests {
                     _ => Answer::Reaction { name },
                 },
             }),
-            (moment(), 0..5u8).prop_map(|(at, why)| RequestState::Cancelled {
+            (moment(), 0..6u8).prop_map(|(at, why)| RequestState::Cancelled {
                 at,
                 why: [
                     CancelReason::MentionEdited,
@@ -595,6 +597,7 @@ mod tests {
                     CancelReason::NotAPerson,
                     CancelReason::Expired,
                     CancelReason::NotForMe,
+                    CancelReason::BlockerCleared,
                 ][why as usize],
             }),
         ]

@@ -955,6 +955,7 @@ mod tests {
             expected: Vec::new(),
             names: BTreeMap::new(),
             summary_posted: 1,
+            cleared: BTreeMap::new(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! ladder, a Mon–Fri 09:00–18:00 team calendar). Days of ladder, RFCs and standups run in
 //! milliseconds; the real-binary tests beside this one cover the transports.
 
+mod blockers;
 mod buttons;
 mod calendar;
 mod coaching;

@@ -201,10 +201,23 @@ pub fn gather<R: Reads + ?Sized>(
         });
     }
     let mut standups = Vec::new();
+    let mut blockers = Vec::new();
     for day in rx.standup_days_between(
         from.date_naive(),
         to.date_naive().succ_opt().unwrap_or(to.date_naive()),
     )? {
+        for b in day.blockers() {
+            let counted = match scope {
+                Scope::Person(user) => b.author == *user,
+                _ => in_scope(scope, &day.channel, None),
+            };
+            if counted {
+                blockers.push(BlockerSpan {
+                    opened_at: b.opened_at,
+                    cleared_at: b.cleared_at,
+                });
+            }
+        }
         // Who was expected is settled at the summary: a day not summarized yet counts nothing.
         if !day.summarized {
             continue;
@@ -237,7 +250,7 @@ pub fn gather<R: Reads + ?Sized>(
         outcomes,
         rfcs,
         standups,
-        blockers: Vec::new(),
+        blockers,
         steps: step_names(settings),
         people: people.len(),
     })

@@ -15,7 +15,8 @@ use chrono_tz::Tz;
 
 use crate::domain::asking::{NOHELLO_TIP_EVERY, asks_question, is_bare_greeting};
 use crate::domain::outbox::{Destination, OutgoingMessage};
-use crate::domain::sla::{Answer, CancelReason, NewRequest, SlaRequest, mentioned_users};
+use crate::domain::sla::{Answer, CancelReason, NewRequest, SlaRequest, Tier, mentioned_users};
+use crate::domain::standup::{blocker_people, blockers, has_section};
 use crate::engine::{Engine, Person, Prepared};
 use crate::slack::inbound::Inbound;
 use crate::store::prelude::*;
@@ -100,15 +101,22 @@ pub(super) fn apply(
                 text,
                 question: asks_question(text),
             };
-            let answered = close_by_reply(tx, &message, now)?;
+            // A standup answer asks something only of the people its blockers name, on the
+            // normal tier; and it answers only the requests whose asker it mentions (Bob's own
+            // standup answer in the thread does not answer Alice's blocker naming him).
+            let blocker = standup_answer(tx, &message)?;
+            let answered = match &blocker {
+                Some(_) => close_in_standup_thread(tx, &message, now)?,
+                None => close_by_reply(tx, &message, now)?,
+            };
             // "@alice done!" answers Alice; it does not ask her something back. A question asks
             // everyone it mentions, Alice too ("@alice which doc do you mean?" in her thread
             // answers her request and opens one for her).
             let mut asked = Vec::new();
-            for (recipient, tz, guessed) in people
-                .iter()
-                .filter(|(p, _, _)| message.question || !answered.contains(p))
-            {
+            for (recipient, tz, guessed) in people.iter().filter(|(p, _, _)| match &blocker {
+                Some(named) => named.contains(p),
+                None => message.question || !answered.contains(p),
+            }) {
                 if *guessed {
                     tx.want_lookup(recipient, now)?;
                 }
@@ -119,12 +127,19 @@ pub(super) fn apply(
                     author: user.clone(),
                     recipient: recipient.clone(),
                     recipient_tz: *tz,
-                    text: text.clone(),
+                    text: match &blocker {
+                        Some(_) => format!("Blocker: {}", blockers(text).unwrap_or_default()),
+                        None => text.clone(),
+                    },
                 };
                 let id = tx.next_id("sla_request")?;
                 // The deadline is counted on the recipient's own calendar.
                 let calendar = tx.calendar_of(recipient, &engine.settings.calendar, *tz)?;
-                let request = SlaRequest::open(id, new, now, &ladder_context(engine, &calendar));
+                let ctx = ladder_context(engine, &calendar);
+                let request = match &blocker {
+                    Some(_) => SlaRequest::open_as(id, new, Tier::Normal, now, &ctx),
+                    None => SlaRequest::open(id, new, now, &ctx),
+                };
                 tracing::info!(
                     request = id,
                     channel = %request.channel,
@@ -152,6 +167,16 @@ pub(super) fn apply(
                 user,
                 ts,
                 text,
+            };
+            // An edited standup answer still asks only the people its blockers name.
+            let people = if edits_a_standup_answer(tx, channel, ts)? {
+                let named = blocker_people(text, user);
+                people
+                    .into_iter()
+                    .filter(|(p, _, _)| named.contains(p))
+                    .collect()
+            } else {
+                people
             };
             edited(engine, tx, &message, &people, now)?;
         }
@@ -198,6 +223,79 @@ pub(super) fn apply(
         _ => {}
     }
     Ok(())
+}
+
+/// If `message` is its author's answer in a standup's thread, the people its blockers name.
+/// The standup recorded it before this runs (the engine's thread hooks come first): it is their
+/// answer if it is their first message of the day's thread, or has a section heading
+/// ("Blockers: …"); a later message without one is a reply, tracked like any other.
+fn standup_answer(tx: &Tx<'_>, message: &Posted<'_>) -> Result<Option<Vec<String>>, StoreError> {
+    let Some(root) = message.thread_ts.filter(|root| *root != message.ts) else {
+        return Ok(None);
+    };
+    let Some(date) = tx
+        .tag_of(message.channel, root)?
+        .and_then(|tag| standup_prompt_date(&tag, message.channel))
+    else {
+        return Ok(None);
+    };
+    let Some(day) = tx.standup_day(message.channel, date)? else {
+        return Ok(None);
+    };
+    let first = day
+        .answers
+        .get(message.user)
+        .is_some_and(|a| a.text == message.text);
+    if !first && !has_section(message.text) {
+        return Ok(None);
+    }
+    Ok(Some(blocker_people(message.text, message.user)))
+}
+
+/// True if the message `channel`/`ts` opened requests in a standup's thread (a blocker).
+fn edits_a_standup_answer(tx: &Tx<'_>, channel: &str, ts: &str) -> Result<bool, StoreError> {
+    for r in tx.requests_for_message(channel, ts)? {
+        if r.thread_root != r.message_ts
+            && tx
+                .tag_of(channel, &r.thread_root)?
+                .is_some_and(|tag| standup_prompt_date(&tag, channel).is_some())
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The date of a standup prompt's tag (`standup:{channel}:{date}`); `None` for any other tag
+/// (a summary's has a part after the date).
+pub fn standup_prompt_date(tag: &str, channel: &str) -> Option<chrono::NaiveDate> {
+    tag.strip_prefix("standup:")?
+        .strip_prefix(channel)?
+        .strip_prefix(':')?
+        .parse()
+        .ok()
+}
+
+/// A standup answer answers the requests in its thread waiting on its author whose asker it
+/// mentions ("Blockers: none. @alice the keys are in the vault").
+fn close_in_standup_thread(
+    tx: &mut Tx<'_>,
+    message: &Posted<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, StoreError> {
+    let mut answered = Vec::new();
+    let (Some(root), mentioned) = (message.thread_ts, mentioned_users(message.text)) else {
+        return Ok(answered);
+    };
+    for mut r in tx.requests_in_thread(message.channel, root)? {
+        if r.is_open() && r.recipient == message.user && mentioned.contains(&r.author) {
+            tracing::info!(request = r.id, "answered in the standup thread");
+            r.answer(Answer::ThreadReply, now);
+            tx.put_request(&r)?;
+            answered.push(r.author.clone());
+        }
+    }
+    Ok(answered)
 }
 
 /// A message just posted, and whether it asks something.

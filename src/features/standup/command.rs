@@ -20,6 +20,7 @@ pub const USAGE: &str = "*`/standup at 09:30 Europe/Berlin mon-fri`* sets (or ch
 *`/standup skip`* skips today's standup in this channel; `/standup skip 2026-12-24` skips that day instead.\n\
 *`/standup away today`* (or `away tomorrow`, `away 2026-12-24`, `away 2026-12-24..2027-01-02`) tells me you're away, so I won't ask you for an update on those days.\n\
 *`/standup back`* tells me you're back early.\n\
+*`/standup cleared`* marks your blocker in this channel's latest standup cleared (as the summary's button does): the requests it opened to the people it named are closed.\n\
 *`/standup status`* shows this channel's standup settings.\n\
 *`/standup help`* shows this help.";
 
@@ -50,6 +51,8 @@ pub enum StandupCommand {
     Away { from: NaiveDate, to: NaiveDate },
     /// `/standup back`
     Back,
+    /// `/standup cleared`: the caller's blocker in this channel's latest standup is cleared.
+    Cleared,
     /// `/standup status` (also empty text)
     Status,
     /// `/standup help` (also `?`)
@@ -211,6 +214,7 @@ pub fn parse(text: &str, today: NaiveDate) -> Result<StandupCommand, StandupPars
         "skip" => parse_skip(args, today),
         "away" => parse_away(args, today),
         "back" => no_arguments("back", args).map(|()| StandupCommand::Back),
+        "cleared" | "unblocked" => no_arguments("cleared", args).map(|()| StandupCommand::Cleared),
         "status" => no_arguments("status", args).map(|()| StandupCommand::Status),
         "help" | "?" => Ok(StandupCommand::Help),
         _ => Err(StandupParseError::UnknownSubcommand {

@@ -524,6 +524,7 @@ impl Engine {
             | StandupCommand::Off
             | StandupCommand::Skip { .. }
             | StandupCommand::Status
+            | StandupCommand::Cleared
                 if in_dm =>
             {
                 Ok(channel_only.to_owned())
@@ -538,6 +539,17 @@ impl Engine {
             StandupCommand::Away { from, to } => self.set_away(user, from, to),
             StandupCommand::Back => self.come_back(user, today),
             StandupCommand::Status => self.standup_status(channel, now).await,
+            StandupCommand::Cleared => {
+                let cleared = self.store.write(|tx| {
+                    let Some(date) = super::blockers::latest_blocker_day(tx, channel, user, now)?
+                    else {
+                        return Ok("You have no open blocker in this channel's recent standups. Nothing was changed.".to_owned());
+                    };
+                    super::blockers::clear(tx, channel, date, user, now)
+                });
+                self.wake_workers();
+                cleared
+            }
         };
         result.unwrap_or_else(|e| UserError::from(e).text())
     }

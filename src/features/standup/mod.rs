@@ -1,5 +1,6 @@
 //! Daily async standups: the `/standup` command and the flow (prompt, reminder, summary, answers).
 
+pub mod blockers;
 pub mod command;
 pub mod flow;
 
@@ -20,6 +21,18 @@ pub struct Standups;
 impl Feature for Standups {
     fn commands(&self) -> &'static [&'static str] {
         &["/standup"]
+    }
+
+    fn actions(&self) -> &'static [&'static str] {
+        &[crate::domain::standup::CLEARED_ACTION]
+    }
+
+    fn on_block_action<'a>(
+        &'a self,
+        engine: &'a Arc<Engine>,
+        action: &'a crate::slack::interaction::BlockAction,
+    ) -> BoxFuture<'a, Option<Result<String, UserError>>> {
+        Box::pin(blockers::block_action(engine, action))
     }
 
     /// Only what is read in the caller's zone: a time without a zone, "away today", "back".
