@@ -174,8 +174,7 @@ async fn the_author_clears_the_blocker_with_the_summary_button() {
     let last = bot
         .sent()
         .into_iter()
-        .filter(|s| s.kind == SentKind::Edit && s.text.contains("Standup summary"))
-        .last()
+        .rfind(|s| s.kind == SentKind::Edit && s.text.contains("Standup summary"))
         .unwrap();
     assert!(last.blocks.is_none(), "no open blocker left: no button");
     let open = bot
