@@ -302,6 +302,7 @@ impl Core {
         let engine = Arc::new(engine);
         let dispatcher = Arc::new(Dispatcher::new(engine.clone()));
         engine.seed_standups()?;
+        crate::features::weekly::seed(&engine)?;
         let mut tasks = tokio::task::JoinSet::new();
         // Every worker is supervised: one that stops (a panic its per-item containment did not
         // catch) is restarted with a backoff, and /healthz says so meanwhile.

@@ -72,6 +72,8 @@ pub struct Settings {
     pub standup: StandupDefaults,
     /// Schedules from `[[standups]]`.
     pub standups: Vec<Schedule>,
+    /// `[[weekly]]`: each channel's weekly update.
+    pub weekly: Vec<crate::domain::weekly::WeeklySchedule>,
     pub delivery: DeliverySettings,
     pub socket_connections: u32,
     pub health: HealthLimits,
@@ -195,6 +197,8 @@ struct RawConfig {
     standup: RawStandupDefaults,
     #[serde(default)]
     standups: Vec<RawStandup>,
+    #[serde(default)]
+    weekly: Vec<RawWeekly>,
     delivery: RawDelivery,
     socket_mode: RawSocketMode,
     health: RawHealth,
@@ -321,6 +325,16 @@ struct RawStandup {
     remind_after: Option<String>,
     summary_after: Option<String>,
     remind: Option<String>,
+}
+
+/// One `[[weekly]]` entry: a channel's weekly update.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeekly {
+    channel: String,
+    at: String,
+    timezone: Option<String>,
+    owner: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -539,6 +553,22 @@ impl Settings {
             }
         }
 
+        let weekly = raw
+            .weekly
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| parse_weekly(i, entry, fallback_timezone))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut seen = std::collections::HashSet::new();
+        for (i, w) in weekly.iter().enumerate() {
+            if !seen.insert(w.channel.clone()) {
+                return Err(invalid(
+                    format!("weekly[{i}].channel"),
+                    format!("{:?} has two weekly updates", w.channel),
+                ));
+            }
+        }
+
         let delivery = DeliverySettings {
             per_channel_interval: parse_duration(
                 "delivery.per_channel_interval",
@@ -644,6 +674,7 @@ impl Settings {
             rfc,
             standup,
             standups,
+            weekly,
             delivery,
             socket_connections: raw.socket_mode.connections,
             health,
@@ -840,6 +871,54 @@ fn parse_standup_defaults(raw: &RawStandupDefaults) -> Result<StandupDefaults, C
         ));
     }
     Ok(defaults)
+}
+
+/// A `[[weekly]]` entry: a channel id, `at = "fri 15:00"`, a zone (default the fallback), and
+/// optionally the owner (a user id) who gets the draft.
+fn parse_weekly(
+    i: usize,
+    raw: &RawWeekly,
+    fallback: Tz,
+) -> Result<crate::domain::weekly::WeeklySchedule, ConfigError> {
+    let key = format!("weekly[{i}]");
+    let channel = raw.channel.trim();
+    if channel.is_empty() || !channel.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            format!("{key}.channel"),
+            format!("{:?} is not a channel id (like \"C0123456\")", raw.channel),
+        ));
+    }
+    let (weekday, at) = crate::domain::weekly::parse_at(&raw.at)
+        .map_err(|why| invalid(format!("{key}.at"), why.replace('`', "\"")))?;
+    let timezone = match &raw.timezone {
+        Some(tz) => parse_timezone(&format!("{key}.timezone"), tz)?,
+        None => fallback,
+    };
+    let owner = match raw.owner.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(u)
+            if (u.starts_with('U') || u.starts_with('W'))
+                && u.len() >= 2
+                && u.chars().all(|c| c.is_ascii_alphanumeric()) =>
+        {
+            Some(u.to_owned())
+        }
+        Some(u) => {
+            return Err(invalid(
+                format!("{key}.owner"),
+                format!(
+                    "{u:?} is not a user id (like \"U0123456\"; in Slack: profile → ⋯ → Copy member ID)"
+                ),
+            ));
+        }
+    };
+    Ok(crate::domain::weekly::WeeklySchedule {
+        channel: channel.to_owned(),
+        weekday,
+        at,
+        timezone,
+        owner,
+    })
 }
 
 fn parse_standup(
@@ -1110,6 +1189,49 @@ mod tests {
             !s.respect.coach_nohello,
             "coaching is off until a team turns it on"
         );
+    }
+
+    #[test]
+    fn weekly_updates_are_checked() {
+        let ok = load_with_file(
+            "[[weekly]]\nchannel = \"C1\"\nat = \"fri 15:00\"\ntimezone = \"Asia/Kolkata\"\nowner = \"U1\"\n",
+        )
+        .unwrap();
+        assert_eq!(ok.weekly[0].weekday, chrono::Weekday::Fri);
+        assert_eq!(ok.weekly[0].owner.as_deref(), Some("U1"));
+        for (entry, key, why) in [
+            (
+                "channel = \"#general\"\nat = \"fri 15:00\"",
+                "weekly[0].channel",
+                "not a channel id",
+            ),
+            (
+                "channel = \"C1\"\nat = \"friday\"",
+                "weekly[0].at",
+                "fri 15:00",
+            ),
+            (
+                "channel = \"C1\"\nat = \"fri 15:00\"\ntimezone = \"Mars/Base\"",
+                "weekly[0].timezone",
+                "IANA",
+            ),
+            (
+                "channel = \"C1\"\nat = \"fri 15:00\"\nowner = \"alice\"",
+                "weekly[0].owner",
+                "not a user id",
+            ),
+        ] {
+            let err = load_with_file(&format!("[[weekly]]\n{entry}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(key) && err.contains(why), "{err}");
+        }
+        let twice = load_with_file(
+            "[[weekly]]\nchannel = \"C1\"\nat = \"fri 15:00\"\n[[weekly]]\nchannel = \"C1\"\nat = \"mon 09:00\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(twice.contains("two weekly updates"), "{twice}");
     }
 
     #[test]

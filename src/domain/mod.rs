@@ -15,4 +15,5 @@ pub mod presence;
 pub mod rfc;
 pub mod sla;
 pub mod standup;
+pub mod weekly;
 pub mod working_time;

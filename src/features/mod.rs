@@ -9,6 +9,7 @@ mod parser_props;
 pub mod rfc;
 pub mod sla;
 pub mod standup;
+pub mod weekly;
 
 /// Every feature, for the engine to hand its events and timers to, and the dispatcher its
 /// commands, buttons and forms.
@@ -18,6 +19,7 @@ pub fn all() -> Vec<std::sync::Arc<dyn crate::engine::Feature>> {
         std::sync::Arc::new(standup::Standups),
         std::sync::Arc::new(sla::Sla),
         std::sync::Arc::new(insights::Insights),
+        std::sync::Arc::new(weekly::Weekly),
     ]
 }
 

@@ -20,6 +20,7 @@ mod standups;
 mod stats;
 mod tables;
 mod timers;
+mod weekly;
 mod working_time;
 
 use std::path::{Path, PathBuf};
@@ -47,13 +48,14 @@ pub use standups::StandupReads;
 pub use stats::StoreStats;
 use tables::*;
 pub use timers::TimerKey;
+pub use weekly::{WeeklyReads, weekly_timer};
 pub use working_time::WorkingTimeReads;
 
 /// Everything needed to read the store: `use crate::store::prelude::*;`.
 pub mod prelude {
     pub use super::{
         BudgetReads, CoachingReads, OutboxReads, OutcomeReads, PeopleReads, PresenceReads, Reads,
-        RequestReads, RfcReads, StandupReads, WorkingTimeReads,
+        RequestReads, RfcReads, StandupReads, WeeklyReads, WorkingTimeReads,
     };
 }
 
@@ -254,6 +256,7 @@ impl Store {
         tx.open_table(NOHELLO_TIPS)?;
         tx.open_table(NOHELLO_TIPS_BY_TIME)?;
         tx.open_table(OUTCOMES)?;
+        tx.open_table(WEEKLY)?;
         Tx { txn: &tx }.index_outbox_once()?;
         tx.commit()?;
         Ok(())

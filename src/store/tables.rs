@@ -149,3 +149,8 @@ pub(super) const NOHELLO_TIPS_BY_TIME: TableDefinition<(i64, &str), ()> =
 /// time, so a prune is a range). A few dozen bytes each: no text of the message is kept.
 pub(super) const OUTCOMES: TableDefinition<(i64, u64), &[u8]> =
     TableDefinition::new("request_outcomes");
+/// channel → JSON `WeeklyState`: where that channel's weekly update stands (the coming post,
+/// whether its draft went out, when the last one was posted). One per `[[weekly]]` channel:
+/// bounded by the config; a channel no longer configured has its row removed when its timer
+/// next fires.
+pub(super) const WEEKLY: TableDefinition<&str, &[u8]> = TableDefinition::new("weekly");

@@ -20,3 +20,4 @@ mod rfc;
 mod standup;
 mod start;
 mod stats;
+mod weekly;
