@@ -58,6 +58,26 @@ enum Command {
         /// Only the report, no transcript.
         #[arg(long)]
         quiet: bool,
+        /// Also writes the team's report page (as `asyncbot report --html`) for the run.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+    },
+    /// The report: one self-contained HTML page with the team's figures and charts (response
+    /// times, SLA met by week, ladder steps, RFC cycle times, standup participation), from the
+    /// store. Reads the store while the bot is stopped.
+    Report {
+        /// Where to write the page (`-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        html: PathBuf,
+        /// How many weeks back (1 to 52).
+        #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=52))]
+        weeks: u32,
+        /// One channel (its id) instead of the whole workspace.
+        #[arg(long, value_name = "CHANNEL")]
+        channel: Option<String>,
+        /// A TOML file layered over the built-in defaults, as for `serve`.
+        #[arg(long, value_name = "PATH")]
+        config: Option<PathBuf>,
     },
     /// Measures the bot on this machine (the figures of README's Performance table): the real
     /// store and engine on a temporary store against an in-memory Slack. Prints a table.
@@ -158,6 +178,12 @@ pub fn main() -> ExitCode {
         Command::CheckConfig { config } => super::serve::check_config(config.as_deref(), &env),
         Command::Decisions { action } => super::offline::decisions(action, &env),
         Command::DeadLetters { action } => super::offline::dead_letters(action, &env),
+        Command::Report {
+            html,
+            weeks,
+            channel,
+            config,
+        } => super::offline::report(&html, weeks, channel, config.as_deref(), &env),
         Command::Simulate {
             scenario,
             config,
@@ -165,7 +191,8 @@ pub fn main() -> ExitCode {
             start,
             json,
             quiet,
-        } => super::simulate::command(scenario, config, compare, start, json, quiet),
+            report,
+        } => super::simulate::command(scenario, config, compare, start, json, quiet, report),
         Command::Serve { config } => super::serve::serve(config.as_deref(), &env),
         // ---- operations ----
         Command::Healthcheck { config, addr } => {

@@ -114,3 +114,74 @@ pub fn decisions(action: DecisionsAction, env: &[(String, String)]) -> ExitCode 
         }
     }
 }
+
+/// `asyncbot report --html FILE`: the team's report page, from the store.
+pub fn report(
+    html: &std::path::Path,
+    weeks: u32,
+    channel: Option<String>,
+    config: Option<&std::path::Path>,
+    env: &[(String, String)],
+) -> ExitCode {
+    let settings = match crate::config::load(config, env) {
+        Ok(s) => s,
+        Err(e) => return fail(&format!("invalid configuration: {e}")),
+    };
+    if let Some(c) = &channel
+        && (c.is_empty() || !c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+    {
+        return fail(&format!("{c:?} is not a channel id (like \"C0123456\")"));
+    }
+    let store = match open_store(config, env) {
+        Ok(store) => store,
+        Err(code) => return code,
+    };
+    let now = chrono::Utc::now();
+    let page = match page(&store, &settings, channel.as_deref(), weeks, now) {
+        Ok(page) => page,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let written = if html.as_os_str() == "-" {
+        use std::io::Write;
+        std::io::stdout().write_all(page.as_bytes())
+    } else {
+        std::fs::write(html, page)
+    };
+    match written {
+        Ok(()) => {
+            if html.as_os_str() != "-" {
+                eprintln!("wrote {}", html.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&format!("cannot write {}: {e}", html.display())),
+    }
+}
+
+/// The report page of `channel` (or the workspace) over `weeks` weeks to `now`.
+pub fn page(
+    store: &crate::store::Store,
+    settings: &crate::config::Settings,
+    channel: Option<&str>,
+    weeks: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, crate::store::StoreError> {
+    use crate::features::insights::{Scope, gather, report};
+    let scope = match channel {
+        Some(c) => Scope::Channel(c.to_owned()),
+        None => Scope::Workspace,
+    };
+    let label = match channel {
+        Some(c) => format!("Channel {c}"),
+        None => "The whole workspace".to_owned(),
+    };
+    let from = now - chrono::Duration::weeks(i64::from(weeks));
+    let gathered = store.read(|rx| gather(rx, settings, &scope, from, now))?;
+    Ok(report::render(
+        &gathered,
+        &label,
+        now,
+        weeks,
+        settings.respect.metrics_min_group,
+    ))
+}

@@ -694,6 +694,11 @@ pub struct RfcOutcome {
 pub struct Run {
     pub transcript: Vec<TranscriptLine>,
     pub report: Report,
+    /// The team's figures for the run, as `/sla stats` words them (the workspace).
+    pub metrics: Vec<String>,
+    /// The report page for the run (`asyncbot simulate --report FILE`).
+    #[serde(skip)]
+    pub report_html: String,
 }
 
 /// Runs `scenario` under `settings` on a virtual clock. Deterministic: the same inputs give the
@@ -767,7 +772,40 @@ async fn run_paused(scenario: &Scenario, settings: Settings) -> Result<Run, Simu
     let sent = slack.sent();
     let transcript = transcript(scenario, &slack, &sent);
     let report = report(scenario, &settings, &store, &slack, &sent, &acted_at, end)?;
-    Ok(Run { transcript, report })
+    let (metrics, report_html) = team_metrics(&settings, &store, scenario.start, end)
+        .map_err(|e| SimulateError::Setup(e.to_string()))?;
+    Ok(Run {
+        transcript,
+        report,
+        metrics,
+        report_html,
+    })
+}
+
+/// The team's figures for the run and its report page, from the store as the bot left it.
+fn team_metrics(
+    settings: &Settings,
+    store: &Store,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> crate::store::Result<(Vec<String>, String)> {
+    use crate::features::insights::{Scope, gather, report};
+    let gathered = store.read(|rx| gather(rx, settings, &Scope::Workspace, start, end))?;
+    let figures = gathered.figures(start, end);
+    let lines = gathered
+        .team_lines(&figures, settings.respect.metrics_min_group)
+        .iter()
+        .map(|l| l.trim_start_matches('•').replace('*', "").trim().to_owned())
+        .collect();
+    let weeks = u32::try_from((end - start).num_days().div_euclid(7).max(1)).unwrap_or(1);
+    let page = report::render(
+        &gathered,
+        "The simulated team",
+        end,
+        weeks,
+        settings.respect.metrics_min_group,
+    );
+    Ok((lines, page))
 }
 
 async fn perform(
@@ -1348,6 +1386,15 @@ fn rows(report: &Report) -> Vec<(String, String)> {
     rows
 }
 
+/// The team's figures, after the report: what `/sla stats` would say of the run.
+pub fn print_metrics(lines: &[String]) -> String {
+    let mut out = "TEAM METRICS (as /sla stats shows them)\n".to_owned();
+    for line in lines {
+        out.push_str(&format!("  {line}\n"));
+    }
+    out
+}
+
 pub fn print_report(report: &Report) -> String {
     let rows = rows(report);
     let width = rows
@@ -1411,6 +1458,7 @@ pub fn command(
     start: Option<chrono::NaiveDate>,
     json: bool,
     quiet: bool,
+    report_file: Option<std::path::PathBuf>,
 ) -> std::process::ExitCode {
     let text = match &scenario {
         Some(path) => match std::fs::read_to_string(path) {
@@ -1446,6 +1494,13 @@ pub fn command(
                 println!("{}", print_transcript(&first));
             }
             print!("{}", print_report(&first.report));
+            print!("{}", print_metrics(&first.metrics));
+        }
+        if let Some(path) = &report_file {
+            if let Err(e) = std::fs::write(path, &first.report_html) {
+                return super::commands::fail(&format!("cannot write {}: {e}", path.display()));
+            }
+            eprintln!("wrote {}", path.display());
         }
         return std::process::ExitCode::SUCCESS;
     };

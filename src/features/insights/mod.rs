@@ -7,6 +7,8 @@
 //! Never a leaderboard: team figures are sums over everyone in the scope, and the only person's
 //! own figures anyone sees are their own, privately.
 
+pub mod report;
+
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
