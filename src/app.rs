@@ -166,15 +166,36 @@ impl Application {
                 transport,
                 health,
                 metrics: self.settings.metrics,
+                report: self.settings.report.enabled.then(|| {
+                    let store = self.store.clone();
+                    let settings = self.settings.clone();
+                    crate::slack::http::ReportRoute {
+                        page: Arc::new(move |channel: Option<String>, weeks: u32| {
+                            crate::features::insights::report::page(
+                                &store,
+                                &settings,
+                                channel.as_deref(),
+                                weeks,
+                                chrono::Utc::now(),
+                            )
+                            .map_err(|e| e.to_string())
+                        }),
+                        token: self.secrets.report_token.clone().map(Arc::new),
+                        default_weeks: self.settings.report.weeks,
+                    }
+                }),
             },
             self.settings.max_body_bytes,
         );
         tracing::info!(transport, "listening on http://{}", self.addr);
         let stop = shutdown.clone();
         let mut server = Box::pin(
-            axum::serve(self.listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .into_future(),
+            axum::serve(
+                self.listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .into_future(),
         );
         // Serve until told to stop (or until the server fails, which stops everything too).
         let failed = tokio::select! {

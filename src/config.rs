@@ -72,6 +72,8 @@ pub struct Settings {
     pub standup: StandupDefaults,
     /// Schedules from `[[standups]]`.
     pub standups: Vec<Schedule>,
+    /// `[report]`: whether `GET /report` is served, and how many weeks it shows by default.
+    pub report: ReportSettings,
     /// `[[weekly]]`: each channel's weekly update.
     pub weekly: Vec<crate::domain::weekly::WeeklySchedule>,
     pub delivery: DeliverySettings,
@@ -86,6 +88,15 @@ pub struct Settings {
     pub respect: Respect,
     /// What the bot learns from Slack about people being out or focused (`[respect]`).
     pub presence: PresenceSettings,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReportSettings {
+    /// Serve `GET /report` (to loopback, or with `ASYNCBOT_REPORT_TOKEN`).
+    pub enabled: bool,
+    /// Weeks shown when the request does not say (1 to 52).
+    pub weeks: u32,
 }
 
 /// `[respect]`: the nudge budget, the heads-up to askers, and coaching.
@@ -203,6 +214,15 @@ struct RawConfig {
     socket_mode: RawSocketMode,
     health: RawHealth,
     respect: RawRespect,
+    report: RawReport,
+}
+
+/// `[report]`: `GET /report`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReport {
+    enabled: bool,
+    weeks: u32,
 }
 
 // ---- [respect]: presence (out of office, focus, Do Not Disturb) ----
@@ -553,6 +573,13 @@ impl Settings {
             }
         }
 
+        if !(1..=52).contains(&raw.report.weeks) {
+            return Err(invalid("report.weeks", "must be between 1 and 52"));
+        }
+        let report = ReportSettings {
+            enabled: raw.report.enabled,
+            weeks: raw.report.weeks,
+        };
         let weekly = raw
             .weekly
             .iter()
@@ -675,6 +702,7 @@ impl Settings {
             standup,
             standups,
             weekly,
+            report,
             delivery,
             socket_connections: raw.socket_mode.connections,
             health,
@@ -1099,6 +1127,8 @@ pub struct Secrets {
     pub transport: Transport,
     /// `SLACK_API_URL`: the Web API base, without a trailing slash.
     pub api_url: Option<String>,
+    /// `ASYNCBOT_REPORT_TOKEN`: lets `GET /report` be read from other machines.
+    pub report_token: Option<Secret>,
 }
 
 impl Secrets {
@@ -1133,6 +1163,7 @@ impl Secrets {
             bot_token: Secret::new(bot_token),
             transport,
             api_url,
+            report_token: get("ASYNCBOT_REPORT_TOKEN").map(Secret::new),
         })
     }
 }

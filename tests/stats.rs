@@ -132,3 +132,51 @@ async fn home_week(fake: &FakeSlack, app: &TestApp, user: &str) -> String {
         .unwrap_or_else(|| panic!("no team week: {view}"))
         .to_owned()
 }
+
+/// `GET /report`: not served unless enabled; enabled, served to this machine with the team's
+/// page; a bad `weeks` gets a sentence, not a page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_is_served_on_this_machine_when_enabled() {
+    let fake = fake_with_team().await;
+    let off = TestApp::start(&fake, Mode::Http, FAST_NORMS).await;
+    let status = off
+        .http
+        .get(format!("{}/report", off.base_url))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+    drop(off);
+
+    let fake = fake_with_team().await;
+    let norms = format!("{FAST_NORMS}\n[report]\nenabled = true\nweeks = 4\n");
+    let app = TestApp::start(&fake, Mode::Http, &norms).await;
+    bob_answers_carol_does_not(&fake, &app).await;
+    let page = app
+        .http
+        .get(format!("{}/report?channel={CHANNEL}", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<title>asyncbot: how the team keeps its norms</title>"));
+    assert!(html.contains("Channel CPLAN · the 4 weeks to"), "{html}");
+    // One person answered: no team figures (`respect.metrics_min_group`).
+    assert!(html.contains("Fewer than 3 people were counted"), "{html}");
+    let bad = app
+        .http
+        .get(format!("{}/report?weeks=99", app.base_url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().await.unwrap().contains("from 1 to 52"));
+}

@@ -137,7 +137,13 @@ pub fn report(
         Err(code) => return code,
     };
     let now = chrono::Utc::now();
-    let page = match page(&store, &settings, channel.as_deref(), weeks, now) {
+    let page = match crate::features::insights::report::page(
+        &store,
+        &settings,
+        channel.as_deref(),
+        weeks,
+        now,
+    ) {
         Ok(page) => page,
         Err(e) => return fail(&e.to_string()),
     };
@@ -156,32 +162,4 @@ pub fn report(
         }
         Err(e) => fail(&format!("cannot write {}: {e}", html.display())),
     }
-}
-
-/// The report page of `channel` (or the workspace) over `weeks` weeks to `now`.
-pub fn page(
-    store: &crate::store::Store,
-    settings: &crate::config::Settings,
-    channel: Option<&str>,
-    weeks: u32,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<String, crate::store::StoreError> {
-    use crate::features::insights::{Scope, gather, report};
-    let scope = match channel {
-        Some(c) => Scope::Channel(c.to_owned()),
-        None => Scope::Workspace,
-    };
-    let label = match channel {
-        Some(c) => format!("Channel {c}"),
-        None => "The whole workspace".to_owned(),
-    };
-    let from = now - chrono::Duration::weeks(i64::from(weeks));
-    let gathered = store.read(|rx| gather(rx, settings, &scope, from, now))?;
-    Ok(report::render(
-        &gathered,
-        &label,
-        now,
-        weeks,
-        settings.respect.metrics_min_group,
-    ))
 }

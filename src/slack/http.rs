@@ -1,6 +1,6 @@
 //! The HTTP transport: `POST /slack/events`, `/slack/commands`, `/slack/interactions` (signed by
 //! Slack, verified here), `GET /healthz` and `GET /metrics` (Prometheus; both served in Socket
-//! Mode too). Bodies over the configured limit are refused with
+//! Mode too), and `GET /report` when enabled (loopback, or with the report token). Bodies over the configured limit are refused with
 //! 413 before they are read; unsigned, forged or stale requests get 401; malformed ones 400. None
 //! of those touch the store.
 
@@ -33,12 +33,27 @@ pub struct HttpState {
     pub health: crate::engine::health::Health,
     /// Whether `GET /metrics` is served (`server.metrics`).
     pub metrics: bool,
+    /// `GET /report`, when `report.enabled`: draws the page for a channel (or the workspace)
+    /// and a number of weeks (the transport knows no feature: the app hands it this).
+    pub report: Option<ReportRoute>,
+}
+
+/// What `GET /report` needs: the page, and who may read it.
+#[derive(Clone)]
+pub struct ReportRoute {
+    pub page: Arc<dyn Fn(Option<String>, u32) -> Result<String, String> + Send + Sync>,
+    /// `ASYNCBOT_REPORT_TOKEN`: without it, only loopback peers are served.
+    pub token: Option<Arc<crate::config::Secret>>,
+    pub default_weeks: u32,
 }
 
 pub fn router(state: HttpState, max_body_bytes: usize) -> Router {
     let mut router = Router::new().route("/healthz", get(healthz));
     if state.metrics {
         router = router.route("/metrics", get(metrics));
+    }
+    if state.report.is_some() {
+        router = router.route("/report", get(report));
     }
     if state.verifier.is_some() {
         router = router
@@ -91,6 +106,103 @@ fn verified<'b>(
 
 /// `ok` or `degraded` (200), `unhealthy` (503: a worker stuck or restarting, Socket Mode down
 /// for long), with each worker's state and the queues' sizes.
+/// `GET /report`: the team's report page, to a loopback peer or with the token.
+async fn report(
+    State(state): State<HttpState>,
+    axum::extract::Query(query): axum::extract::Query<HashMap<String, String>>,
+    request: axum::extract::Request,
+) -> Response {
+    let Some(route) = state.report.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let loopback = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|c| c.0.ip().is_loopback());
+    let presented = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned)
+        .or_else(|| query.get("token").cloned());
+    let token = route.token.as_deref().map(crate::config::Secret::expose);
+    if !report_allowed(loopback, token, presented.as_deref()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "The report is served to this machine, or with the token set in ASYNCBOT_REPORT_TOKEN (Authorization: Bearer …).\n",
+        )
+            .into_response();
+    }
+    let weeks = match query.get("weeks").map(|w| w.trim().parse::<u32>()) {
+        None => route.default_weeks,
+        Some(Ok(w)) if (1..=52).contains(&w) => w,
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "weeks must be a number from 1 to 52.\n",
+            )
+                .into_response();
+        }
+    };
+    let channel = match query.get("channel").map(|c| c.trim()) {
+        None | Some("") => None,
+        Some(c) if c.chars().all(|ch| ch.is_ascii_alphanumeric()) => Some(c.to_owned()),
+        Some(_) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "channel must be a channel id, like C0123456.\n",
+            )
+                .into_response();
+        }
+    };
+    let page = route.page.clone();
+    match tokio::task::spawn_blocking(move || page(channel, weeks)).await {
+        Ok(Ok(html)) => (
+            [
+                (axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (axum::http::header::CACHE_CONTROL, "no-store"),
+            ],
+            html,
+        )
+            .into_response(),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "the report cannot be drawn");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The report cannot be drawn right now; see the bot's log.\n",
+            )
+                .into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the report task failed");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// Who may read the report: a peer on this machine, or anyone presenting the token (when one
+/// is set; an empty one never matches).
+fn report_allowed(loopback: bool, token: Option<&str>, presented: Option<&str>) -> bool {
+    if loopback {
+        return true;
+    }
+    match (token, presented) {
+        (Some(token), Some(given)) if !token.is_empty() => {
+            constant_time_eq(token.as_bytes(), given.trim().as_bytes())
+        }
+        _ => false,
+    }
+}
+
+/// Compares two secrets without leaking where they differ through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 async fn healthz(State(state): State<HttpState>) -> Response {
     let store = state.dispatcher.store().clone();
     match store
@@ -298,5 +410,22 @@ async fn interactions(State(state): State<HttpState>, headers: HeaderMap, body: 
             tracing::warn!(error = %e, "malformed interaction payload");
             refuse(StatusCode::BAD_REQUEST, "malformed_payload")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_is_for_this_machine_or_the_token() {
+        assert!(report_allowed(true, None, None));
+        assert!(!report_allowed(false, None, None));
+        assert!(!report_allowed(false, None, Some("anything")));
+        assert!(report_allowed(false, Some("s3cret"), Some("s3cret")));
+        assert!(report_allowed(false, Some("s3cret"), Some(" s3cret ")));
+        assert!(!report_allowed(false, Some("s3cret"), Some("s3creT")));
+        assert!(!report_allowed(false, Some("s3cret"), Some("s3cre")));
+        assert!(!report_allowed(false, Some(""), Some("")));
     }
 }

@@ -409,3 +409,31 @@ fn figure(chart: &Chart) -> String {
 
 /// How many weeks a report may cover: what the store keeps of closed requests.
 pub const MAX_WEEKS: u32 = 52;
+
+/// The report page of `channel` (or the workspace) over `weeks` weeks to `now`.
+pub fn page(
+    store: &crate::store::Store,
+    settings: &crate::config::Settings,
+    channel: Option<&str>,
+    weeks: u32,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<String, crate::store::StoreError> {
+    use super::{Scope, gather};
+    let scope = match channel {
+        Some(c) => Scope::Channel(c.to_owned()),
+        None => Scope::Workspace,
+    };
+    let label = match channel {
+        Some(c) => format!("Channel {c}"),
+        None => "The whole workspace".to_owned(),
+    };
+    let from = now - chrono::Duration::weeks(i64::from(weeks));
+    let gathered = store.read(|rx| gather(rx, settings, &scope, from, now))?;
+    Ok(render(
+        &gathered,
+        &label,
+        now,
+        weeks,
+        settings.respect.metrics_min_group,
+    ))
+}
