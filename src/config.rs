@@ -378,6 +378,9 @@ struct RawSocketMode {
 
 /// Loads the defaults, then `file` (if given), then `ASYNCBOT_*` variables from `env`, and checks
 /// every value. `env` is passed in so tests need not touch the process environment.
+/// The report's token: a secret, from the environment only.
+pub const REPORT_TOKEN_ENV: &str = "ASYNCBOT_REPORT_TOKEN";
+
 pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Settings, ConfigError> {
     let mut figment = Figment::from(Toml::string(DEFAULT_CONFIG));
     if let Some(path) = file {
@@ -396,6 +399,10 @@ pub fn load(file: Option<&Path>, env: &[(String, String)]) -> Result<Settings, C
         figment = figment.merge(Toml::string(&text));
     }
     for (name, value) in env {
+        // A secret under the prefix is read by `Secrets::from_env`, never as configuration.
+        if name == REPORT_TOKEN_ENV {
+            continue;
+        }
         let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
             continue;
         };
@@ -1163,7 +1170,7 @@ impl Secrets {
             bot_token: Secret::new(bot_token),
             transport,
             api_url,
-            report_token: get("ASYNCBOT_REPORT_TOKEN").map(Secret::new),
+            report_token: get(REPORT_TOKEN_ENV).map(Secret::new),
         })
     }
 }
@@ -1219,6 +1226,27 @@ mod tests {
         assert!(
             !s.respect.coach_nohello,
             "coaching is off until a team turns it on"
+        );
+    }
+
+    #[test]
+    fn the_report_token_is_a_secret_not_a_setting() {
+        let env = vec![
+            ("ASYNCBOT_REPORT_TOKEN".to_owned(), "t0ken".to_owned()),
+            ("ASYNCBOT_REPORT__ENABLED".to_owned(), "true".to_owned()),
+            ("SLACK_BOT_TOKEN".to_owned(), "xoxb-1".to_owned()),
+            ("SLACK_SIGNING_SECRET".to_owned(), "shh".to_owned()),
+        ];
+        let settings = load(None, &env).unwrap();
+        assert!(settings.report.enabled);
+        let secrets = Secrets::from_env(&env).unwrap();
+        assert_eq!(
+            secrets.report_token.as_ref().map(Secret::expose),
+            Some("t0ken")
+        );
+        assert!(
+            !format!("{secrets:?}").contains("t0ken"),
+            "never in a log line"
         );
     }
 
