@@ -328,7 +328,7 @@ async fn sla_command_answers(mode: Mode) {
         "{unknown}"
     );
     assert!(
-        unknown.contains("I answer `/rfc`, `/decisions`, `/standup` and `/sla`."),
+        unknown.contains("I answer `/rfc`, `/decisions`, `/standup`, `/sla` and `/weekly`."),
         "the known commands are listed: {unknown}"
     );
     assert_eq!(
