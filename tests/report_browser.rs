@@ -4,7 +4,7 @@
 //! numbers as the team figures the run printed from the store, the console has no errors, and
 //! on a phone-sized window nothing scrolls sideways.
 //!
-//! CI installs `chromium` and `chromium-driver` and sets `ASYNCBOT_REQUIRE_BROWSER=1`, so a
+//! CI installs `chromium` and `chromium-driver` and sets `REQUIRE_BROWSER_TESTS=1`, so a
 //! missing browser fails there; elsewhere the test says it was skipped.
 
 use std::net::TcpListener;
@@ -120,8 +120,8 @@ fn printed<'a>(out: &'a str, prefix: &str) -> &'a str {
 async fn the_report_renders_in_chromium_with_the_stores_numbers() {
     if !std::path::Path::new(CHROMIUM).exists() || !std::path::Path::new(CHROMEDRIVER).exists() {
         assert!(
-            std::env::var_os("ASYNCBOT_REQUIRE_BROWSER").is_none(),
-            "ASYNCBOT_REQUIRE_BROWSER is set but {CHROMIUM} or {CHROMEDRIVER} is missing"
+            std::env::var_os("REQUIRE_BROWSER_TESTS").is_none(),
+            "REQUIRE_BROWSER_TESTS is set but {CHROMIUM} or {CHROMEDRIVER} is missing"
         );
         eprintln!("skipped: install chromium and chromium-driver to run the report's browser test");
         return;
