@@ -428,41 +428,55 @@ async fn block_action(
     let week: NaiveDate = week.parse().ok()?;
     let now = (engine.now)();
     let post_now = action.action_id == POST_NOW;
-    let result = engine.store.write(|tx| {
-        let Some(schedule) = schedule_of(engine, channel) else {
-            return Ok(
-                "That channel has no weekly update any more. Nothing was changed.".to_owned(),
-            );
-        };
-        if schedule.owner.as_deref() != Some(action.user.as_str()) {
-            return Ok(
-                "Only the update's owner can post or skip it. Nothing was changed.".to_owned(),
-            );
-        }
-        let mut state = tx.weekly_state(channel)?.unwrap_or_default();
-        if state.week != Some(week) {
-            return Ok("That week's update is over. Nothing was changed.".to_owned());
-        }
-        if state.posted {
-            return Ok("This week's update is already posted.".to_owned());
-        }
-        if state.skipped {
-            return Ok("This week's update was skipped: nothing is posted this week.".to_owned());
-        }
-        let answer = if post_now {
-            post(engine, tx, schedule, &mut state, now)?;
-            format!("Posted in <#{channel}>.")
-        } else {
-            state.skipped = true;
-            "Skipped: nothing is posted this week; the next update covers it.".to_owned()
-        };
-        state.plan(schedule, now);
-        tx.put_weekly_state(channel, &state)?;
-        Ok(answer)
-    });
+    let (shared, user, channel) = (engine.clone(), action.user.clone(), channel.to_owned());
+    // Off the async runtime, like every other write a button makes.
+    let result = engine
+        .store
+        .call(move |store| {
+            store.write(|tx| press(&shared, tx, &channel, week, &user, post_now, now))
+        })
+        .await;
     engine.wakers.timers.notify_one();
     engine.wakers.delivery.notify_one();
     Some(result.map_err(UserError::from))
+}
+
+/// A press of *Post now* (`post_now`) or *Skip this week* on the draft of `channel`'s `week`.
+fn press(
+    engine: &Engine,
+    tx: &mut Tx<'_>,
+    channel: &str,
+    week: NaiveDate,
+    user: &str,
+    post_now: bool,
+    now: DateTime<Utc>,
+) -> Result<String, StoreError> {
+    let Some(schedule) = schedule_of(engine, channel) else {
+        return Ok("That channel has no weekly update any more. Nothing was changed.".to_owned());
+    };
+    if schedule.owner.as_deref() != Some(user) {
+        return Ok("Only the update's owner can post or skip it. Nothing was changed.".to_owned());
+    }
+    let mut state = tx.weekly_state(channel)?.unwrap_or_default();
+    if state.week != Some(week) {
+        return Ok("That week's update is over. Nothing was changed.".to_owned());
+    }
+    if state.posted {
+        return Ok("This week's update is already posted.".to_owned());
+    }
+    if state.skipped {
+        return Ok("This week's update was skipped: nothing is posted this week.".to_owned());
+    }
+    let answer = if post_now {
+        post(engine, tx, schedule, &mut state, now)?;
+        format!("Posted in <#{channel}>.")
+    } else {
+        state.skipped = true;
+        "Skipped: nothing is posted this week; the next update covers it.".to_owned()
+    };
+    state.plan(schedule, now);
+    tx.put_weekly_state(channel, &state)?;
+    Ok(answer)
 }
 
 impl Feature for Weekly {
