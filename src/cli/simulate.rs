@@ -795,7 +795,7 @@ fn team_metrics(
     let lines = gathered
         .team_lines(&figures, settings.respect.metrics_min_group)
         .iter()
-        .map(|l| l.trim_start_matches('•').replace('*', "").trim().to_owned())
+        .map(|l| report::plain(l))
         .collect();
     let weeks = u32::try_from((end - start).num_days().div_euclid(7).max(1)).unwrap_or(1);
     let page = report::render(

@@ -8,7 +8,7 @@ use chrono_tz::Tz;
 use redb::{ReadableMultimapTable, ReadableTable};
 use serde::{Deserialize, Serialize};
 
-use super::requests::{Moment, decode_request};
+use super::requests::{Moment, decode_request, tier_byte, tier_of_byte};
 use super::tables::{CLOSED_REQUESTS, OPEN_BY_RECIPIENT, OUTCOMES, REQUESTS};
 use super::{Reads, Result, StoreError, Tx, from_ms, ms};
 use crate::domain::metrics::End;
@@ -68,11 +68,7 @@ fn encode(request: &SlaRequest, end: End) -> Vec<u8> {
         author: &request.author,
         recipient: &request.recipient,
         recipient_tz: request.recipient_tz.name(),
-        tier: match request.tier {
-            Tier::Urgent => 0,
-            Tier::Normal => 1,
-            Tier::Low => 2,
-        },
+        tier: tier_byte(request.tier),
         opened_at: Moment::of(request.opened_at),
         deadline: Moment::of(request.deadline),
         steps: u32::try_from(request.steps_taken).unwrap_or(u32::MAX),
@@ -107,12 +103,7 @@ fn decode(closed_ms: i64, id: u64, bytes: &[u8]) -> Result<ClosedRecord> {
             .recipient_tz
             .parse()
             .map_err(|_| corrupt(format!("unknown time zone {:?}", p.recipient_tz)))?,
-        tier: match p.tier {
-            0 => Tier::Urgent,
-            1 => Tier::Normal,
-            2 => Tier::Low,
-            n => return Err(corrupt(format!("unknown tier {n}"))),
-        },
+        tier: tier_of_byte(p.tier).map_err(corrupt)?,
         opened_at: moment(&p.opened_at)?,
         closed_at: from_ms(closed_ms),
         deadline: moment(&p.deadline)?,

@@ -94,6 +94,25 @@ struct Packed<'a> {
     state: PackedState<'a>,
 }
 
+/// A tier's fixed number in the stored forms (requests, outcomes): 0 urgent, 1 normal, 2 low.
+pub(super) fn tier_byte(tier: Tier) -> u8 {
+    match tier {
+        Tier::Urgent => 0,
+        Tier::Normal => 1,
+        Tier::Low => 2,
+    }
+}
+
+/// The tier a stored number stands for ([`tier_byte`]).
+pub(super) fn tier_of_byte(n: u8) -> std::result::Result<Tier, String> {
+    match n {
+        0 => Ok(Tier::Urgent),
+        1 => Ok(Tier::Normal),
+        2 => Ok(Tier::Low),
+        n => Err(format!("unknown tier {n}")),
+    }
+}
+
 /// A request in its stored form: the version byte, then the postcard encoding of `Packed`.
 pub(super) fn encode_request(r: &SlaRequest) -> Vec<u8> {
     let state = match &r.state {
@@ -131,11 +150,7 @@ pub(super) fn encode_request(r: &SlaRequest) -> Vec<u8> {
         author: &r.author,
         recipient: &r.recipient,
         recipient_tz: r.recipient_tz.name(),
-        tier: match r.tier {
-            Tier::Urgent => 0,
-            Tier::Normal => 1,
-            Tier::Low => 2,
-        },
+        tier: tier_byte(r.tier),
         excerpt: &r.excerpt,
         opened_at: Moment::of(r.opened_at),
         deadline: Moment::of(r.deadline),
@@ -234,12 +249,7 @@ fn unpack(
             .recipient_tz
             .parse::<Tz>()
             .map_err(|_| format!("unknown time zone {:?}", p.recipient_tz))?,
-        tier: match p.tier {
-            0 => Tier::Urgent,
-            1 => Tier::Normal,
-            2 => Tier::Low,
-            n => return Err(format!("unknown tier {n}")),
-        },
+        tier: tier_of_byte(p.tier)?,
         excerpt: p.excerpt.to_owned(),
         opened_at: moment(&p.opened_at)?,
         deadline: moment(&p.deadline)?,

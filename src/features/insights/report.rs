@@ -280,7 +280,7 @@ fn html_escape(text: &str) -> String {
 }
 
 /// A describe line (Slack mrkdwn: `• *Normal*: …`) as plain text.
-fn plain(line: &str) -> String {
+pub fn plain(line: &str) -> String {
     line.trim_start_matches('•')
         .replace('*', "")
         .trim()
