@@ -93,7 +93,7 @@ pub fn backup(config: Option<&Path>, to: &Path, env: &[(String, String)]) -> Exi
         ));
     }
     // Held open (and locked) until the copy is done.
-    let _store = match crate::store::Store::open(from) {
+    let store = match crate::store::Store::open(from) {
         Ok(store) => store,
         Err(crate::store::StoreError::Locked(_)) => {
             return fail(&format!(
@@ -104,12 +104,18 @@ pub fn backup(config: Option<&Path>, to: &Path, env: &[(String, String)]) -> Exi
         }
         Err(e) => return fail(&e.to_string()),
     };
+    // Deliveries acked but not yet imported (the bot stopped meanwhile) go into the store
+    // first: the backup is the store file alone.
+    if let Err(e) = store.import_all_staged() {
+        return fail(&e.to_string());
+    }
     match copy_durably(from, to) {
         Ok(bytes) => {
             println!(
-                "backed up {} to {} ({bytes} bytes). To restore: stop the bot, copy it back to store.path, start the bot",
+                "backed up {} to {} ({bytes} bytes). To restore: stop the bot, copy it back to store.path, delete {} if it is there, start the bot",
                 from.display(),
-                to.display()
+                to.display(),
+                store.staging_file().display()
             );
             ExitCode::SUCCESS
         }

@@ -85,19 +85,28 @@ impl GroupCommit {
     }
 }
 
-/// The longest a batch waits to gather, and never more than half the last commit took.
+/// The longest a batch waits to gather, and never more than the last commit took.
 const MAX_WAIT: Duration = Duration::from_millis(1);
+
+/// A gathering batch goes once no delivery has arrived for this long: the senders that were
+/// coming back have come.
+const QUIET: Duration = Duration::from_micros(150);
+
+/// How often a gathering batch looks at the queue.
+const POLL: Duration = Duration::from_micros(20);
 
 /// Lets a batch gather the deliveries that are on their way. Without this, busy senders split
 /// into groups in lockstep: the writer answers one group and at once commits the few that
 /// arrived meanwhile, while the group it just answered comes back a moment later and waits a
 /// whole commit, so each ack costs two commits. So a batch waits for as many more deliveries
-/// as the last commit answered (those senders are likely to send again), for half a commit at
-/// most: the groups merge and share one. A lone delivery after a lone delivery never waits.
+/// as the last commit answered (those senders are likely to send again), until none has come
+/// for [`QUIET`], for one commit at most: the groups merge and share one. A lone delivery
+/// after a lone delivery never waits.
 ///
-/// It polls (yielding to the runtime between looks) rather than sleeping: tokio's timers tick
-/// in milliseconds, and a paused test clock must not move while a batch gathers.
-async fn gather(
+/// It runs on the blocking thread that then commits, looking every [`POLL`] and sleeping
+/// between looks: tokio's timers tick in milliseconds, a busy loop would take a runtime thread
+/// from the very tasks it waits for, and a paused test clock does not move meanwhile.
+fn gather(
     rx: &mut mpsc::Receiver<Waiter>,
     waiting: &mut Vec<Waiter>,
     last_batch: usize,
@@ -107,16 +116,25 @@ async fn gather(
         return;
     }
     let target = (waiting.len() + last_batch).min(MAX_BATCH);
+    let limit = MAX_WAIT.min(last_commit);
     let started = std::time::Instant::now();
-    let limit = MAX_WAIT.min(last_commit / 2);
-    while waiting.len() < target && started.elapsed() < limit {
+    let mut last_arrival = started;
+    while waiting.len() < target {
+        let before = waiting.len();
         while waiting.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(w) => waiting.push(w),
                 Err(_) => break,
             }
         }
-        tokio::task::yield_now().await;
+        let now = std::time::Instant::now();
+        if waiting.len() > before {
+            last_arrival = now;
+        }
+        if waiting.len() >= target || now - started >= limit || now - last_arrival >= QUIET {
+            break;
+        }
+        std::thread::sleep(POLL);
     }
 }
 
@@ -130,19 +148,34 @@ async fn write_batches(
     let (mut last_batch, mut last_commit) = (1, Duration::ZERO);
     // Ends when every handle is dropped and the queue is empty.
     while rx.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        gather(&mut rx, &mut waiting, last_batch, last_commit).await;
-        last_batch = waiting.len();
-        let (arrivals, replies): (Vec<Arrival>, Vec<_>) =
-            waiting.drain(..).map(|w| (w.arrival, w.reply)).unzip();
-        let count = arrivals.len();
-        let commit = commit.clone();
-        let started = std::time::Instant::now();
         // Callers wait with a handle, which keeps the store open; closed, none is waiting.
-        let result = match store.upgrade() {
-            Some(store) => store.call(move |s| commit(s, &arrivals)).await,
-            None => Err(StoreError::Task("the store is closed".into())),
+        let Some(s) = store.upgrade() else {
+            for w in waiting.drain(..) {
+                let _ = w
+                    .reply
+                    .send(Err(StoreError::Task("the store is closed".into())));
+            }
+            continue;
         };
-        last_commit = started.elapsed();
+        let commit = commit.clone();
+        // The queue goes to the blocking thread for the gathering, and comes back.
+        let job = tokio::task::spawn_blocking(move || {
+            gather(&mut rx, &mut waiting, last_batch, last_commit);
+            let (arrivals, replies): (Vec<Arrival>, Vec<_>) =
+                waiting.drain(..).map(|w| (w.arrival, w.reply)).unzip();
+            let started = std::time::Instant::now();
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(&s, &arrivals)))
+                    .unwrap_or_else(|_| Err(StoreError::Task("the commit panicked".into())));
+            (rx, waiting, replies, result, started.elapsed())
+        });
+        // Fails only when the runtime shuts down: nobody is left to answer.
+        let Ok((queue, buffer, replies, result, took)) = job.await else {
+            return;
+        };
+        (rx, waiting, last_commit) = (queue, buffer, took);
+        let count = replies.len();
+        last_batch = count;
         let result = result.and_then(|answers| {
             if answers.len() == count {
                 Ok(answers)
@@ -155,11 +188,7 @@ async fn write_batches(
         });
         match result {
             Ok(answers) => {
-                tracing::trace!(
-                    count,
-                    took_us = last_commit.as_micros() as u64,
-                    "group commit"
-                );
+                tracing::trace!(count, took_us = took.as_micros() as u64, "group commit");
                 if answers.contains(&Accepted::Queued) {
                     on_queued();
                 }
@@ -315,10 +344,9 @@ mod tests {
         let f = failed_once.clone();
         // The batch is written, then the transaction fails before its commit (a full disk).
         let commit: CommitFn = Arc::new(move |s: &Store, batch: &[Arrival]| {
-            s.write(|tx| {
-                let answers = tx.accept_arrivals(batch)?;
+            s.stage(batch, || {
                 if f.swap(true, Ordering::SeqCst) {
-                    Ok(answers)
+                    Ok(())
                 } else {
                     Err(StoreError::Task("disk full".into()))
                 }

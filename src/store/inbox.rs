@@ -45,13 +45,6 @@ impl Store {
         Ok(self.accept_events(std::slice::from_ref(&arrival))?[0])
     }
 
-    /// Records many deliveries in one durable commit (group commit): each answer says whether
-    /// its arrival was new or a duplicate of an earlier one, in this batch or before it. All
-    /// of them commit or none does.
-    pub fn accept_events(&self, batch: &[Arrival]) -> Result<Vec<Accepted>> {
-        self.write(|tx| tx.accept_arrivals(batch))
-    }
-
     /// Records a command or interaction delivery under `key` (its signature, its `trigger_id`,
     /// a Socket Mode envelope id). Returns false if it was seen before: a replay, to be acked
     /// and not processed again. Keys are forgotten with event ids, after a day.
@@ -67,13 +60,17 @@ impl Store {
     /// Whether a deduplication key (an `event_id`, a replay key) has been recorded and not yet
     /// forgotten.
     pub fn was_seen(&self, key: &str) -> Result<bool> {
+        if self.is_staged(key) {
+            return Ok(true);
+        }
         self.read(|rx| Ok(rx.table(SEEN_EVENTS)?.get(key)?.is_some()))
     }
 
-    /// How many events have ever been queued in the inbox (the inbox's sequence counter):
-    /// duplicates are not counted.
+    /// How many events have ever been queued in the inbox (the inbox's sequence counter), and
+    /// staged for it: duplicates are not counted. Reads every staged entry.
     pub fn events_queued(&self) -> Result<u64> {
-        self.read(|rx| Ok(rx.table(META)?.get("inbox")?.map_or(0, |v| v.value())))
+        let queued = self.read(|rx| Ok(rx.table(META)?.get("inbox")?.map_or(0, |v| v.value())))?;
+        Ok(queued + self.staged_events()?)
     }
 
     /// The oldest unprocessed event. An entry that cannot be read (written by an incompatible
@@ -82,11 +79,19 @@ impl Store {
         Ok(self.next_inbound_batch(1)?.into_iter().next())
     }
 
-    /// Up to `limit` of the oldest unprocessed events, oldest first, read in one transaction.
-    /// Entries that cannot be read are logged and removed (in one write), as for
+    /// Up to `limit` of the oldest unprocessed events, oldest first, read in one transaction,
+    /// after importing as many staged deliveries as the inbox lacks for a full batch (see
+    /// `staging`). Entries that cannot be read are logged and removed (in one write), as for
     /// [`Store::next_inbound`].
     pub fn next_inbound_batch(&self, limit: usize) -> Result<Vec<(u64, Inbound)>> {
         loop {
+            let queued = self.read(|rx| Ok(rx.txn.open_table(INBOX)?.len()?))? as usize;
+            // Staged entries imported: some may carry only a command's replay key.
+            let imported = if queued < limit {
+                self.import_staged(limit - queued)?
+            } else {
+                0
+            };
             let raw = self.read(|rx| {
                 let table = rx.txn.open_table(INBOX)?;
                 let mut raw = Vec::new();
@@ -115,16 +120,20 @@ impl Store {
                     Ok(())
                 })?;
             }
-            // A batch of nothing but unreadable entries does not mean the inbox is empty.
-            if !events.is_empty() || unreadable.is_empty() {
+            // A batch of nothing but unreadable entries, or an import of nothing but replay
+            // keys, does not mean the inbox is empty.
+            if !events.is_empty() || (unreadable.is_empty() && imported == 0) {
                 return Ok(events);
             }
         }
     }
 
-    /// How many events wait in the inbox (O(1): redb keeps each table's length).
+    /// How many events wait in the inbox or are staged for it (O(1): redb keeps each table's
+    /// length, and staged entries are numbered densely). A staged command's replay key counts
+    /// as one until it is imported.
     pub fn inbox_len(&self) -> Result<u64> {
-        self.read(|rx| Ok(rx.txn.open_table(INBOX)?.len()?))
+        let queued = self.read(|rx| Ok(rx.txn.open_table(INBOX)?.len()?))?;
+        Ok(queued + self.staged_waiting()?)
     }
 }
 
@@ -137,41 +146,6 @@ impl Tx<'_> {
             .open_table(SEEN_BY_TIME)?
             .insert((ms(now), key), ())?;
         Ok(())
-    }
-
-    /// Records a batch of arrivals (see [`Store::accept_events`]). Each table is opened once
-    /// and the inbox counter moved once, whatever the batch's size: the per-event cost of a
-    /// group commit is a few B-tree inserts.
-    pub fn accept_arrivals(&mut self, batch: &[Arrival]) -> Result<Vec<Accepted>> {
-        let mut answers = Vec::with_capacity(batch.len());
-        let mut seen = self.txn.open_table(SEEN_EVENTS)?;
-        // Every seen key has its row in the time index the pruner walks (`retention`).
-        let mut seen_by_time = self.txn.open_table(SEEN_BY_TIME)?;
-        let mut inbox = self.txn.open_table(INBOX)?;
-        let mut meta = self.txn.open_table(META)?;
-        let first = meta.get("inbox")?.map_or(0, |v| v.value());
-        let mut last = first;
-        for arrival in batch {
-            if let Some(key) = &arrival.key {
-                // A key inserted earlier in this batch is visible here too: a duplicate within
-                // the batch is answered as one.
-                if seen.get(key.as_str())?.is_some() {
-                    answers.push(Accepted::Duplicate);
-                    continue;
-                }
-                seen.insert(key.as_str(), ms(arrival.at))?;
-                seen_by_time.insert((ms(arrival.at), key.as_str()), ())?;
-            }
-            if let Some(event) = &arrival.event {
-                last += 1;
-                inbox.insert(last, to_json(event).as_slice())?;
-            }
-            answers.push(Accepted::Queued);
-        }
-        if last != first {
-            meta.insert("inbox", last)?;
-        }
-        Ok(answers)
     }
 
     /// Adds an event to the end of the inbox.

@@ -16,6 +16,7 @@ mod presence;
 mod requests;
 pub mod retention;
 mod rfcs;
+mod staging;
 mod standups;
 mod stats;
 mod tables;
@@ -44,6 +45,7 @@ pub use people::{CachedUser, PeopleReads};
 pub use presence::PresenceReads;
 pub use requests::{RequestReads, request_record_len};
 pub use rfcs::RfcReads;
+pub use staging::staging_path;
 pub use standups::StandupReads;
 pub use stats::StoreStats;
 use tables::*;
@@ -100,6 +102,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// Where deliveries are made durable before their ack (`staging`).
+    staging: Arc<staging::Staging>,
     /// False for a scratch store (`asyncbot simulate`): commits skip the fsync, since nothing
     /// has to survive the process.
     durable: bool,
@@ -111,6 +115,7 @@ pub struct Store {
 #[derive(Clone)]
 pub(crate) struct WeakStore {
     db: std::sync::Weak<Database>,
+    staging: std::sync::Weak<staging::Staging>,
     durable: bool,
 }
 
@@ -118,6 +123,7 @@ impl WeakStore {
     pub(crate) fn upgrade(&self) -> Option<Store> {
         Some(Store {
             db: self.db.upgrade()?,
+            staging: self.staging.upgrade()?,
             durable: self.durable,
         })
     }
@@ -127,6 +133,7 @@ impl Store {
     pub(crate) fn downgrade(&self) -> WeakStore {
         WeakStore {
             db: Arc::downgrade(&self.db),
+            staging: Arc::downgrade(&self.staging),
             durable: self.durable,
         }
     }
@@ -174,7 +181,7 @@ impl Store {
     /// cache (up to 1 GiB, filled as pages are read): for short-lived tools and tests. The bot
     /// uses [`Store::open_with_cache`].
     pub fn open(path: &Path) -> Result<Self> {
-        Self::open_with(path, Database::builder())
+        Self::open_with(path, Database::builder(), true)
     }
 
     /// Opens (or creates) the store at `path` with a page cache of at most `cache_bytes`
@@ -183,10 +190,11 @@ impl Store {
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self> {
         let mut builder = Database::builder();
         builder.set_cache_size(cache_bytes);
-        Self::open_with(path, builder)
+        Self::open_with(path, builder, true)
     }
 
-    fn open_with(path: &Path, builder: redb::Builder) -> Result<Self> {
+    /// Opens the store, then its staging file beside it (see `staging`).
+    fn open_with(path: &Path, builder: redb::Builder, durable: bool) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
                 path: path.to_owned(),
@@ -200,24 +208,31 @@ impl Store {
                 reason: other.to_string(),
             },
         })?;
-        let store = Store {
-            db: Arc::new(db),
-            durable: true,
-        };
-        store.create_tables()?;
-        Ok(store)
+        let db = Arc::new(db);
+        create_tables(&db)?;
+        let imported = db
+            .begin_read()?
+            .open_table(META)?
+            .get(staging::STAGED_THROUGH)?
+            .map_or(0, |v| v.value());
+        let staging = staging::Staging::open(staging_path(path), durable, imported)?;
+        Ok(Store {
+            db,
+            staging: Arc::new(staging),
+            durable,
+        })
     }
 
     /// A store whose commits are not made durable (no fsync): for a simulation, thrown away
     /// at the end.
     pub fn open_scratch(path: &Path) -> Result<Self> {
-        let mut store = Self::open(path)?;
-        store.durable = false;
-        Ok(store)
+        Self::open_with(path, Database::builder(), false)
     }
+}
 
-    fn create_tables(&self) -> Result<()> {
-        let tx = self.db.begin_write()?;
+fn create_tables(db: &Database) -> Result<()> {
+    {
+        let tx = db.begin_write()?;
         tx.open_table(META)?;
         tx.open_table(SEEN_EVENTS)?;
         tx.open_table(INBOX)?;
@@ -261,7 +276,9 @@ impl Store {
         tx.commit()?;
         Ok(())
     }
+}
 
+impl Store {
     /// Runs blocking store work off the async runtime's worker threads.
     pub async fn call<T, F>(&self, f: F) -> Result<T>
     where
@@ -366,6 +383,20 @@ impl Reads for Tx<'_> {
 
 impl Tx<'_> {
     /// The next value of a named counter, starting at 1.
+    /// A counter's value (0 if never set).
+    pub fn counter(&self, counter: &str) -> Result<u64> {
+        Ok(self
+            .txn
+            .open_table(META)?
+            .get(counter)?
+            .map_or(0, |v| v.value()))
+    }
+
+    pub fn set_counter(&mut self, counter: &str, value: u64) -> Result<()> {
+        self.txn.open_table(META)?.insert(counter, value)?;
+        Ok(())
+    }
+
     pub fn next_id(&mut self, counter: &str) -> Result<u64> {
         let mut meta = self.txn.open_table(META)?;
         let next = meta.get(counter)?.map_or(1, |v| v.value() + 1);
