@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use asyncbot::slack::inbound::Inbound;
 use asyncbot::store::Store;
 use asyncbot::store::prelude::*;
 use common::*;
@@ -519,11 +520,27 @@ async fn healthcheck_asks_the_running_bot_and_backup_waits_for_it_to_stop() {
     assert_eq!(down.status.code(), Some(1), "a stopped bot is not healthy");
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the bot"));
 
+    // A delivery acked just before the bot stopped, still in the staging file beside the store.
+    let store = open_store(&bot.store);
+    let staged = Inbound::MessageDeleted {
+        channel: CHANNEL.into(),
+        ts: "1700000000.000100".into(),
+    };
+    store
+        .accept_event(Some("EvStagedLast"), &staged, chrono::Utc::now())
+        .unwrap();
+    assert!(asyncbot::store::staging_path(&bot.store).exists());
+    drop(store);
+
     let done = run(&["backup", "--config", &config, "--to", &copy_arg]);
     assert!(done.status.success(), "{done:?}");
-    // The copy is a store of its own, with the request the bot had recorded.
+    // The copy is a store of its own, with the request the bot had recorded, and the staged
+    // delivery moved into it: the backup is one file.
     let restored = open_store(&copy);
     assert_eq!(restored.read(|rx| rx.count_open_requests()).unwrap(), 1);
+    assert!(restored.was_seen("EvStagedLast").unwrap());
+    let (_, event) = restored.next_inbound().unwrap().expect("the staged event");
+    assert_eq!(event, staged);
     drop(restored);
     let again = run(&["backup", "--config", &config, "--to", &copy_arg]);
     assert!(!again.status.success(), "a backup never overwrites");

@@ -2,7 +2,8 @@
 //! one place (`tables`), each group of tables has its module (inbox, requests, timers, outbox,
 //! RFCs, standups, people, dead letters); each use case is one write transaction, so a state
 //! change, its timers and the messages it causes commit together or not at all, and survive
-//! `kill -9`.
+//! `kill -9`. Deliveries are made durable before their ack in a second, small file beside it
+//! (`staging`), so that an ack never waits for the engine's transactions.
 
 mod budget;
 mod coaching;

@@ -1,6 +1,7 @@
-//! `asyncbot bench ingest`: N mention events in the inbox of a temporary store (durable, as
-//! `serve` keeps it), turned into open requests by the real engine's inbox worker against the
-//! in-memory Slack; the figure is events per second, from the first to the inbox empty.
+//! `asyncbot bench ingest`: N mention events acked into a temporary store (durable, as `serve`
+//! keeps it: staged, each with its event id), turned into open requests by the real engine's
+//! inbox worker against the in-memory Slack, which first takes them into the store's inbox; the
+//! figure is events per second, from the first to the inbox empty.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,13 +15,13 @@ use crate::engine::health::Health;
 use crate::engine::{Engine, Wakers};
 use crate::slack::inbound::Inbound;
 use crate::slack::memory::MemorySlack;
-use crate::store::Store;
 use crate::store::prelude::*;
+use crate::store::{Arrival, Store};
 
 /// People in the workspace (as many as the timer bench has): every event mentions one of them.
 /// Fewer people would mean more open requests each, which a reply or a mention looks through.
 const PEOPLE: u64 = 5_000;
-/// Events pushed per durable commit while filling the inbox.
+/// Events acked per durable commit while filling the staging file.
 const PUSH_CHUNK: u64 = 5_000;
 
 pub fn run(events: u64, dir: Option<PathBuf>, as_json: bool) -> anyhow::Result<()> {
@@ -39,12 +40,14 @@ pub fn run(events: u64, dir: Option<PathBuf>, as_json: bool) -> anyhow::Result<(
         let mut pushed = 0;
         while pushed < events {
             let chunk = PUSH_CHUNK.min(events - pushed);
-            store.write(|tx| {
-                for i in pushed..pushed + chunk {
-                    tx.push_inbound(&mention(i))?;
-                }
-                Ok(())
-            })?;
+            let arrivals: Vec<Arrival> = (pushed..pushed + chunk)
+                .map(|i| Arrival {
+                    key: Some(format!("Ev{i:010}")),
+                    event: Some(mention(i)),
+                    at: now(),
+                })
+                .collect();
+            store.accept_events(&arrivals)?;
             pushed += chunk;
         }
         let wakers = Wakers::default();
