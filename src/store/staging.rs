@@ -74,6 +74,8 @@ pub(super) struct Staging {
     /// Held for the whole of an accept (its check, its commit, and the update below) and for
     /// the update after an import: deduplication sees either a key here or the import's commit.
     state: Mutex<State>,
+    /// Held for a whole import: two at once would both take the same entries in.
+    importing: Mutex<()>,
 }
 
 struct State {
@@ -124,6 +126,7 @@ impl Staging {
                 pending,
                 next_seq: last + 1,
             }),
+            importing: Mutex::new(()),
         })
     }
 
@@ -220,6 +223,11 @@ impl Store {
     /// how many entries it took. An entry that cannot be read (written by an incompatible
     /// version) is logged and skipped.
     pub fn import_staged(&self, limit: usize) -> Result<usize> {
+        let _importing = self
+            .staging
+            .importing
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let imported = self.staged_through()?;
         let entries: Vec<(u64, Vec<u8>)> = {
             let txn = self.staging.db.begin_read()?;
@@ -515,6 +523,23 @@ mod tests {
             .unwrap();
         assert_eq!(drain(&s), [event("2")]);
         assert_eq!(s.staged_rows(), 0);
+    }
+
+    #[test]
+    fn imports_running_at_once_take_each_entry_in_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("s.redb")).unwrap();
+        let arrivals: Vec<Arrival> = (0..400)
+            .map(|i| arrival(Some(&format!("Ev{i}")), Some(&i.to_string())))
+            .collect();
+        s.accept_events(&arrivals).unwrap();
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| while s.import_staged(7).unwrap() > 0 {});
+            }
+        });
+        let expected: Vec<Inbound> = (0..400).map(|i| event(&i.to_string())).collect();
+        assert_eq!(drain(&s), expected);
     }
 
     #[derive(Debug, Clone)]
