@@ -210,7 +210,7 @@ async fn write_batches(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -225,14 +225,16 @@ mod tests {
         (dir, store)
     }
 
-    fn event(ts: &str) -> Inbound {
+    /// A delivery's event, told apart by `ts` (shared with the staging tests).
+    pub(in crate::store) fn event(ts: &str) -> Inbound {
         Inbound::MessageDeleted {
             channel: "C1".into(),
             ts: ts.into(),
         }
     }
 
-    fn arrival(key: Option<&str>, ts: Option<&str>) -> Arrival {
+    /// A delivery under `key`, with the event `ts` if any.
+    pub(in crate::store) fn arrival(key: Option<&str>, ts: Option<&str>) -> Arrival {
         Arrival {
             key: key.map(str::to_owned),
             event: ts.map(event),

@@ -357,21 +357,7 @@ mod tests {
 
     use super::*;
     use crate::slack::inbound::Inbound;
-
-    fn event(ts: &str) -> Inbound {
-        Inbound::MessageDeleted {
-            channel: "C1".into(),
-            ts: ts.into(),
-        }
-    }
-
-    fn arrival(key: Option<&str>, ts: Option<&str>) -> Arrival {
-        Arrival {
-            key: key.map(str::to_owned),
-            event: ts.map(event),
-            at: Utc::now(),
-        }
-    }
+    use crate::store::group_commit::tests::{arrival, event};
 
     /// Processes the inbox to its end, as the engine does: the events, oldest first.
     fn drain(s: &Store) -> Vec<Inbound> {
