@@ -177,7 +177,6 @@ impl Store {
         }
         {
             let mut table = txn.open_table(STAGED)?;
-            let mut event_json = Vec::new();
             for arrival in batch {
                 if let Some(key) = arrival.key.as_deref() {
                     if state.pending.contains(key)
@@ -190,14 +189,11 @@ impl Store {
                     new_keys.insert(key);
                 }
                 if arrival.key.is_some() || arrival.event.is_some() {
-                    event_json.clear();
-                    if let Some(event) = &arrival.event {
-                        event_json = to_json(event);
-                    }
+                    let event_json = arrival.event.as_ref().map(to_json);
                     let staged = Staged {
                         at: ms(arrival.at),
                         key: arrival.key.as_deref(),
-                        event: arrival.event.is_some().then_some(event_json.as_slice()),
+                        event: event_json.as_deref(),
                     };
                     table.insert(seq, staged.encode().as_slice())?;
                     seq += 1;
