@@ -5,9 +5,10 @@
 //! Callers hand an [`Arrival`] to [`GroupCommit::accept`] and wait. One writer task takes
 //! everything queued (up to [`MAX_BATCH`]), lets the senders on their way join it (`gather`),
 //! records it in one write transaction of the staging file ([`Store::accept_events`]) off the
-//! async threads, commits, then answers every waiter; what arrives meanwhile forms the next batch. The queue is bounded: when it is full a delivery is
-//! refused at once ([`StoreError::Busy`]) and the transport does not ack, so Slack retries. The
-//! writer stops once every handle is dropped, after answering what was queued.
+//! async threads, commits, then answers every waiter; what arrives meanwhile forms the next
+//! batch. The queue is bounded: when it is full a delivery is refused at once
+//! ([`StoreError::Busy`]) and the transport does not ack, so Slack retries. The writer stops
+//! once every handle is dropped, after answering what was queued.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -231,52 +231,51 @@ impl Store {
     }
 }
 
+/// Creates every table the store has (a no-op for those that exist).
 fn create_tables(db: &Database) -> Result<()> {
-    {
-        let tx = db.begin_write()?;
-        tx.open_table(META)?;
-        tx.open_table(SEEN_EVENTS)?;
-        tx.open_table(INBOX)?;
-        tx.open_table(REQUESTS)?;
-        tx.open_multimap_table(REQUESTS_BY_MESSAGE)?;
-        tx.open_multimap_table(REQUESTS_BY_THREAD)?;
-        tx.open_multimap_table(OPEN_BY_RECIPIENT)?;
-        tx.open_multimap_table(OPEN_BY_AUTHOR)?;
-        tx.open_table(TIMERS)?;
-        tx.open_table(OUTBOX)?;
-        tx.open_table(USERS)?;
-        tx.open_table(PRESENCE)?;
-        tx.open_table(TAGS)?;
-        tx.open_table(TAGGED_MESSAGES)?;
-        tx.open_table(RFCS)?;
-        tx.open_multimap_table(RFCS_BY_CHANNEL)?;
-        tx.open_table(FACTS)?;
-        tx.open_table(STANDUP_SCHEDULES)?;
-        tx.open_table(STANDUP_DAYS)?;
-        tx.open_table(AWAY)?;
-        tx.open_table(WORKING_TIME)?;
-        tx.open_table(NUDGES_BY_DAY)?;
-        tx.open_table(DIGESTS)?;
-        tx.open_table(PENDING_LOOKUPS)?;
-        tx.open_table(DEAD_LETTERS)?;
-        tx.open_table(DROPPED_TAGS)?;
-        // The retention indexes (see `retention`).
-        tx.open_table(SEEN_BY_TIME)?;
-        tx.open_table(CLOSED_REQUESTS)?;
-        tx.open_table(STANDUP_DAYS_BY_DATE)?;
-        tx.open_table(AWAY_BY_END)?;
-        tx.open_table(DROPPED_BY_TIME)?;
-        tx.open_table(OUTBOX_QUEUES)?;
-        tx.open_multimap_table(OUTBOX_BY_PARENT)?;
-        tx.open_table(OUTBOX_BY_TAG)?;
-        tx.open_table(NOHELLO_TIPS)?;
-        tx.open_table(NOHELLO_TIPS_BY_TIME)?;
-        tx.open_table(OUTCOMES)?;
-        tx.open_table(WEEKLY)?;
-        Tx { txn: &tx }.index_outbox_once()?;
-        tx.commit()?;
-        Ok(())
-    }
+    let tx = db.begin_write()?;
+    tx.open_table(META)?;
+    tx.open_table(SEEN_EVENTS)?;
+    tx.open_table(INBOX)?;
+    tx.open_table(REQUESTS)?;
+    tx.open_multimap_table(REQUESTS_BY_MESSAGE)?;
+    tx.open_multimap_table(REQUESTS_BY_THREAD)?;
+    tx.open_multimap_table(OPEN_BY_RECIPIENT)?;
+    tx.open_multimap_table(OPEN_BY_AUTHOR)?;
+    tx.open_table(TIMERS)?;
+    tx.open_table(OUTBOX)?;
+    tx.open_table(USERS)?;
+    tx.open_table(PRESENCE)?;
+    tx.open_table(TAGS)?;
+    tx.open_table(TAGGED_MESSAGES)?;
+    tx.open_table(RFCS)?;
+    tx.open_multimap_table(RFCS_BY_CHANNEL)?;
+    tx.open_table(FACTS)?;
+    tx.open_table(STANDUP_SCHEDULES)?;
+    tx.open_table(STANDUP_DAYS)?;
+    tx.open_table(AWAY)?;
+    tx.open_table(WORKING_TIME)?;
+    tx.open_table(NUDGES_BY_DAY)?;
+    tx.open_table(DIGESTS)?;
+    tx.open_table(PENDING_LOOKUPS)?;
+    tx.open_table(DEAD_LETTERS)?;
+    tx.open_table(DROPPED_TAGS)?;
+    // The retention indexes (see `retention`).
+    tx.open_table(SEEN_BY_TIME)?;
+    tx.open_table(CLOSED_REQUESTS)?;
+    tx.open_table(STANDUP_DAYS_BY_DATE)?;
+    tx.open_table(AWAY_BY_END)?;
+    tx.open_table(DROPPED_BY_TIME)?;
+    tx.open_table(OUTBOX_QUEUES)?;
+    tx.open_multimap_table(OUTBOX_BY_PARENT)?;
+    tx.open_table(OUTBOX_BY_TAG)?;
+    tx.open_table(NOHELLO_TIPS)?;
+    tx.open_table(NOHELLO_TIPS_BY_TIME)?;
+    tx.open_table(OUTCOMES)?;
+    tx.open_table(WEEKLY)?;
+    Tx { txn: &tx }.index_outbox_once()?;
+    tx.commit()?;
+    Ok(())
 }
 
 impl Store {
@@ -383,7 +382,6 @@ impl Reads for Tx<'_> {
 }
 
 impl Tx<'_> {
-    /// The next value of a named counter, starting at 1.
     /// A counter's value (0 if never set).
     pub fn counter(&self, counter: &str) -> Result<u64> {
         Ok(self
@@ -398,6 +396,7 @@ impl Tx<'_> {
         Ok(())
     }
 
+    /// The next value of a named counter, starting at 1.
     pub fn next_id(&mut self, counter: &str) -> Result<u64> {
         let mut meta = self.txn.open_table(META)?;
         let next = meta.get(counter)?.map_or(1, |v| v.value() + 1);
