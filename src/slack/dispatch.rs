@@ -32,12 +32,12 @@ impl Dispatcher {
         &self.engine.store
     }
 
-    /// A dispatcher for `engine`, with its group-commit writer (started on the current tokio
-    /// runtime; it stops when the last clone of the dispatcher is dropped).
-    pub fn new(engine: Arc<Engine>) -> Self {
+    /// A dispatcher for `engine`, with its group-commit writer (a thread of its own; it stops
+    /// when the last clone of the dispatcher is dropped).
+    pub fn new(engine: Arc<Engine>) -> Result<Self, StoreError> {
         let inbox = engine.wakers.inbox.clone();
-        let ingest = GroupCommit::start(engine.store.clone(), move || inbox.notify_one());
-        Dispatcher { engine, ingest }
+        let ingest = GroupCommit::start(engine.store.clone(), move || inbox.notify_one())?;
+        Ok(Dispatcher { engine, ingest })
     }
 
     /// Records an Events API delivery for processing, durably and once per `event_id`, in a

@@ -2,16 +2,16 @@
 //! one durable redb commit. Each is still durable before its ack and deduplicated by its key;
 //! the fsync, which costs as much for one event as for a thousand, is paid once per batch.
 //!
-//! Callers hand an [`Arrival`] to [`GroupCommit::accept`] and wait. One writer task takes
-//! everything queued (up to [`MAX_BATCH`]), lets the senders on their way join it (`gather`),
-//! records it in one write transaction of the staging file ([`Store::accept_events`]) off the
-//! async threads, commits, then answers every waiter; what arrives meanwhile forms the next
-//! batch. The queue is bounded: when it is full a delivery is refused at once
-//! ([`StoreError::Busy`]) and the transport does not ack, so Slack retries. The writer stops
-//! once every handle is dropped, after answering what was queued.
+//! Callers hand an [`Arrival`] to [`GroupCommit::accept`] and wait. One writer thread takes
+//! everything queued (up to [`MAX_BATCH`]), records it in one write transaction of the staging
+//! file ([`Store::accept_events`]), commits, then answers every waiter; what arrives meanwhile
+//! forms the next batch, so batches grow with the load by themselves (the writer never waits
+//! for more: a batch that waited would only delay the acks it holds). The queue is bounded:
+//! when it is full a delivery is refused at once ([`StoreError::Busy`]) and the transport does
+//! not ack, so Slack retries. The writer stops once every handle is dropped, after answering
+//! what was queued.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -42,9 +42,10 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer on the current tokio runtime. `on_queued` runs once per commit that
-    /// queued at least one event (to wake the inbox worker once, not once per event).
-    pub fn start(store: Store, on_queued: impl Fn() + Send + Sync + 'static) -> Self {
+    /// Starts the writer on a thread of its own. `on_queued` runs once per commit that queued
+    /// at least one event (to wake the inbox worker once, not once per event). An error only
+    /// when the system refuses a thread.
+    pub fn start(store: Store, on_queued: impl Fn() + Send + Sync + 'static) -> Result<Self> {
         Self::start_with(
             store,
             QUEUE,
@@ -59,13 +60,17 @@ impl GroupCommit {
         capacity: usize,
         commit: CommitFn,
         on_queued: impl Fn() + Send + Sync + 'static,
-    ) -> Self {
+    ) -> Result<Self> {
         let (queue, rx) = mpsc::channel(capacity.max(1));
-        tokio::spawn(write_batches(store.downgrade(), rx, commit, on_queued));
-        GroupCommit {
+        let weak = store.downgrade();
+        std::thread::Builder::new()
+            .name("asyncbot-ingest".into())
+            .spawn(move || write_batches(weak, rx, commit, on_queued))
+            .map_err(|e| StoreError::Task(format!("cannot start the group commit writer: {e}")))?;
+        Ok(GroupCommit {
             queue,
             _store: store,
-        }
+        })
     }
 
     /// Records `arrival` durably (with others arriving meanwhile) and says whether it was new.
@@ -80,75 +85,42 @@ impl GroupCommit {
                     StoreError::Task("the group commit writer has stopped".into())
                 }
             })?;
-        answer
-            .await
-            .map_err(|_| StoreError::Task("the group commit writer has stopped".into()))?
+        let stopped = || StoreError::Task("the group commit writer has stopped".into());
+        // On a current-thread runtime (tests and tools, where a paused clock lives), the wait
+        // is a blocking task: the paused clock must not jump ahead while the writer's thread
+        // commits. The multi-thread runtime that `serve` runs on awaits the answer plainly.
+        let on_one_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::CurrentThread);
+        let answer = if on_one_thread {
+            tokio::task::spawn_blocking(move || answer.blocking_recv())
+                .await
+                .map_err(|_| stopped())?
+        } else {
+            answer.await
+        };
+        answer.map_err(|_| stopped())?
     }
 }
 
-/// The longest a batch waits to gather, and never more than the last commit took.
-const MAX_WAIT: Duration = Duration::from_millis(1);
-
-/// A gathering batch goes once no delivery has arrived for this long: the senders that were
-/// coming back have come.
-const QUIET: Duration = Duration::from_micros(150);
-
-/// How often a gathering batch looks at the queue.
-const POLL: Duration = Duration::from_micros(20);
-
-/// Lets a batch gather the deliveries that are on their way. Without this, busy senders split
-/// into groups in lockstep: the writer answers one group and at once commits the few that
-/// arrived meanwhile, while the group it just answered comes back a moment later and waits a
-/// whole commit, so each ack costs two commits. So a batch waits for as many more deliveries
-/// as the last commit answered (those senders are likely to send again), until none has come
-/// for [`QUIET`], for one commit at most: the groups merge and share one. A lone delivery
-/// after a lone delivery never waits.
-///
-/// It runs on the blocking thread that then commits, looking every [`POLL`] and sleeping
-/// between looks: tokio's timers tick in milliseconds, a busy loop would take a runtime thread
-/// from the very tasks it waits for, and a paused test clock does not move meanwhile.
-fn gather(
-    rx: &mut mpsc::Receiver<Waiter>,
-    waiting: &mut Vec<Waiter>,
-    last_batch: usize,
-    last_commit: Duration,
+/// The writer: a thread of its own (not a runtime task). It sleeps until a delivery comes,
+/// takes what is queued, commits and answers, with no handoff between threads on the way: a
+/// commit costs one wake-up of this thread at most, and none while deliveries keep coming.
+fn write_batches(
+    store: WeakStore,
+    mut rx: mpsc::Receiver<Waiter>,
+    commit: CommitFn,
+    on_queued: impl Fn(),
 ) {
-    if last_batch <= 1 {
-        return;
-    }
-    let target = (waiting.len() + last_batch).min(MAX_BATCH);
-    let limit = MAX_WAIT.min(last_commit);
-    let started = std::time::Instant::now();
-    let mut last_arrival = started;
-    while waiting.len() < target {
-        let before = waiting.len();
+    let mut waiting = Vec::with_capacity(MAX_BATCH);
+    // Ends when every handle is dropped and the queue is empty.
+    while let Some(first) = rx.blocking_recv() {
+        waiting.push(first);
         while waiting.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(w) => waiting.push(w),
                 Err(_) => break,
             }
         }
-        let now = std::time::Instant::now();
-        if waiting.len() > before {
-            last_arrival = now;
-        }
-        if waiting.len() >= target || now - started >= limit || now - last_arrival >= QUIET {
-            break;
-        }
-        std::thread::sleep(POLL);
-    }
-}
-
-async fn write_batches(
-    store: WeakStore,
-    mut rx: mpsc::Receiver<Waiter>,
-    commit: CommitFn,
-    on_queued: impl Fn() + Send + Sync + 'static,
-) {
-    let mut waiting = Vec::with_capacity(MAX_BATCH);
-    let (mut last_batch, mut last_commit) = (1, Duration::ZERO);
-    // Ends when every handle is dropped and the queue is empty.
-    while rx.recv_many(&mut waiting, MAX_BATCH).await > 0 {
         // Callers wait with a handle, which keeps the store open; closed, none is waiting.
         let Some(s) = store.upgrade() else {
             for w in waiting.drain(..) {
@@ -158,25 +130,15 @@ async fn write_batches(
             }
             continue;
         };
-        let commit = commit.clone();
-        // The queue goes to the blocking thread for the gathering, and comes back.
-        let job = tokio::task::spawn_blocking(move || {
-            gather(&mut rx, &mut waiting, last_batch, last_commit);
-            let (arrivals, replies): (Vec<Arrival>, Vec<_>) =
-                waiting.drain(..).map(|w| (w.arrival, w.reply)).unzip();
-            let started = std::time::Instant::now();
-            let result =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(&s, &arrivals)))
-                    .unwrap_or_else(|_| Err(StoreError::Task("the commit panicked".into())));
-            (rx, waiting, replies, result, started.elapsed())
-        });
-        // Fails only when the runtime shuts down: nobody is left to answer.
-        let Ok((queue, buffer, replies, result, took)) = job.await else {
-            return;
-        };
-        (rx, waiting, last_commit) = (queue, buffer, took);
+        let (arrivals, replies): (Vec<Arrival>, Vec<_>) =
+            waiting.drain(..).map(|w| (w.arrival, w.reply)).unzip();
+        let started = std::time::Instant::now();
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(&s, &arrivals)))
+                .unwrap_or_else(|_| Err(StoreError::Task("the commit panicked".into())));
+        drop(s);
+        let took = started.elapsed();
         let count = replies.len();
-        last_batch = count;
         let result = result.and_then(|answers| {
             if answers.len() == count {
                 Ok(answers)
@@ -190,7 +152,12 @@ async fn write_batches(
         match result {
             Ok(answers) => {
                 tracing::trace!(count, took_us = took.as_micros() as u64, "group commit");
-                if answers.contains(&Accepted::Queued) {
+                // A replay key alone (a command's) gives the inbox nothing to do.
+                let events_queued = arrivals
+                    .iter()
+                    .zip(&answers)
+                    .any(|(a, answer)| a.event.is_some() && *answer == Accepted::Queued);
+                if events_queued {
                     on_queued();
                 }
                 for (reply, answer) in replies.into_iter().zip(answers) {
@@ -305,23 +272,77 @@ pub(super) mod tests {
         })
     }
 
+    /// Holds the writer's first commit until [`Held::release`]: what is queued meanwhile
+    /// forms the next batch, whatever the threads' timing.
+    struct Held {
+        started: std::sync::mpsc::Receiver<()>,
+        release: std::sync::mpsc::Sender<()>,
+    }
+
+    fn held_first(inner: CommitFn) -> (CommitFn, Held) {
+        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started_tx, released) = (Mutex::new(started_tx), Mutex::new(released));
+        let first = AtomicBool::new(true);
+        let commit: CommitFn = Arc::new(move |s: &Store, batch: &[Arrival]| {
+            if first.swap(false, Ordering::SeqCst) {
+                started_tx.lock().unwrap().send(()).unwrap();
+                released.lock().unwrap().recv().unwrap();
+            }
+            inner(s, batch)
+        });
+        (commit, Held { started, release })
+    }
+
+    impl Held {
+        /// Sends a first delivery, `plug`, and returns once the writer holds it in its commit.
+        async fn plug(
+            self,
+            gc: &GroupCommit,
+            plug: Arrival,
+        ) -> (Self, tokio::task::JoinHandle<Result<Accepted>>) {
+            let first = tokio::spawn({
+                let gc = gc.clone();
+                async move { gc.accept(plug).await }
+            });
+            // Waited for off the runtime's thread, which the plug's task needs.
+            let Held { started, release } = self;
+            let started = tokio::task::spawn_blocking(move || {
+                started.recv().unwrap();
+                started
+            })
+            .await
+            .unwrap();
+            (Held { started, release }, first)
+        }
+
+        fn release(&self) {
+            self.release.send(()).unwrap();
+        }
+    }
+
     #[tokio::test]
     async fn concurrent_deliveries_share_one_commit_and_are_each_answered() {
         let (_dir, s) = store();
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let wakes = Arc::new(AtomicUsize::new(0));
         let w = wakes.clone();
-        let gc = GroupCommit::start_with(s.clone(), QUEUE, counting(sizes.clone()), move || {
+        let (commit, held) = held_first(counting(sizes.clone()));
+        let gc = GroupCommit::start_with(s.clone(), QUEUE, commit, move || {
             w.fetch_add(1, Ordering::SeqCst);
-        });
-        // 100 deliveries of 60 distinct event ids, all queued before the writer runs (one
-        // thread: join_all polls each once before the writer task gets a turn).
+        })
+        .unwrap();
+        let (held, plug) = held.plug(&gc, arrival(Some("plug"), None)).await;
+        // 100 deliveries of 60 distinct event ids, all queued while the writer commits.
         let ids: Vec<String> = (0..100).map(|i| format!("Ev{}", i % 60)).collect();
-        let answers =
-            futures::future::join_all(ids.iter().map(|id| gc.accept(arrival(Some(id), Some(id)))))
-                .await;
-        let answers: Vec<Accepted> = answers.into_iter().map(Result::unwrap).collect();
-        assert_eq!(*sizes.lock().unwrap(), [100], "one commit for all");
+        let mut all = Box::pin(futures::future::join_all(
+            ids.iter().map(|id| gc.accept(arrival(Some(id), Some(id)))),
+        ));
+        assert!(futures::poll!(&mut all).is_pending());
+        held.release();
+        let answers: Vec<Accepted> = all.await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(plug.await.unwrap().unwrap(), Accepted::Queued);
+        assert_eq!(*sizes.lock().unwrap(), [1, 100], "one commit for all");
         assert_eq!(wakes.load(Ordering::SeqCst), 1, "the inbox woken once");
         for (i, answer) in answers.iter().enumerate() {
             let expected = if i < 60 {
@@ -346,26 +367,33 @@ pub(super) mod tests {
         let failed_once = Arc::new(AtomicBool::new(false));
         let f = failed_once.clone();
         // The batch is written, then the transaction fails before its commit (a full disk).
+        // The first commit (a replay key, held) goes through; the second fails.
         let commit: CommitFn = Arc::new(move |s: &Store, batch: &[Arrival]| {
             s.stage(batch, || {
-                if f.swap(true, Ordering::SeqCst) {
+                if batch.len() == 1 || f.swap(true, Ordering::SeqCst) {
                     Ok(())
                 } else {
                     Err(StoreError::Task("disk full".into()))
                 }
             })
         });
+        let (commit, held) = held_first(commit);
         let woken = Arc::new(AtomicBool::new(false));
         let w = woken.clone();
         let gc = GroupCommit::start_with(s.clone(), QUEUE, commit, move || {
             w.store(true, Ordering::SeqCst)
-        });
+        })
+        .unwrap();
+        let (held, plug) = held.plug(&gc, arrival(Some("trigger:T0"), None)).await;
         let keys = ["Ev1", "Ev2", "Ev1", "trigger:T1"];
-        let answers = futures::future::join_all(keys.iter().map(|k| {
+        let mut all = Box::pin(futures::future::join_all(keys.iter().map(|k| {
             let ts = k.starts_with("Ev").then_some(*k);
             gc.accept(arrival(Some(k), ts))
-        }))
-        .await;
+        })));
+        assert!(futures::poll!(&mut all).is_pending());
+        held.release();
+        let answers = all.await;
+        assert_eq!(plug.await.unwrap().unwrap(), Accepted::Queued);
         for answer in &answers {
             assert!(
                 matches!(answer, Err(StoreError::GroupCommit(reason)) if reason.contains("disk full")),
@@ -388,24 +416,11 @@ pub(super) mod tests {
     async fn a_full_queue_refuses_at_once_instead_of_acking() {
         let (_dir, s) = store();
         // The first commit is held until the test lets it go.
-        let (started_tx, started) = std::sync::mpsc::channel::<()>();
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let (started_tx, released) = (Mutex::new(started_tx), Mutex::new(released));
-        let commit: CommitFn = Arc::new(move |s: &Store, batch: &[Arrival]| {
-            // Only the first commit is watched; later ones find no listener.
-            let _ = started_tx.lock().unwrap().send(());
-            released.lock().unwrap().recv().unwrap();
+        let (commit, held) = held_first(Arc::new(|s: &Store, batch: &[Arrival]| {
             s.accept_events(batch)
-        });
-        let gc = GroupCommit::start_with(s.clone(), 1, commit, || {});
-        let first = tokio::spawn({
-            let gc = gc.clone();
-            async move { gc.accept(arrival(Some("Ev1"), Some("1"))).await }
-        });
-        // Wait (off the runtime's thread) until the writer holds Ev1 in its commit.
-        tokio::task::spawn_blocking(move || started.recv().unwrap())
-            .await
-            .unwrap();
+        }));
+        let gc = GroupCommit::start_with(s.clone(), 1, commit, || {}).unwrap();
+        let (held, first) = held.plug(&gc, arrival(Some("Ev1"), Some("1"))).await;
         let mut second = Box::pin(gc.accept(arrival(Some("Ev2"), Some("2"))));
         assert!(
             futures::poll!(&mut second).is_pending(),
@@ -414,8 +429,7 @@ pub(super) mod tests {
         let third = gc.accept(arrival(Some("Ev3"), Some("3"))).await;
         assert!(matches!(third, Err(StoreError::Busy)), "{third:?}");
 
-        release.send(()).unwrap();
-        release.send(()).unwrap();
+        held.release();
         assert_eq!(first.await.unwrap().unwrap(), Accepted::Queued);
         assert_eq!(second.await.unwrap(), Accepted::Queued);
         assert!(!s.was_seen("Ev3").unwrap());
