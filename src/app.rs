@@ -422,11 +422,11 @@ pub struct CoreOptions {
 /// The runtime `serve` runs the engine's workers on, apart from the one that acks Slack's
 /// deliveries. An ack is owed within 3 seconds and each is durable before it is sent; the
 /// processing that follows has no such deadline. On their own runtime, at a lower CPU
-/// priority (the process' `nice` plus `nice`, `server.workers_nice`, on Linux), the workers
-/// never hold a thread that an ack is waiting for, and in a burst they take the CPU the acks
-/// leave: the deliveries wait in the staging file meanwhile, and are processed right after. On
-/// an idle machine the priority changes nothing. Its threads (blocking ones too) are named
-/// `asyncbot-engine`.
+/// priority (each thread's `nice` raised by `nice`, `server.workers_nice`, on Linux), the
+/// workers never hold a thread that an ack is waiting for, and in a burst they take the CPU
+/// the acks leave: the deliveries wait in the staging file meanwhile, and are processed right
+/// after. On an idle machine the priority changes nothing. Its threads (blocking ones too) are
+/// named `asyncbot-engine`.
 pub fn background_runtime(nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .thread_name("asyncbot-engine")
