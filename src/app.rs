@@ -51,6 +51,9 @@ pub struct Application {
     slack: Arc<dyn SlackPort>,
     client: Arc<slack_morphism::prelude::SlackHyperClient>,
     identity: BotIdentity,
+    /// Where the engine's workers run: the background runtime `serve` makes (see
+    /// [`background_runtime`]), or the current one.
+    workers: Option<tokio::runtime::Handle>,
     now: Now,
     /// Socket Mode's connection state; `None` over HTTP.
     socket_health: Option<crate::slack::socket::SocketHealth>,
@@ -105,7 +108,15 @@ impl Application {
             identity,
             now: system(),
             socket_health,
+            workers: None,
         })
+    }
+
+    /// Runs the engine's workers (inbox, timers, people, delivery, pruning) on `runtime`
+    /// rather than on the one that serves Slack: see [`background_runtime`].
+    pub fn with_workers_on(mut self, runtime: tokio::runtime::Handle) -> Self {
+        self.workers = Some(runtime);
+        self
     }
 
     /// The bound HTTP address (useful with port 0).
@@ -121,13 +132,17 @@ impl Application {
     /// Serves until `shutdown` is cancelled, then stops taking work and lets the work in flight
     /// finish, for at most `server.shutdown_grace`: an error if it had to be cut short.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let core = Core::start(
+        let core = Core::start_with(
             self.store.clone(),
             self.slack.clone(),
             self.settings.clone(),
             self.identity.clone(),
             self.now.clone(),
             shutdown.clone(),
+            CoreOptions {
+                workers: self.workers.clone(),
+                ..CoreOptions::default()
+            },
         )?;
         if let Some(socket) = &self.socket_health {
             core.health.watch_socket(socket.clone());
@@ -291,11 +306,18 @@ impl Core {
         now: Now,
         shutdown: CancellationToken,
     ) -> Result<Core, StartError> {
-        Self::start_with(store, slack, settings, identity, now, shutdown, None)
+        Self::start_with(
+            store,
+            slack,
+            settings,
+            identity,
+            now,
+            shutdown,
+            CoreOptions::default(),
+        )
     }
 
-    /// As [`Core::start`]; `idle_recheck` overrides how often idle workers look again on their
-    /// own (see [`Engine::idle_recheck`]).
+    /// As [`Core::start`], with `options`.
     pub fn start_with(
         store: Store,
         slack: Arc<dyn SlackPort>,
@@ -303,8 +325,13 @@ impl Core {
         identity: BotIdentity,
         now: Now,
         shutdown: CancellationToken,
-        idle_recheck: Option<std::time::Duration>,
+        options: CoreOptions,
     ) -> Result<Core, StartError> {
+        let CoreOptions {
+            idle_recheck,
+            workers,
+        } = options;
+        let runtime = workers.unwrap_or_else(tokio::runtime::Handle::current);
         let wakers = Wakers::default();
         let health = Health::new(settings.health, now.clone());
         let mut engine = Engine::new(
@@ -335,12 +362,12 @@ impl Core {
         ];
         for (name, run) in workers {
             let (e, stop) = (engine.clone(), shutdown.clone());
-            tasks.spawn(supervise(
-                name,
-                health.clone(),
-                shutdown.clone(),
-                move || run(e.clone(), stop.clone()),
-            ));
+            tasks.spawn_on(
+                supervise(name, health.clone(), shutdown.clone(), move || {
+                    run(e.clone(), stop.clone())
+                }),
+                &runtime,
+            );
         }
         {
             let (store, slack, settings, now, wakers, h, stop) = (
@@ -352,7 +379,7 @@ impl Core {
                 health.clone(),
                 shutdown.clone(),
             );
-            tasks.spawn(supervise(
+            let delivery = supervise(
                 crate::delivery::WORKER,
                 health.clone(),
                 shutdown.clone(),
@@ -370,9 +397,10 @@ impl Core {
                     }
                     delivery.run(stop.clone())
                 },
-            ));
+            );
+            tasks.spawn_on(delivery, &runtime);
         }
-        tasks.spawn(prune_periodically(store, settings, now, shutdown));
+        tasks.spawn_on(prune_periodically(store, settings, now, shutdown), &runtime);
         Ok(Core {
             dispatcher,
             engine,
@@ -380,6 +408,48 @@ impl Core {
             tasks,
         })
     }
+}
+
+/// How [`Core::start_with`] starts the core; the default is [`Core::start`]'s.
+#[derive(Default)]
+pub struct CoreOptions {
+    /// How often idle workers look again on their own (see [`Engine::idle_recheck`]).
+    pub idle_recheck: Option<Duration>,
+    /// The runtime the workers run on: the current one by default.
+    pub workers: Option<tokio::runtime::Handle>,
+}
+
+/// The runtime `serve` runs the engine's workers on, apart from the one that acks Slack's
+/// deliveries. An ack is owed within 3 seconds and each is durable before it is sent; the
+/// processing that follows has no such deadline. On their own runtime, at a lower CPU
+/// priority (each thread's `nice` raised by `nice`, `server.workers_nice`, on Linux), the
+/// workers never hold a thread that an ack is waiting for, and in a burst they take the CPU
+/// the acks leave: the deliveries wait in the staging file meanwhile, and are processed right
+/// after. On an idle machine the priority changes nothing. Its threads (blocking ones too) are
+/// named `asyncbot-engine`.
+pub fn background_runtime(nice: i32) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .thread_name("asyncbot-engine")
+        .on_thread_start(move || lower_priority(nice))
+        .enable_all()
+        .build()
+}
+
+/// Lowers the calling thread's CPU priority by `nice` (Linux, where `nice` is per thread; 19
+/// at most). Failing leaves it as it is: only the order of work in a burst changes.
+fn lower_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    if nice > 0 {
+        use rustix::process::{getpriority_process, setpriority_process};
+        let me = Some(rustix::thread::gettid());
+        let lowered =
+            getpriority_process(me).and_then(|now| setpriority_process(me, (now + nice).min(19)));
+        if let Err(e) = lowered {
+            tracing::debug!(error = %e, "cannot lower a background thread's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 /// `auth.test`, retried while Slack is unreachable; a refused token stops the start.

@@ -82,6 +82,8 @@ pub struct Settings {
     /// On SIGTERM or Ctrl-C, how long the work in flight (a store commit, a post to Slack)
     /// may take to finish before the bot exits anyway.
     pub shutdown_grace: Duration,
+    /// How much lower the engine's workers run than the acks (`nice`, Linux; 0 to 19).
+    pub workers_nice: i32,
     /// Whether `GET /metrics` (Prometheus) is served.
     pub metrics: bool,
     /// `[respect]`: how much the bot may ask of people.
@@ -252,6 +254,7 @@ struct RawServer {
     listen: String,
     max_body_bytes: u64,
     shutdown_grace: String,
+    workers_nice: i32,
     metrics: bool,
 }
 
@@ -515,6 +518,12 @@ impl Settings {
         if raw.server.max_body_bytes == 0 {
             return Err(invalid("server.max_body_bytes", "must be more than 0"));
         }
+        if !(0..=19).contains(&raw.server.workers_nice) {
+            return Err(invalid(
+                "server.workers_nice",
+                "must be from 0 (the same priority as the acks) to 19 (the lowest)",
+            ));
+        }
         if raw.store.path.trim().is_empty() {
             return Err(invalid("store.path", "must not be empty"));
         }
@@ -714,6 +723,7 @@ impl Settings {
             socket_connections: raw.socket_mode.connections,
             health,
             shutdown_grace,
+            workers_nice: raw.server.workers_nice,
             metrics: raw.server.metrics,
             respect,
             presence: parse_presence(&raw.respect)?,
@@ -1219,6 +1229,7 @@ mod tests {
         assert_eq!(s.max_body_bytes, 1024 * 1024);
         assert_eq!(s.delivery.per_channel_interval, Duration::from_secs(1));
         assert_eq!(s.shutdown_grace, Duration::from_secs(10));
+        assert_eq!(s.workers_nice, 5);
         assert!(s.metrics);
         assert_eq!(s.delivery.workspace_rate, 5);
         assert_eq!(s.delivery.max_in_flight, 32);
@@ -1478,6 +1489,14 @@ mod tests {
             (
                 "[server]\nshutdown_grace = \"1h\"\n",
                 "server.shutdown_grace: must be at most 10m",
+            ),
+            (
+                "[server]\nworkers_nice = 20\n",
+                "server.workers_nice: must be from 0",
+            ),
+            (
+                "[server]\nworkers_nice = -5\n",
+                "server.workers_nice: must be from 0",
             ),
         ];
         for (file, expected) in cases {

@@ -396,8 +396,12 @@ async fn an_answer_and_a_standup_off_given_while_the_summary_asks_slack_are_kept
     let at = (chrono::Utc::now() + chrono::Duration::seconds(2))
         .format("%H:%M:%S")
         .to_string();
+    // The members list is slow (2 s), not lost: the bot waits longer than that for it. With
+    // FAST_NORMS' 2 s timeout, the hang and the timeout would race, and a lost call is only
+    // seen by `wait_for` once the summary's own call succeeds, after the summary.
+    let norms = FAST_NORMS.replace("request_timeout = \"2s\"", "request_timeout = \"6s\"");
     let config = format!(
-        "{FAST_NORMS}\n[[standups]]\nchannel = \"CLATE\"\nat = \"{at}\"\ntimezone = \"UTC\"\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nremind_after = \"2s\"\nsummary_after = \"5s\"\n"
+        "{norms}\n[[standups]]\nchannel = \"CLATE\"\nat = \"{at}\"\ntimezone = \"UTC\"\ndays = [\"mon\",\"tue\",\"wed\",\"thu\",\"fri\",\"sat\",\"sun\"]\nremind_after = \"2s\"\nsummary_after = \"5s\"\n"
     );
     let app = TestApp::start(&fake, Mode::Http, &config).await;
     let prompt = fake

@@ -47,14 +47,22 @@ pub fn serve(config: Option<&Path>, env: &[(String, String)]) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
     };
-    runtime.block_on(async {
+    let workers = match crate::app::background_runtime(settings.workers_nice) {
+        Ok(rt) => rt,
+        Err(e) => return fail(&format!("cannot start the async runtime: {e}")),
+    };
+    let code = runtime.block_on(async {
         let app = match crate::app::Application::build(settings, secrets).await {
-            Ok(app) => app,
+            Ok(app) => app.with_workers_on(workers.handle().clone()),
             Err(e) => return fail(&e.to_string()),
         };
         match app.run_until_stopped().await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => fail(&e.to_string()),
         }
-    })
+    });
+    // The workers have stopped (or were cut short at the grace): nothing of theirs is left
+    // to wait for.
+    workers.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }

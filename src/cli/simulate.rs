@@ -14,7 +14,7 @@ use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::Core;
+use crate::app::{Core, CoreOptions};
 use crate::config::Settings;
 use crate::domain::sla::{RequestState, Tier, mentioned_users};
 use crate::slack::inbound::{Command, Inbound};
@@ -750,8 +750,11 @@ async fn run_paused(scenario: &Scenario, settings: Settings) -> Result<Run, Simu
         slack.identity(),
         clock.clone(),
         shutdown.clone(),
-        // The virtual clock does not jump: no need to look every minute.
-        Some(Duration::from_secs(3600)),
+        CoreOptions {
+            // The virtual clock does not jump: no need to look every minute.
+            idle_recheck: Some(Duration::from_secs(3600)),
+            ..CoreOptions::default()
+        },
     )
     .map_err(|e| SimulateError::Setup(e.to_string()))?;
     let origin = tokio::time::Instant::now();

@@ -12,7 +12,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use asyncbot::app::Core;
+use asyncbot::app::{Core, CoreOptions};
 use asyncbot::engine::clock::{Now, tokio_clock};
 use asyncbot::slack::dispatch::ONE_MOMENT;
 use asyncbot::slack::inbound::{Command, Inbound};
@@ -114,7 +114,10 @@ impl Bot {
             slack.identity(),
             now.clone(),
             shutdown.clone(),
-            Some(std::time::Duration::from_secs(3600)),
+            CoreOptions {
+                idle_recheck: Some(std::time::Duration::from_secs(3600)),
+                ..CoreOptions::default()
+            },
         )
         .expect("the core starts");
         // The workers take their first step at the test's first await, still at `start`.
