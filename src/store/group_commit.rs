@@ -136,6 +136,8 @@ fn write_batches(
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit(&s, &arrivals)))
                 .unwrap_or_else(|_| Err(StoreError::Task("the commit panicked".into())));
+        // Let go of the store before anyone is answered: a caller that closes it after its
+        // last ack finds no reference left here.
         drop(s);
         let took = started.elapsed();
         let count = replies.len();
@@ -275,45 +277,44 @@ pub(super) mod tests {
     /// Holds the writer's first commit until [`Held::release`]: what is queued meanwhile
     /// forms the next batch, whatever the threads' timing.
     struct Held {
-        started: std::sync::mpsc::Receiver<()>,
+        /// Told (from the writer's thread) when the first commit is held.
+        started: Option<oneshot::Receiver<()>>,
         release: std::sync::mpsc::Sender<()>,
     }
 
     fn held_first(inner: CommitFn) -> (CommitFn, Held) {
-        let (started_tx, started) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started) = oneshot::channel::<()>();
         let (release, released) = std::sync::mpsc::channel::<()>();
-        let (started_tx, released) = (Mutex::new(started_tx), Mutex::new(released));
-        let first = AtomicBool::new(true);
+        let (started_tx, released) = (Mutex::new(Some(started_tx)), Mutex::new(released));
         let commit: CommitFn = Arc::new(move |s: &Store, batch: &[Arrival]| {
-            if first.swap(false, Ordering::SeqCst) {
-                started_tx.lock().unwrap().send(()).unwrap();
+            // Only the first commit finds the sender.
+            if let Some(started) = started_tx.lock().unwrap().take() {
+                started.send(()).unwrap();
                 released.lock().unwrap().recv().unwrap();
             }
             inner(s, batch)
         });
-        (commit, Held { started, release })
+        let held = Held {
+            started: Some(started),
+            release,
+        };
+        (commit, held)
     }
 
     impl Held {
         /// Sends a first delivery, `plug`, and returns once the writer holds it in its commit.
         async fn plug(
-            self,
+            &mut self,
             gc: &GroupCommit,
             plug: Arrival,
-        ) -> (Self, tokio::task::JoinHandle<Result<Accepted>>) {
+        ) -> tokio::task::JoinHandle<Result<Accepted>> {
             let first = tokio::spawn({
                 let gc = gc.clone();
                 async move { gc.accept(plug).await }
             });
-            // Waited for off the runtime's thread, which the plug's task needs.
-            let Held { started, release } = self;
-            let started = tokio::task::spawn_blocking(move || {
-                started.recv().unwrap();
-                started
-            })
-            .await
-            .unwrap();
-            (Held { started, release }, first)
+            let started = self.started.take().expect("one plug per held commit");
+            started.await.unwrap();
+            first
         }
 
         fn release(&self) {
@@ -327,12 +328,12 @@ pub(super) mod tests {
         let sizes = Arc::new(Mutex::new(Vec::new()));
         let wakes = Arc::new(AtomicUsize::new(0));
         let w = wakes.clone();
-        let (commit, held) = held_first(counting(sizes.clone()));
+        let (commit, mut held) = held_first(counting(sizes.clone()));
         let gc = GroupCommit::start_with(s.clone(), QUEUE, commit, move || {
             w.fetch_add(1, Ordering::SeqCst);
         })
         .unwrap();
-        let (held, plug) = held.plug(&gc, arrival(Some("plug"), None)).await;
+        let plug = held.plug(&gc, arrival(Some("plug"), None)).await;
         // 100 deliveries of 60 distinct event ids, all queued while the writer commits.
         let ids: Vec<String> = (0..100).map(|i| format!("Ev{}", i % 60)).collect();
         let mut all = Box::pin(futures::future::join_all(
@@ -377,14 +378,14 @@ pub(super) mod tests {
                 }
             })
         });
-        let (commit, held) = held_first(commit);
+        let (commit, mut held) = held_first(commit);
         let woken = Arc::new(AtomicBool::new(false));
         let w = woken.clone();
         let gc = GroupCommit::start_with(s.clone(), QUEUE, commit, move || {
             w.store(true, Ordering::SeqCst)
         })
         .unwrap();
-        let (held, plug) = held.plug(&gc, arrival(Some("trigger:T0"), None)).await;
+        let plug = held.plug(&gc, arrival(Some("trigger:T0"), None)).await;
         let keys = ["Ev1", "Ev2", "Ev1", "trigger:T1"];
         let mut all = Box::pin(futures::future::join_all(keys.iter().map(|k| {
             let ts = k.starts_with("Ev").then_some(*k);
@@ -416,11 +417,11 @@ pub(super) mod tests {
     async fn a_full_queue_refuses_at_once_instead_of_acking() {
         let (_dir, s) = store();
         // The first commit is held until the test lets it go.
-        let (commit, held) = held_first(Arc::new(|s: &Store, batch: &[Arrival]| {
+        let (commit, mut held) = held_first(Arc::new(|s: &Store, batch: &[Arrival]| {
             s.accept_events(batch)
         }));
         let gc = GroupCommit::start_with(s.clone(), 1, commit, || {}).unwrap();
-        let (held, first) = held.plug(&gc, arrival(Some("Ev1"), Some("1"))).await;
+        let first = held.plug(&gc, arrival(Some("Ev1"), Some("1"))).await;
         let mut second = Box::pin(gc.accept(arrival(Some("Ev2"), Some("2"))));
         assert!(
             futures::poll!(&mut second).is_pending(),
