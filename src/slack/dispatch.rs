@@ -10,7 +10,7 @@ use slack_morphism::prelude::*;
 
 use crate::engine::reply::{Reply, UserError};
 use crate::engine::{Engine, Feature};
-use crate::slack::inbound::{self, Command};
+use crate::slack::inbound::{self, Command, Inbound};
 use crate::slack::interaction::{BlockAction, ViewSubmission};
 use crate::store::{Accepted, Arrival, GroupCommit, Store, StoreError};
 
@@ -52,7 +52,16 @@ impl Dispatcher {
             tracing::debug!(event_id = %callback.event_id, "event needs no action");
             return Ok(Accepted::Queued);
         };
-        let event_id = callback.event_id.0;
+        self.accept_inbound(callback.event_id.0, event).await
+    }
+
+    /// [`Dispatcher::accept_event`] for an event already read (see
+    /// [`crate::slack::plain_message`]), under its delivery's `event_id`.
+    pub async fn accept_inbound(
+        &self,
+        event_id: String,
+        event: Inbound,
+    ) -> Result<Accepted, StoreError> {
         let arrival = Arrival {
             key: Some(event_id.clone()),
             event: Some(event),

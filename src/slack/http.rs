@@ -290,13 +290,6 @@ async fn events(State(state): State<HttpState>, headers: HeaderMap, body: Bytes)
         Ok(text) => text,
         Err(response) => return response,
     };
-    let event: SlackPushEvent = match serde_json::from_str(text) {
-        Ok(event) => event,
-        Err(e) => {
-            tracing::warn!(error = %e, "malformed Events API payload");
-            return refuse(StatusCode::BAD_REQUEST, "malformed_payload");
-        }
-    };
     if let Some(retry) = headers
         .get("x-slack-retry-num")
         .and_then(|v| v.to_str().ok())
@@ -310,31 +303,47 @@ async fn events(State(state): State<HttpState>, headers: HeaderMap, body: Bytes)
             "Slack is retrying a delivery"
         );
     }
+    // A person's plain message, most of what Slack sends, is read without the full model.
+    if let Some((event_id, event)) = crate::slack::plain_message::read(text) {
+        return recorded(state.dispatcher.accept_inbound(event_id, event).await);
+    }
+    let event: SlackPushEvent = match serde_json::from_str(text) {
+        Ok(event) => event,
+        Err(e) => {
+            tracing::warn!(error = %e, "malformed Events API payload");
+            return refuse(StatusCode::BAD_REQUEST, "malformed_payload");
+        }
+    };
     match event {
         SlackPushEvent::UrlVerification(v) => {
             Json(json!({ "challenge": v.challenge })).into_response()
         }
         SlackPushEvent::EventCallback(callback) => {
-            match state.dispatcher.accept_event(callback).await {
-                Ok(accepted) => {
-                    crate::metrics::event_recorded(TRANSPORT, accepted == Accepted::Queued);
-                    StatusCode::OK.into_response()
-                }
-                Err(StoreError::Busy) => {
-                    // Not acked: too many deliveries wait for a commit; Slack will retry.
-                    tracing::warn!("refused an event: the store's queue is full");
-                    StatusCode::SERVICE_UNAVAILABLE.into_response()
-                }
-                Err(e) => {
-                    // Not acked: Slack will retry, and nothing was half-written.
-                    tracing::error!(error = %e, "could not record an event");
-                    StatusCode::INTERNAL_SERVER_ERROR.into_response()
-                }
-            }
+            recorded(state.dispatcher.accept_event(callback).await)
         }
         SlackPushEvent::AppRateLimited(e) => {
             tracing::warn!(team = %e.team_id, "Slack reports this app is rate limited (30,000 events per hour)");
             StatusCode::OK.into_response()
+        }
+    }
+}
+
+/// The answer to a delivery the dispatcher recorded, or could not: only a recorded one is acked.
+fn recorded(result: Result<Accepted, StoreError>) -> Response {
+    match result {
+        Ok(accepted) => {
+            crate::metrics::event_recorded(TRANSPORT, accepted == Accepted::Queued);
+            StatusCode::OK.into_response()
+        }
+        Err(StoreError::Busy) => {
+            // Not acked: too many deliveries wait for a commit; Slack will retry.
+            tracing::warn!("refused an event: the store's queue is full");
+            StatusCode::SERVICE_UNAVAILABLE.into_response()
+        }
+        Err(e) => {
+            // Not acked: Slack will retry, and nothing was half-written.
+            tracing::error!(error = %e, "could not record an event");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod http;
 pub mod inbound;
 pub mod interaction;
 pub mod memory;
+pub mod plain_message;
 pub mod socket;
 pub mod socket_health;
 
