@@ -5,9 +5,9 @@
 //! message is three flattened structs: serde buffers the event several times over and builds
 //! every block of its rich text: under the ack harness, 8 % of the bot's CPU and a sixth of its
 //! HTTP threads' time went there (`perf`; see README, "Performance"). Here the envelope is read
-//! with the same required fields and the
-//! same types as the full model, so a body the full parse refuses is refused here too, and the
-//! event only for the six fields asyncbot keeps; its blocks are skipped unread.
+//! with the same required fields and the same types as the full model, so a body the full parse
+//! refuses is refused here too, and the event only for the six fields asyncbot keeps; its blocks
+//! are skipped unread.
 //!
 //! Anything else (another event type, a subtype, a bot's message, a field missing or shaped
 //! otherwise than expected) gives `None`, and the caller takes the full parse: this path never
