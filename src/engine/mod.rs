@@ -491,16 +491,13 @@ impl Engine {
         let mut failed: Option<(usize, String)> = None;
         let written = off_the_runtime(|| {
             self.store.write(|tx| {
-                for (at, ((seq, event), prepared)) in batch.iter().zip(ready).enumerate() {
+                for (at, ((_, event), prepared)) in batch.iter().zip(ready).enumerate() {
                     let now = (self.now)();
                     let applied = std::panic::catch_unwind(AssertUnwindSafe(|| {
                         self.apply(tx, event, prepared, now)
                     }));
                     let error = match applied {
-                        Ok(Ok(())) => {
-                            tx.finish_inbound(*seq)?;
-                            continue;
-                        }
+                        Ok(Ok(())) => continue,
                         Ok(Err(e)) => e.to_string(),
                         Err(panic) => format!("panicked: {}", panic_message(panic.as_ref())),
                     };
@@ -508,7 +505,9 @@ impl Engine {
                     // Nothing of the batch is committed: the transaction may hold half of this event.
                     return Err(StoreError::Task("an event in the batch failed".into()));
                 }
-                Ok(())
+                // Every event applied: all leave the inbox in this same transaction.
+                let seqs: Vec<u64> = batch.iter().map(|(seq, _)| *seq).collect();
+                tx.finish_all_inbound(&seqs)
             })
         });
         match (written, failed) {

@@ -141,10 +141,18 @@ impl Tx<'_> {
     /// Records `key` (an `event_id`, a replay key) as seen at `now`, with its row in the time
     /// index the pruner walks (`retention`): every write of a seen key goes through here.
     pub fn remember_seen(&mut self, key: &str, now: DateTime<Utc>) -> Result<()> {
-        self.txn.open_table(SEEN_EVENTS)?.insert(key, ms(now))?;
-        self.txn
-            .open_table(SEEN_BY_TIME)?
-            .insert((ms(now), key), ())?;
+        self.remember_all_seen(&[(key, now)])
+    }
+
+    /// [`Tx::remember_seen`] for many keys, each with when it was seen: the tables are opened
+    /// once (an import moves hundreds at a time).
+    pub fn remember_all_seen(&mut self, seen: &[(&str, DateTime<Utc>)]) -> Result<()> {
+        let mut by_key = self.txn.open_table(SEEN_EVENTS)?;
+        let mut by_time = self.txn.open_table(SEEN_BY_TIME)?;
+        for &(key, at) in seen {
+            by_key.insert(key, ms(at))?;
+            by_time.insert((ms(at), key), ())?;
+        }
         Ok(())
     }
 
@@ -159,7 +167,15 @@ impl Tx<'_> {
 
     /// Removes a processed event from the inbox.
     pub fn finish_inbound(&mut self, seq: u64) -> Result<()> {
-        self.txn.open_table(INBOX)?.remove(seq)?;
+        self.finish_all_inbound(&[seq])
+    }
+
+    /// Removes processed events from the inbox, the table opened once.
+    pub fn finish_all_inbound(&mut self, seqs: &[u64]) -> Result<()> {
+        let mut inbox = self.txn.open_table(INBOX)?;
+        for seq in seqs {
+            inbox.remove(*seq)?;
+        }
         Ok(())
     }
 }

@@ -242,13 +242,14 @@ impl Store {
         self.write(|tx| {
             let mut inbox_seq = tx.counter("inbox")?;
             let mut inbox = tx.txn.open_table(INBOX)?;
+            let mut seen = Vec::with_capacity(entries.len());
             for (seq, bytes) in &entries {
                 let Some(staged) = Staged::decode(bytes) else {
                     tracing::error!(seq, "dropping an unreadable staged delivery");
                     continue;
                 };
                 if let Some(key) = staged.key {
-                    tx.remember_seen(key, from_ms(staged.at))?;
+                    seen.push((key, from_ms(staged.at)));
                     keys.push(key.to_owned());
                 }
                 if let Some(event) = staged.event {
@@ -257,6 +258,7 @@ impl Store {
                 }
             }
             drop(inbox);
+            tx.remember_all_seen(&seen)?;
             tx.set_counter("inbox", inbox_seq)?;
             tx.set_counter(STAGED_THROUGH, through)
         })?;
