@@ -210,6 +210,7 @@ mod tests {
             body.as_object_mut().unwrap().remove(missing);
             let body = body.to_string();
             assert_eq!(read(&body), None, "without {missing}");
+            assert_eq!(full(&body), Err(()), "the full parse without {missing}");
         }
         let mut bad_time = envelope(plain("hi"));
         bad_time["event_time"] = json!("yesterday");
