@@ -113,12 +113,7 @@ impl Store {
                 }
             }
             if !unreadable.is_empty() {
-                self.write(|tx| {
-                    for seq in &unreadable {
-                        tx.finish_inbound(*seq)?;
-                    }
-                    Ok(())
-                })?;
+                self.write(|tx| tx.finish_all_inbound(&unreadable))?;
             }
             // A batch of nothing but unreadable entries, or an import of nothing but replay
             // keys, does not mean the inbox is empty.
