@@ -17,6 +17,7 @@ mod presence;
 mod requests;
 pub mod retention;
 mod rfcs;
+mod ingest_log;
 mod staging;
 mod standups;
 mod stats;
@@ -80,6 +81,11 @@ pub enum StoreError {
     Busy,
     #[error("the group commit failed: {0}")]
     GroupCommit(String),
+    #[error("the ingest log {path}: {error}")]
+    IngestLog {
+        path: PathBuf,
+        error: std::io::Error,
+    },
 }
 
 macro_rules! db_err {
@@ -211,11 +217,15 @@ impl Store {
         })?;
         let db = Arc::new(db);
         create_tables(&db)?;
-        let imported = db
+        let mut imported = db
             .begin_read()?
             .open_table(META)?
             .get(staging::STAGED_THROUGH)?
             .map_or(0, |v| v.value());
+        let old = staging::old_staging_path(path);
+        if old.exists() {
+            imported = staging::import_old_staging(&db, &old, imported)?;
+        }
         let staging = staging::Staging::open(staging_path(path), durable, imported)?;
         Ok(Store {
             db,

@@ -1,24 +1,27 @@
-//! The staging inbox: where a delivery is made durable before its ack, in a small redb file of
-//! its own beside the store (`<store>.ingest.redb`).
+//! The staging inbox: where a delivery is made durable before its ack, in an append-only log
+//! of its own beside the store (`<store>.ingest/`, see `ingest_log`).
 //!
-//! Why a second file: redb has one writer at a time per database. In the store itself, an ack
-//! would wait behind whatever the engine is committing (a batch of 256 events, a prune), and its
-//! commit would rewrite the pages of the `seen_events` B-tree, whose keys (Slack's event ids) are
-//! random. Here an ack's commit only appends to one table keyed by a sequence number, and no
-//! other work takes this writer for more than a moment: measured, a commit of 32 deliveries
-//! takes about half the time (see README, "Performance").
+//! Why apart from the store: redb has one writer at a time per database. In the store itself,
+//! an ack would wait behind whatever the engine is committing (a batch of 256 events, a
+//! prune), and its commit would rewrite the pages of the `seen_events` B-tree, whose keys
+//! (Slack's event ids) are random. Here an ack's batch is one write at the end of a
+//! preallocated file and one `fdatasync`, and nothing else ever waits on that (see README,
+//! "Performance").
 //!
 //! The flow:
 //! - [`Store::accept_events`] deduplicates a batch (against the keys staged here and not yet
 //!   imported, kept in memory, and against the store's `seen_events`), appends the new ones,
-//!   commits durably, then answers: each acked delivery is on disk.
+//!   flushes, then answers: each acked delivery is on disk.
 //! - The engine imports staged entries into the store's inbox before it reads it
 //!   ([`Store::import_staged`]): one durable store transaction moves their keys to
 //!   `seen_events` and their events to `inbox`, and records how far it got (`staged_through`
-//!   in `meta`). Only then are those keys dropped from memory and the entries deleted here.
-//! - A crash between the import's commit and the deletion leaves entries at or below
-//!   `staged_through`; they are skipped and deleted at the next open, never imported twice.
-//!   Entries above it are imported after a restart, and their keys reloaded for deduplication.
+//!   in `meta`). Only then are those keys dropped from memory, and the log's segments whose
+//!   entries are all imported are let go of (kept for reuse or deleted).
+//! - At open, entries at or below `staged_through` are skipped: an entry is never imported
+//!   twice, whenever the process stopped. Entries above it are imported after a restart, and
+//!   their keys reloaded for deduplication.
+//! - A store last run by a version that staged in a redb file (`<store>.ingest.redb`) has that
+//!   file's entries imported into the store at open, and the file deleted.
 //!
 //! Retention: an entry lives here from its ack until its import, normally milliseconds; a
 //! backlog (the engine behind a burst) waits here rather than in the store's inbox.
@@ -27,14 +30,12 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::tables::{INBOX, META, SEEN_EVENTS};
-use super::{Accepted, Arrival, Result, Store, StoreError, from_ms, ms, to_json};
-
-/// Staged deliveries by sequence number (dense, from 1), each [`Staged`] behind a version byte.
-const STAGED: TableDefinition<u64, &[u8]> = TableDefinition::new("staged");
+use super::ingest_log::IngestLog;
+use super::tables::{INBOX, META};
+use super::{Accepted, Arrival, Result, Store, StoreError, Tx, from_ms, ms, to_json};
 
 /// The `meta` counter in the store: the last staged sequence number imported.
 pub(super) const STAGED_THROUGH: &str = "staged_through";
@@ -66,12 +67,10 @@ impl Staged<'_> {
     }
 }
 
-/// The staging file, and what is known of it in memory.
+/// The staging log, and what is known of it in memory.
 pub(super) struct Staging {
-    db: Database,
-    path: PathBuf,
-    durable: bool,
-    /// Held for the whole of an accept (its check, its commit, and the update below) and for
+    log: IngestLog,
+    /// Held for the whole of an accept (its check, its append, and the update below) and for
     /// the update after an import: deduplication sees either a key here or the import's commit.
     state: Mutex<State>,
     /// Held for a whole import: two at once would both take the same entries in.
@@ -85,43 +84,39 @@ struct State {
     next_seq: u64,
 }
 
-/// The staging file of the store at `store`: `asyncbot.redb` → `asyncbot.ingest.redb`.
+/// The staging log of the store at `store`, a directory: `asyncbot.redb` → `asyncbot.ingest`.
 pub fn staging_path(store: &Path) -> PathBuf {
+    store.with_extension("ingest")
+}
+
+/// Where versions before the log staged deliveries: `asyncbot.redb` → `asyncbot.ingest.redb`.
+pub fn old_staging_path(store: &Path) -> PathBuf {
     store.with_extension("ingest.redb")
 }
 
+/// The table of the old staging file: entries by sequence number, each a [`Staged`].
+const OLD_STAGED: TableDefinition<u64, &[u8]> = TableDefinition::new("staged");
+
+fn log_error(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |error| StoreError::IngestLog {
+        path: path.to_owned(),
+        error,
+    }
+}
+
 impl Staging {
-    /// Opens (or creates) the staging file, with a small page cache (it holds only what waits
-    /// for the engine), deletes what the store has already imported, and reloads the keys of
-    /// the rest.
+    /// Opens (or creates) the staging log, skipping what the store has already imported, and
+    /// reloads the keys of the rest.
     pub(super) fn open(path: PathBuf, durable: bool, imported: u64) -> Result<Self> {
-        let mut builder = Database::builder();
-        builder.set_cache_size(16 << 20);
-        let db = builder.create(&path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Locked(path.clone()),
-            other => StoreError::Open {
-                path: path.clone(),
-                reason: other.to_string(),
-            },
-        })?;
-        let tx = db.begin_write()?;
-        let (mut pending, mut last) = (HashSet::new(), imported);
-        {
-            let mut table = tx.open_table(STAGED)?;
-            table.retain_in(..=imported, |_, _| false)?;
-            for entry in table.iter()? {
-                let (seq, bytes) = entry?;
-                last = last.max(seq.value());
-                if let Some(key) = Staged::decode(bytes.value()).and_then(|s| s.key) {
-                    pending.insert(key.to_owned());
-                }
+        let mut pending = HashSet::new();
+        let (log, last) = IngestLog::open(&path, durable, imported, |_, payload| {
+            if let Some(key) = Staged::decode(payload).and_then(|s| s.key) {
+                pending.insert(key.to_owned());
             }
-        }
-        tx.commit()?;
+        })
+        .map_err(log_error(&path))?;
         Ok(Staging {
-            db,
-            path,
-            durable,
+            log,
             state: Mutex::new(State {
                 pending,
                 next_seq: last + 1,
@@ -130,12 +125,8 @@ impl Staging {
         })
     }
 
-    pub(super) fn path(&self) -> &Path {
-        &self.path
-    }
-
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is updated only after a commit succeeded, in two plain steps: a panic
+        // The state is updated only after an append succeeded, in two plain steps: a panic
         // elsewhere cannot leave it half-changed.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -146,16 +137,87 @@ impl Staging {
     }
 }
 
+/// Imports the entries of an old staging file (`<store>.ingest.redb`) above `imported` into
+/// the store, in one durable transaction, then deletes the file. Returns the new
+/// `staged_through`.
+pub(super) fn import_old_staging(db: &Database, old: &Path, imported: u64) -> Result<u64> {
+    let open_error = |reason: String| StoreError::Open {
+        path: old.to_owned(),
+        reason,
+    };
+    let entries: Vec<(u64, Vec<u8>)> = {
+        let file = Database::open(old).map_err(|e| open_error(e.to_string()))?;
+        let txn = file.begin_read()?;
+        match txn.open_table(OLD_STAGED) {
+            Ok(table) => {
+                let mut entries = Vec::new();
+                for entry in table.range(imported + 1..)? {
+                    let (seq, bytes) = entry?;
+                    entries.push((seq.value(), bytes.value().to_vec()));
+                }
+                entries
+            }
+            Err(redb::TableError::TableDoesNotExist(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    let through = entries.last().map_or(imported, |&(seq, _)| seq);
+    if !entries.is_empty() {
+        let txn = db.begin_write()?;
+        {
+            let mut tx = Tx { txn: &txn };
+            import_into(&mut tx, entries.iter().map(|(seq, b)| (*seq, Some(b.as_slice()))), through)?;
+        }
+        txn.commit()?;
+        tracing::info!(entries = entries.len(), file = %old.display(), "imported the deliveries staged by an earlier version");
+    }
+    std::fs::remove_file(old).map_err(|e| open_error(e.to_string()))?;
+    Ok(through)
+}
+
+/// Moves staged entries into the store inside `tx`: keys to `seen_events`, events to the end
+/// of the inbox, and `staged_through` set to `through`. Returns the keys. An entry that cannot
+/// be read (written by an incompatible version, or damaged) is logged and skipped.
+fn import_into<'a>(
+    tx: &mut Tx<'_>,
+    entries: impl Iterator<Item = (u64, Option<&'a [u8]>)>,
+    through: u64,
+) -> Result<Vec<String>> {
+    let mut inbox_seq = tx.counter("inbox")?;
+    let mut inbox = tx.txn.open_table(INBOX)?;
+    let mut seen = Vec::new();
+    let mut keys = Vec::new();
+    for (seq, bytes) in entries {
+        let Some(staged) = bytes.and_then(Staged::decode) else {
+            tracing::error!(seq, "dropping an unreadable staged delivery");
+            continue;
+        };
+        if let Some(key) = staged.key {
+            seen.push((key, from_ms(staged.at)));
+            keys.push(key.to_owned());
+        }
+        if let Some(event) = staged.event {
+            inbox_seq += 1;
+            inbox.insert(inbox_seq, event)?;
+        }
+    }
+    drop(inbox);
+    tx.remember_all_seen(&seen)?;
+    tx.set_counter("inbox", inbox_seq)?;
+    tx.set_counter(STAGED_THROUGH, through)?;
+    Ok(keys)
+}
+
 impl Store {
-    /// Records many deliveries in one durable commit (group commit): each answer says whether
-    /// its arrival was new or a duplicate of an earlier one, in this batch or before it. All
-    /// of them commit or none does.
+    /// Records many deliveries with one durable append (group commit): each answer says
+    /// whether its arrival was new or a duplicate of an earlier one, in this batch or before
+    /// it. All of them are recorded or none is.
     pub fn accept_events(&self, batch: &[Arrival]) -> Result<Vec<Accepted>> {
         self.stage(batch, || Ok(()))
     }
 
-    /// [`Store::accept_events`], with `before_commit` run after the batch is written and before
-    /// its commit: an error there (a test's full disk) commits nothing.
+    /// [`Store::accept_events`], with `before_commit` run after the batch is encoded and before
+    /// it is written: an error there (a test's full disk) records nothing.
     pub(super) fn stage(
         &self,
         batch: &[Arrival],
@@ -166,47 +228,42 @@ impl Store {
         // Begun after the lock is taken: a key an import dropped from `pending` is in the
         // `seen_events` this transaction reads.
         let seen_txn = self.db.begin_read()?;
-        let seen = seen_txn.open_table(SEEN_EVENTS)?;
+        let seen = seen_txn.open_table(super::tables::SEEN_EVENTS)?;
         let mut answers = Vec::with_capacity(batch.len());
         let mut new_keys: HashSet<&str> = HashSet::new();
+        let mut payloads: Vec<(u64, Vec<u8>)> = Vec::new();
         let mut seq = state.next_seq;
-        let mut txn = staging.db.begin_write()?;
-        if !staging.durable {
-            txn.set_durability(redb::Durability::None)
-                .map_err(|e| StoreError::Task(e.to_string()))?;
-        }
-        {
-            let mut table = txn.open_table(STAGED)?;
-            for arrival in batch {
-                if let Some(key) = arrival.key.as_deref() {
-                    if state.pending.contains(key)
-                        || new_keys.contains(key)
-                        || seen.get(key)?.is_some()
-                    {
-                        answers.push(Accepted::Duplicate);
-                        continue;
-                    }
-                    new_keys.insert(key);
+        for arrival in batch {
+            if let Some(key) = arrival.key.as_deref() {
+                if state.pending.contains(key) || new_keys.contains(key) || seen.get(key)?.is_some()
+                {
+                    answers.push(Accepted::Duplicate);
+                    continue;
                 }
-                if arrival.key.is_some() || arrival.event.is_some() {
-                    let event_json = arrival.event.as_ref().map(to_json);
-                    let staged = Staged {
-                        at: ms(arrival.at),
-                        key: arrival.key.as_deref(),
-                        event: event_json.as_deref(),
-                    };
-                    table.insert(seq, staged.encode().as_slice())?;
-                    seq += 1;
-                }
-                answers.push(Accepted::Queued);
+                new_keys.insert(key);
             }
+            if arrival.key.is_some() || arrival.event.is_some() {
+                let event_json = arrival.event.as_ref().map(to_json);
+                let staged = Staged {
+                    at: ms(arrival.at),
+                    key: arrival.key.as_deref(),
+                    event: event_json.as_deref(),
+                };
+                payloads.push((seq, staged.encode()));
+                seq += 1;
+            }
+            answers.push(Accepted::Queued);
         }
         before_commit()?;
-        if seq == state.next_seq {
+        if payloads.is_empty() {
             // Nothing new (only duplicates): nothing to make durable.
             return Ok(answers);
         }
-        txn.commit()?;
+        let records: Vec<(u64, &[u8])> = payloads.iter().map(|(s, p)| (*s, p.as_slice())).collect();
+        staging
+            .log
+            .append(&records)
+            .map_err(log_error(staging.log.dir()))?;
         state.next_seq = seq;
         state
             .pending
@@ -224,43 +281,20 @@ impl Store {
             .importing
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        let log = &self.staging.log;
         let imported = self.staged_through()?;
-        let entries: Vec<(u64, Vec<u8>)> = {
-            let txn = self.staging.db.begin_read()?;
-            let table = txn.open_table(STAGED)?;
-            let mut entries = Vec::new();
-            for entry in table.range(imported + 1..)?.take(limit) {
-                let (seq, bytes) = entry?;
-                entries.push((seq.value(), bytes.value().to_vec()));
-            }
-            entries
-        };
+        let entries = log
+            .read_from(imported + 1, limit)
+            .map_err(log_error(log.dir()))?;
         let Some(&(through, _)) = entries.last() else {
             return Ok(0);
         };
-        let mut keys = Vec::with_capacity(entries.len());
-        self.write(|tx| {
-            let mut inbox_seq = tx.counter("inbox")?;
-            let mut inbox = tx.txn.open_table(INBOX)?;
-            let mut seen = Vec::with_capacity(entries.len());
-            for (seq, bytes) in &entries {
-                let Some(staged) = Staged::decode(bytes) else {
-                    tracing::error!(seq, "dropping an unreadable staged delivery");
-                    continue;
-                };
-                if let Some(key) = staged.key {
-                    seen.push((key, from_ms(staged.at)));
-                    keys.push(key.to_owned());
-                }
-                if let Some(event) = staged.event {
-                    inbox_seq += 1;
-                    inbox.insert(inbox_seq, event)?;
-                }
-            }
-            drop(inbox);
-            tx.remember_all_seen(&seen)?;
-            tx.set_counter("inbox", inbox_seq)?;
-            tx.set_counter(STAGED_THROUGH, through)
+        let keys = self.write(|tx| {
+            import_into(
+                tx,
+                entries.iter().map(|(seq, bytes)| (*seq, bytes.as_deref())),
+                through,
+            )
         })?;
         {
             let mut state = self.staging.state();
@@ -268,14 +302,13 @@ impl Store {
                 state.pending.remove(key);
             }
         }
-        // Not durable: if it is lost, the entries are at or below `staged_through` and are
-        // deleted at the next open.
-        let mut txn = self.staging.db.begin_write()?;
-        txn.set_durability(redb::Durability::None)
-            .map_err(|e| StoreError::Task(e.to_string()))?;
-        txn.open_table(STAGED)?
-            .retain_in(..=through, |_, _| false)?;
-        txn.commit()?;
+        // The store's commit above says they are imported: their segments may go.
+        log.release_through(through)
+            .map_err(log_error(log.dir()))?;
+        if let Err(e) = log.prepare_spare() {
+            // Only an append that fills a segment waits longer (it makes the file itself).
+            tracing::warn!(error = %e, dir = %log.dir().display(), "cannot prepare the next ingest log segment");
+        }
         Ok(entries.len())
     }
 
@@ -316,17 +349,25 @@ impl Store {
 
     /// Staged entries waiting for import that carry an event: reads each of them.
     pub(super) fn staged_events(&self) -> Result<u64> {
-        let imported = self.staged_through()?;
-        let txn = self.staging.db.begin_read()?;
-        let table = txn.open_table(STAGED)?;
+        let log = &self.staging.log;
+        let mut from = self.staged_through()? + 1;
         let mut events = 0;
-        for entry in table.range(imported + 1..)? {
-            let (_, bytes) = entry?;
-            if Staged::decode(bytes.value()).is_some_and(|s| s.event.is_some()) {
-                events += 1;
-            }
+        loop {
+            let chunk = log.read_from(from, 4096).map_err(log_error(log.dir()))?;
+            let Some(&(last, _)) = chunk.last() else {
+                return Ok(events);
+            };
+            events += chunk
+                .iter()
+                .filter(|(_, bytes)| {
+                    bytes
+                        .as_deref()
+                        .and_then(Staged::decode)
+                        .is_some_and(|s| s.event.is_some())
+                })
+                .count() as u64;
+            from = last + 1;
         }
-        Ok(events)
     }
 
     /// Whether `key` is staged and not yet imported.
@@ -334,17 +375,9 @@ impl Store {
         self.staging.state().pending.contains(key)
     }
 
-    /// The staging file beside the store (see the module's doc).
+    /// The staging log's directory beside the store (see the module's doc).
     pub fn staging_file(&self) -> &Path {
-        self.staging.path()
-    }
-
-    /// Entries in the staging file, imported or not (deleted after import): for tests.
-    #[cfg(test)]
-    pub(super) fn staged_rows(&self) -> u64 {
-        use redb::ReadableTableMetadata;
-        let txn = self.staging.db.begin_read().unwrap();
-        txn.open_table(STAGED).unwrap().len().unwrap()
+        self.staging.log.dir()
     }
 }
 
@@ -373,20 +406,20 @@ mod tests {
     }
 
     #[test]
-    fn the_store_and_its_staging_file_sit_side_by_side() {
+    fn the_store_and_its_staging_log_sit_side_by_side() {
         assert_eq!(
             staging_path(Path::new("/var/lib/asyncbot/asyncbot.redb")),
-            Path::new("/var/lib/asyncbot/asyncbot.ingest.redb")
+            Path::new("/var/lib/asyncbot/asyncbot.ingest")
         );
         assert_eq!(
             staging_path(Path::new("data/store.db")),
-            Path::new("data/store.ingest.redb")
+            Path::new("data/store.ingest")
         );
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("asyncbot.redb")).unwrap();
-        assert_eq!(s.staging_file(), dir.path().join("asyncbot.ingest.redb"));
-        assert!(s.staging_file().exists());
-        // Both files are held: a second process is refused, naming the one it found in use.
+        assert_eq!(s.staging_file(), dir.path().join("asyncbot.ingest"));
+        assert!(s.staging_file().is_dir());
+        // The store is held: a second process is refused before it touches the log.
         assert!(matches!(
             Store::open(&dir.path().join("asyncbot.redb")),
             Err(StoreError::Locked(_))
@@ -427,7 +460,6 @@ mod tests {
             [Accepted::Duplicate, Accepted::Duplicate]
         );
         assert_eq!(drain(&s), [event("1"), event("2"), event("3")]);
-        assert_eq!(s.staged_rows(), 0, "imported entries are deleted");
         assert_eq!(s.inbox_len().unwrap(), 0);
         drop(s);
         let s = Store::open(&path).unwrap();
@@ -442,10 +474,9 @@ mod tests {
     }
 
     #[test]
-    fn entries_left_behind_by_a_crash_after_their_import_are_not_imported_twice() {
+    fn entries_still_in_the_log_after_their_import_are_not_imported_twice() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.redb");
-        let staged: Vec<(u64, Vec<u8>)>;
         {
             let s = Store::open(&path).unwrap();
             s.accept_events(&[
@@ -453,39 +484,21 @@ mod tests {
                 arrival(Some("Ev2"), Some("2")),
             ])
             .unwrap();
-            staged = {
-                let txn = s.staging.db.begin_read().unwrap();
-                let table = txn.open_table(STAGED).unwrap();
-                table
-                    .iter()
-                    .unwrap()
-                    .map(|e| {
-                        let (k, v) = e.unwrap();
-                        (k.value(), v.value().to_vec())
-                    })
-                    .collect()
-            };
             assert_eq!(drain(&s), [event("1"), event("2")]);
-            // The deletion after the import was lost (the process died before it reached
-            // the disk): the entries are back.
-            let txn = s.staging.db.begin_write().unwrap();
-            {
-                let mut table = txn.open_table(STAGED).unwrap();
-                for (seq, bytes) in &staged {
-                    table.insert(*seq, bytes.as_slice()).unwrap();
-                }
-            }
-            txn.commit().unwrap();
+            // The segment appended to is kept: the process stops with the entries on disk.
+            assert_eq!(s.staging.log.held(), 2);
         }
         let s = Store::open(&path).unwrap();
-        assert_eq!(s.staged_rows(), 0);
         assert!(drain(&s).is_empty());
         assert!(!s.is_staged("Ev1"));
+        assert!(s.was_seen("Ev1").unwrap());
         // Numbering goes on after the imported ones.
         s.accept_event(Some("Ev3"), &event("3"), Utc::now())
             .unwrap();
         assert_eq!(s.staged_last_seq(), 3);
         assert_eq!(drain(&s), [event("3")]);
+        // The segment written before the restart is let go of once all of it is imported.
+        assert_eq!(s.staging.log.held(), 1);
     }
 
     #[test]
@@ -496,17 +509,57 @@ mod tests {
             .unwrap();
         // A future version's entry, then ours.
         {
-            let txn = s.staging.db.begin_write().unwrap();
-            txn.open_table(STAGED)
-                .unwrap()
-                .insert(1, [9u8, 1, 2, 3].as_slice())
+            let mut state = s.staging.state();
+            s.staging
+                .log
+                .append(&[(state.next_seq, [9u8, 1, 2, 3].as_slice())])
                 .unwrap();
-            txn.commit().unwrap();
+            state.next_seq += 1;
         }
         s.accept_event(Some("Ev2"), &event("2"), Utc::now())
             .unwrap();
-        assert_eq!(drain(&s), [event("2")]);
-        assert_eq!(s.staged_rows(), 0);
+        assert_eq!(s.staged_waiting().unwrap(), 3);
+        assert_eq!(s.staged_events().unwrap(), 2);
+        assert_eq!(drain(&s), [event("1"), event("2")]);
+        assert_eq!(s.staged_waiting().unwrap(), 0);
+    }
+
+    #[test]
+    fn what_an_earlier_version_staged_in_its_redb_file_is_imported_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let old = old_staging_path(&path);
+        assert_eq!(old, dir.path().join("s.ingest.redb"));
+        {
+            let file = Database::create(&old).unwrap();
+            let txn = file.begin_write().unwrap();
+            {
+                let mut table = txn.open_table(OLD_STAGED).unwrap();
+                for (seq, key, ts) in [(1u64, "Ev1", "1"), (2, "Ev2", "2")] {
+                    let json = to_json(&event(ts));
+                    let staged = Staged {
+                        at: ms(Utc::now()),
+                        key: Some(key),
+                        event: Some(&json),
+                    };
+                    table.insert(seq, staged.encode().as_slice()).unwrap();
+                }
+                // An unreadable one is skipped, as in the log.
+                table.insert(3, [9u8].as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        assert!(!old.exists(), "the old file is deleted once imported");
+        assert!(s.was_seen("Ev2").unwrap());
+        assert_eq!(s.staged_through().unwrap(), 3);
+        s.accept_event(Some("Ev4"), &event("4"), Utc::now())
+            .unwrap();
+        assert_eq!(s.staged_last_seq(), 4, "numbering goes on after the old file's");
+        assert_eq!(drain(&s), [event("1"), event("2"), event("4")]);
+        drop(s);
+        let s = Store::open(&path).unwrap();
+        assert!(drain(&s).is_empty());
     }
 
     #[test]
