@@ -424,7 +424,7 @@ pub struct CoreOptions {
 /// processing that follows has no such deadline. On their own runtime, at a lower CPU
 /// priority (each thread's `nice` raised by `nice`, `server.workers_nice`, on Linux), the
 /// workers never hold a thread that an ack is waiting for, and in a burst they take the CPU
-/// the acks leave: the deliveries wait in the staging file meanwhile, and are processed right
+/// the acks leave: the deliveries wait in the staging log meanwhile, and are processed right
 /// after. On an idle machine the priority changes nothing. Its threads (blocking ones too) are
 /// named `asyncbot-engine`.
 pub fn background_runtime(nice: i32) -> std::io::Result<tokio::runtime::Runtime> {

@@ -520,7 +520,7 @@ async fn healthcheck_asks_the_running_bot_and_backup_waits_for_it_to_stop() {
     assert_eq!(down.status.code(), Some(1), "a stopped bot is not healthy");
     assert!(String::from_utf8_lossy(&down.stderr).contains("cannot reach the bot"));
 
-    // A delivery acked just before the bot stopped, still in the staging file beside the store.
+    // A delivery acked just before the bot stopped, still in the staging log beside the store.
     let store = open_store(&bot.store);
     let staged = Inbound::MessageDeleted {
         channel: CHANNEL.into(),

@@ -112,10 +112,10 @@ pub fn backup(config: Option<&Path>, to: &Path, env: &[(String, String)]) -> Exi
     match copy_durably(from, to) {
         Ok(bytes) => {
             println!(
-                "backed up {} to {} ({bytes} bytes). To restore: stop the bot, copy it back to store.path, delete {} if it is there, start the bot",
+                "backed up {} to {} ({bytes} bytes). To restore: stop the bot, copy it back to store.path, delete the directory {} if it is there, start the bot",
                 from.display(),
                 to.display(),
-                store.staging_file().display()
+                store.staging_dir().display()
             );
             ExitCode::SUCCESS
         }

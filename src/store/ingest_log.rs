@@ -189,37 +189,14 @@ fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(file, buf, offset)
 }
 
-#[cfg(windows)]
-fn write_at(file: &File, mut buf: &[u8], mut offset: u64) -> io::Result<()> {
-    while !buf.is_empty() {
-        let n = std::os::windows::fs::FileExt::seek_write(file, buf, offset)?;
-        buf = &buf[n..];
-        offset += n as u64;
-    }
-    Ok(())
-}
-
-#[cfg(windows)]
-fn read_at(file: &File, mut buf: &mut [u8], mut offset: u64) -> io::Result<()> {
-    while !buf.is_empty() {
-        match std::os::windows::fs::FileExt::seek_read(file, buf, offset)? {
-            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            n => {
-                buf = &mut buf[n..];
-                offset += n as u64;
-            }
-        }
-    }
-    Ok(())
-}
+#[cfg(not(unix))]
+compile_error!(
+    "the ingest log reads and writes at offsets with Unix's positional I/O: asyncbot builds for Linux and other Unix systems"
+);
 
 /// Makes a new file's name in `dir` durable.
 fn sync_dir(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
-    File::open(dir)?.sync_all()?;
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
+    File::open(dir)?.sync_all()
 }
 
 impl IngestLog {
@@ -317,7 +294,11 @@ impl IngestLog {
                 }
             }
             if let Some(p) = previous.filter(|&p| segment.first_seq > p + 1) {
-                tracing::error!(from = p + 1, to = segment.first_seq - 1, "records are missing from the ingest log (a damaged disk?); the ones after them are imported");
+                tracing::error!(
+                    from = p + 1,
+                    to = segment.first_seq - 1,
+                    "records are missing from the ingest log (a damaged disk?); the ones after them are imported"
+                );
             }
             last = last.max(segment.last_seq());
             previous = Some(segment.last_seq());
@@ -379,10 +360,7 @@ impl IngestLog {
             .iter()
             .map(|(_, p)| RECORD_HEADER + p.len() as u64)
             .sum();
-        if chunk
-            .as_ref()
-            .is_none_or(|c| c.start + bytes > c.size)
-        {
+        if chunk.as_ref().is_none_or(|c| c.start + bytes > c.size) {
             let last_size = chunk.as_ref().map_or(FIRST_SEGMENT / 2, |c| c.size);
             let size = (last_size * 2)
                 .clamp(FIRST_SEGMENT.min(self.max_segment), self.max_segment)
@@ -520,10 +498,7 @@ impl IngestLog {
                 let take = (s.offsets.len() - skip).min(left);
                 left -= take;
                 let start = s.offsets[skip] as u64;
-                let stop = s
-                    .offsets
-                    .get(skip + take)
-                    .map_or(s.end, |&o| o as u64);
+                let stop = s.offsets.get(skip + take).map_or(s.end, |&o| o as u64);
                 plan.push((
                     s.file.clone(),
                     s.salt,
@@ -567,15 +542,16 @@ impl IngestLog {
             .into_iter()
             .filter_map(|s| {
                 // A reader may still hold the file for a moment: then it is simply deleted.
-                Arc::into_inner(s.file).map(|file| Spare {
-                    file,
-                    path: s.path.clone(),
-                    size: s.size,
-                })
-                .or_else(|| {
-                    let _ = std::fs::remove_file(&s.path);
-                    None
-                })
+                Arc::into_inner(s.file)
+                    .map(|file| Spare {
+                        file,
+                        path: s.path.clone(),
+                        size: s.size,
+                    })
+                    .or_else(|| {
+                        let _ = std::fs::remove_file(&s.path);
+                        None
+                    })
             })
             .collect();
         self.keep_or_delete(spares)
@@ -815,11 +791,8 @@ mod tests {
         let segments = lock(&log.segments);
         let meta = std::fs::metadata(&segments[0].path).unwrap();
         assert_eq!(meta.len(), FIRST_SEGMENT);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            assert_eq!(meta.blocks() * 512, FIRST_SEGMENT, "no hole in it");
-        }
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(meta.blocks() * 512, FIRST_SEGMENT, "no hole in it");
     }
 
     #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ mod coaching;
 mod dead_letters;
 mod group_commit;
 mod inbox;
+mod ingest_log;
 mod outbox;
 mod outcomes;
 mod people;
@@ -17,7 +18,6 @@ mod presence;
 mod requests;
 pub mod retention;
 mod rfcs;
-mod ingest_log;
 mod staging;
 mod standups;
 mod stats;
@@ -200,7 +200,7 @@ impl Store {
         Self::open_with(path, builder, true)
     }
 
-    /// Opens the store, then its staging file beside it (see `staging`).
+    /// Opens the store, then its staging log beside it (see `staging`).
     fn open_with(path: &Path, builder: redb::Builder, durable: bool) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {

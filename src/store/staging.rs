@@ -166,7 +166,11 @@ pub(super) fn import_old_staging(db: &Database, old: &Path, imported: u64) -> Re
         let txn = db.begin_write()?;
         {
             let mut tx = Tx { txn: &txn };
-            import_into(&mut tx, entries.iter().map(|(seq, b)| (*seq, Some(b.as_slice()))), through)?;
+            import_into(
+                &mut tx,
+                entries.iter().map(|(seq, b)| (*seq, Some(b.as_slice()))),
+                through,
+            )?;
         }
         txn.commit()?;
         tracing::info!(entries = entries.len(), file = %old.display(), "imported the deliveries staged by an earlier version");
@@ -303,8 +307,7 @@ impl Store {
             }
         }
         // The store's commit above says they are imported: their segments may go.
-        log.release_through(through)
-            .map_err(log_error(log.dir()))?;
+        log.release_through(through).map_err(log_error(log.dir()))?;
         if let Err(e) = log.prepare_spare() {
             // Only an append that fills a segment waits longer (it makes the file itself).
             tracing::warn!(error = %e, dir = %log.dir().display(), "cannot prepare the next ingest log segment");
@@ -376,7 +379,7 @@ impl Store {
     }
 
     /// The staging log's directory beside the store (see the module's doc).
-    pub fn staging_file(&self) -> &Path {
+    pub fn staging_dir(&self) -> &Path {
         self.staging.log.dir()
     }
 }
@@ -417,8 +420,8 @@ mod tests {
         );
         let dir = tempfile::tempdir().unwrap();
         let s = Store::open(&dir.path().join("asyncbot.redb")).unwrap();
-        assert_eq!(s.staging_file(), dir.path().join("asyncbot.ingest"));
-        assert!(s.staging_file().is_dir());
+        assert_eq!(s.staging_dir(), dir.path().join("asyncbot.ingest"));
+        assert!(s.staging_dir().is_dir());
         // The store is held: a second process is refused before it touches the log.
         assert!(matches!(
             Store::open(&dir.path().join("asyncbot.redb")),
@@ -555,7 +558,11 @@ mod tests {
         assert_eq!(s.staged_through().unwrap(), 3);
         s.accept_event(Some("Ev4"), &event("4"), Utc::now())
             .unwrap();
-        assert_eq!(s.staged_last_seq(), 4, "numbering goes on after the old file's");
+        assert_eq!(
+            s.staged_last_seq(),
+            4,
+            "numbering goes on after the old file's"
+        );
         assert_eq!(drain(&s), [event("1"), event("2"), event("4")]);
         drop(s);
         let s = Store::open(&path).unwrap();

@@ -12,7 +12,7 @@ use super::{Result, Store};
 pub struct StoreStats {
     /// Events accepted and not yet processed (in the inbox, or staged for it).
     pub inbox_queued: u64,
-    /// The arrival number (the staging file's sequence number) of the oldest of them. For an
+    /// The arrival number (the staging log's sequence number) of the oldest of them. For an
     /// event already moved to the inbox it is estimated from its place there: the inbox holds
     /// at most a batch of imported events, oldest first.
     pub inbox_oldest_seq: Option<u64>,

@@ -19,7 +19,7 @@ pub(super) const SEEN_EVENTS: TableDefinition<&str, i64> = TableDefinition::new(
 pub(super) const SEEN_BY_TIME: TableDefinition<(i64, &str), ()> =
     TableDefinition::new("seen_events_by_time");
 /// Accepted events not yet processed, in arrival order. An event is acked once it is durable in
-/// the staging file beside the store (`staging`), and moved here by the engine before it is
+/// the staging log beside the store (`staging`), and moved here by the engine before it is
 /// processed. Removed when processed, or set aside as a dead letter after repeated failures.
 pub(super) const INBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("inbox");
 /// SLA requests by id, open and recently closed. An open request stays until it is answered or

@@ -21,7 +21,7 @@ use crate::store::{Arrival, Store};
 /// People in the workspace (as many as the timer bench has): every event mentions one of them.
 /// Fewer people would mean more open requests each, which a reply or a mention looks through.
 const PEOPLE: u64 = 5_000;
-/// Events acked per durable commit while filling the staging file.
+/// Events acked per durable commit while filling the staging log.
 const PUSH_CHUNK: u64 = 5_000;
 
 pub fn run(events: u64, dir: Option<PathBuf>, as_json: bool) -> anyhow::Result<()> {
