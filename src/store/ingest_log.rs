@@ -262,21 +262,22 @@ impl IngestLog {
                 offsets,
                 end: at as u64,
             };
-            if segment.last_seq() <= after {
+            if segment.offsets.is_empty() || segment.last_seq() <= after {
+                // Nothing in it waits for import (a first record torn leaves only a header).
                 spares.push(Spare {
                     file: Arc::into_inner(segment.file).expect("not shared yet"),
                     path: segment.path,
                     size,
                 });
             } else {
-                found.push((segment, bytes));
+                found.push(segment);
             }
         }
-        found.sort_by_key(|(s, _)| s.first_seq);
+        found.sort_by_key(|s| s.first_seq);
         let mut segments = VecDeque::new();
         let mut last = after;
         let mut previous: Option<u64> = None;
-        for (segment, bytes) in found {
+        for segment in found {
             if previous.is_some_and(|p| segment.first_seq <= p) {
                 // Two segments claim the same numbers: only a damaged disk does that. The
                 // later one is set aside, untouched, for whoever looks into it.
@@ -285,13 +286,22 @@ impl IngestLog {
                 std::fs::rename(&segment.path, &aside)?;
                 continue;
             }
-            for (i, &offset) in segment.offsets.iter().enumerate() {
+            // Read again, one segment at a time: a backlog of many segments is never held
+            // in memory at once.
+            let skip = (after + 1).saturating_sub(segment.first_seq) as usize;
+            let start = segment.offsets[skip] as u64;
+            let mut bytes = vec![0u8; (segment.end - start) as usize];
+            read_at(&segment.file, &mut bytes, start)?;
+            for (i, &offset) in segment.offsets.iter().enumerate().skip(skip) {
                 let seq = segment.first_seq + i as u64;
-                if seq > after {
-                    let (payload, _) = decode_record(&bytes[offset as usize..], segment.salt, seq)
-                        .expect("read whole above");
-                    recovered(seq, payload);
-                }
+                let at = (offset as u64 - start) as usize;
+                let Some((payload, _)) = decode_record(&bytes[at..], segment.salt, seq) else {
+                    return Err(io::Error::other(format!(
+                        "{} changed while it was read",
+                        segment.path.display()
+                    )));
+                };
+                recovered(seq, payload);
             }
             if let Some(p) = previous.filter(|&p| segment.first_seq > p + 1) {
                 tracing::error!(
