@@ -241,40 +241,45 @@ pub async fn contained<T>(fut: impl Future<Output = T>) -> Result<T, String> {
 
 /// Runs the worker `make()` until `shutdown`; when it stops on its own (a panic that escaped
 /// its per-item containment, or a return), it is restarted after a backoff (1 s doubling to
-/// 30 s, reset after a minute of good running).
-pub async fn supervise<F, Fut>(
+/// 30 s, reset after a minute of good running). The worker is known (idle) from the call on,
+/// before the future first runs: a scrape or a health check right after the start sees it.
+pub fn supervise<F, Fut>(
     name: &'static str,
     health: Health,
     shutdown: CancellationToken,
     mut make: F,
-) where
+) -> impl Future<Output = ()>
+where
     F: FnMut() -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let mut wait = Duration::from_secs(1);
-    loop {
-        health.idle(name);
-        let started = tokio::time::Instant::now();
-        let outcome = tokio::spawn(make()).await;
-        if shutdown.is_cancelled() {
-            return;
+    health.idle(name);
+    async move {
+        let mut wait = Duration::from_secs(1);
+        loop {
+            health.idle(name);
+            let started = tokio::time::Instant::now();
+            let outcome = tokio::spawn(make()).await;
+            if shutdown.is_cancelled() {
+                return;
+            }
+            let why = match outcome {
+                Ok(()) => "it stopped".to_owned(),
+                Err(e) if e.is_panic() => format!("panicked: {}", panic_message(&*e.into_panic())),
+                Err(e) => e.to_string(),
+            };
+            if started.elapsed() > Duration::from_secs(60) {
+                wait = Duration::from_secs(1);
+            }
+            let at = (health.now)() + chrono::Duration::from_std(wait).unwrap_or_default();
+            tracing::error!(worker = name, %why, restart_in_ms = wait.as_millis() as u64, "a worker stopped; restarting it");
+            health.restarting(name, at, why);
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            wait = (wait * 2).min(Duration::from_secs(30));
         }
-        let why = match outcome {
-            Ok(()) => "it stopped".to_owned(),
-            Err(e) if e.is_panic() => format!("panicked: {}", panic_message(&*e.into_panic())),
-            Err(e) => e.to_string(),
-        };
-        if started.elapsed() > Duration::from_secs(60) {
-            wait = Duration::from_secs(1);
-        }
-        let at = (health.now)() + chrono::Duration::from_std(wait).unwrap_or_default();
-        tracing::error!(worker = name, %why, restart_in_ms = wait.as_millis() as u64, "a worker stopped; restarting it");
-        health.restarting(name, at, why);
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        wait = (wait * 2).min(Duration::from_secs(30));
     }
 }
 
