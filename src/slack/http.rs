@@ -208,12 +208,25 @@ async fn healthz(State(state): State<HttpState>) -> Response {
     match store
         .call(|s| {
             let open = s.read(|rx| rx.count_open_requests())?;
-            Ok((open, s.outbox_len()?, s.count_dead_letters()?))
+            Ok((
+                open,
+                s.outbox_len()?,
+                s.count_dead_letters()?,
+                s.ingest_failure(),
+            ))
         })
         .await
     {
-        Ok((open, outbox, dead_letters)) => {
-            let (verdict, mut report) = state.health.report();
+        Ok((open, outbox, dead_letters, ingest_failure)) => {
+            let (mut verdict, mut report) = state.health.report();
+            if let Some(why) = ingest_failure {
+                // No delivery can be acked until a restart: one is what fixes it.
+                verdict = crate::engine::health::Verdict::Unhealthy;
+                report["status"] = json!(verdict.label());
+                report["ingest_log"] = json!(format!(
+                    "a write failed ({why}); restart asyncbot to recover"
+                ));
+            }
             report["transport"] = json!(state.transport);
             report["open_requests"] = json!(open);
             report["outbox"] = json!(outbox);

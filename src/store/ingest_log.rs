@@ -34,7 +34,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 const MAGIC: [u8; 8] = *b"AB-INGST";
 const HEADER: u64 = 32;
@@ -104,9 +104,10 @@ pub(super) struct IngestLog {
     /// Whether the last segment is appended to (none written before this open ever is).
     writing: AtomicBool,
     spares: Mutex<Vec<Spare>>,
-    /// Set when a write or flush failed after it began: what the disk holds is then unknown,
-    /// and nothing more is appended (or acked) until a restart recovers from the files.
-    failed: AtomicBool,
+    /// Set when a write or flush failed after it began (what failed): what the disk holds is
+    /// then unknown, and nothing more is appended (or acked) until a restart recovers from the
+    /// files. `/healthz` reports it.
+    failed: OnceLock<String>,
     /// The number in the next new segment file's name.
     next_file: AtomicU64,
 }
@@ -321,7 +322,7 @@ impl IngestLog {
             segments: Mutex::new(segments),
             writing: AtomicBool::new(false),
             spares: Mutex::new(Vec::new()),
-            failed: AtomicBool::new(false),
+            failed: OnceLock::new(),
             next_file: AtomicU64::new(highest_file + 1),
         };
         log.keep_or_delete(spares)?;
@@ -332,14 +333,19 @@ impl IngestLog {
         &self.dir
     }
 
+    /// Why appends stopped, if a write or flush failed (see `failed`).
+    pub(super) fn failure(&self) -> Option<&str> {
+        self.failed.get().map(String::as_str)
+    }
+
     /// Appends `records` (numbered on from the last, in order) and makes them durable. An
     /// error means none of them may be acked. Appends are not concurrent (the caller holds
     /// the staging lock).
     pub(super) fn append(&self, records: &[(u64, &[u8])]) -> io::Result<()> {
-        if self.failed.load(Ordering::Acquire) {
-            return Err(io::Error::other(
-                "an earlier write to the ingest log failed; restart asyncbot to recover",
-            ));
+        if let Some(why) = self.failed.get() {
+            return Err(io::Error::other(format!(
+                "an earlier write to the ingest log failed ({why}); restart asyncbot to recover"
+            )));
         }
         let Some(&(first, _)) = records.first() else {
             return Ok(());
@@ -404,7 +410,7 @@ impl IngestLog {
             Ok(())
         });
         if let Err(e) = written {
-            self.failed.store(true, Ordering::Release);
+            let _ = self.failed.set(e.to_string());
             return Err(e);
         }
         let end = c.start + c.bytes.len() as u64;
@@ -780,6 +786,36 @@ mod tests {
         let files = log.files();
         append(&log, 5, 0, &[70_000]);
         assert_eq!(log.files(), files);
+    }
+
+    #[test]
+    fn a_failed_write_stops_every_append_until_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let (log, ..) = open(dir.path(), 0);
+        append(&log, 1, 0, &[10]);
+        assert_eq!(log.failure(), None);
+        // The segment's file handle swapped for a read-only one: the next write fails.
+        {
+            let mut segments = lock(&log.segments);
+            let s = segments.back_mut().unwrap();
+            s.file = Arc::new(File::open(&s.path).unwrap());
+        }
+        let two = payload(2, 0, 10);
+        assert!(log.append(&[(2, two.as_slice())]).is_err());
+        let why = log
+            .failure()
+            .expect("the log says why it stopped")
+            .to_owned();
+        // Another segment would be writable; the log still refuses: the disk's state is unknown.
+        let err = log.append(&[(2, two.as_slice())]).unwrap_err().to_string();
+        assert!(
+            err.contains("restart asyncbot") && err.contains(&why),
+            "{err}"
+        );
+        drop(log);
+        let (log, last, got) = open(dir.path(), 0);
+        assert_eq!((last, got.len(), log.failure()), (1, 1, None));
+        append(&log, 2, 0, &[10]);
     }
 
     #[test]

@@ -378,6 +378,11 @@ impl Store {
         self.staging.state().pending.contains(key)
     }
 
+    /// Why the staging log refuses every ack until a restart, if a write or flush to it failed.
+    pub fn ingest_failure(&self) -> Option<String> {
+        self.staging.log.failure().map(str::to_owned)
+    }
+
     /// The staging log's directory beside the store (see the module's doc).
     pub fn staging_dir(&self) -> &Path {
         self.staging.log.dir()
