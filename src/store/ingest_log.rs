@@ -222,7 +222,10 @@ impl IngestLog {
         mut recovered: impl FnMut(u64, &[u8]),
     ) -> io::Result<(Self, u64)> {
         std::fs::create_dir_all(dir)?;
-        let mut found = Vec::new();
+        // First each file's header, to put the segments in order; then each segment read once,
+        // in that order. A file without a header (never written to, or its header torn before
+        // any record was acked) is not read further.
+        let mut headed = Vec::new();
         let mut spares = Vec::new();
         let mut highest_file = 0;
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -238,14 +241,24 @@ impl IngestLog {
             {
                 highest_file = highest_file.max(n);
             }
-            let bytes = std::fs::read(&path)?;
             let file = OpenOptions::new().read(true).write(true).open(&path)?;
-            let size = bytes.len() as u64;
-            let Some((salt, first_seq)) = read_header(&bytes) else {
-                // Never written to (or its header torn before any record was acked).
-                spares.push(Spare { file, path, size });
-                continue;
-            };
+            let size = file.metadata()?.len();
+            let mut head = [0u8; HEADER as usize];
+            match read_at(&file, &mut head, 0)
+                .ok()
+                .and_then(|()| read_header(&head))
+            {
+                Some((salt, first_seq)) => headed.push((first_seq, salt, file, path, size)),
+                None => spares.push(Spare { file, path, size }),
+            }
+        }
+        headed.sort_by_key(|&(first_seq, ..)| first_seq);
+        let mut segments = VecDeque::new();
+        let mut last = after;
+        let mut previous: Option<u64> = None;
+        for (first_seq, salt, file, path, size) in headed {
+            let mut bytes = vec![0u8; size as usize];
+            read_at(&file, &mut bytes, 0)?;
             let mut offsets = Vec::new();
             let mut at = HEADER as usize;
             while let Some((_, len)) =
@@ -270,15 +283,8 @@ impl IngestLog {
                     path: segment.path,
                     size,
                 });
-            } else {
-                found.push(segment);
+                continue;
             }
-        }
-        found.sort_by_key(|s| s.first_seq);
-        let mut segments = VecDeque::new();
-        let mut last = after;
-        let mut previous: Option<u64> = None;
-        for segment in found {
             if previous.is_some_and(|p| segment.first_seq <= p) {
                 // Two segments claim the same numbers: only a damaged disk does that. The
                 // later one is set aside, untouched, for whoever looks into it.
@@ -287,21 +293,11 @@ impl IngestLog {
                 std::fs::rename(&segment.path, &aside)?;
                 continue;
             }
-            // Read again, one segment at a time: a backlog of many segments is never held
-            // in memory at once.
             let skip = (after + 1).saturating_sub(segment.first_seq) as usize;
-            let start = segment.offsets[skip] as u64;
-            let mut bytes = vec![0u8; (segment.end - start) as usize];
-            read_at(&segment.file, &mut bytes, start)?;
             for (i, &offset) in segment.offsets.iter().enumerate().skip(skip) {
                 let seq = segment.first_seq + i as u64;
-                let at = (offset as u64 - start) as usize;
-                let Some((payload, _)) = decode_record(&bytes[at..], segment.salt, seq) else {
-                    return Err(io::Error::other(format!(
-                        "{} changed while it was read",
-                        segment.path.display()
-                    )));
-                };
+                let (payload, _) = decode_record(&bytes[offset as usize..], segment.salt, seq)
+                    .expect("read whole above");
                 recovered(seq, payload);
             }
             if let Some(p) = previous.filter(|&p| segment.first_seq > p + 1) {
